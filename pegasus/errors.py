@@ -1,0 +1,68 @@
+"""Typed errors. Each layer raises its own; main.py alone turns them into a
+message and an exit status."""
+
+
+class PegasusError(Exception):
+    """Base class of every error pegasus reports to the user."""
+
+    exit_status = 1
+
+
+class UsageError(PegasusError):
+    """The command line asks for something impossible."""
+
+    exit_status = 2
+
+
+class Problem:
+    """One thing wrong in a file: where it is, what it is, what to do."""
+
+    __slots__ = ("path", "line", "message", "hint")
+
+    def __init__(self, path, line, message, hint=None):
+        self.path = path
+        self.line = line
+        self.message = message
+        self.hint = hint
+
+    def __str__(self):
+        where = self.path if self.line is None else "%s:%d" % (self.path, self.line)
+        text = "%s: %s" % (where, self.message)
+        if self.hint:
+            text += "\n  hint: " + self.hint
+        return text
+
+    def __repr__(self):
+        return "Problem(%r, %r, %r)" % (self.path, self.line, self.message)
+
+
+class SpecError(PegasusError):
+    """hosts.yaml or queue.yaml is malformed; carries every problem found."""
+
+    exit_status = 2
+
+    def __init__(self, problems):
+        if isinstance(problems, Problem):
+            problems = [problems]
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    @classmethod
+    def at(cls, path, line, message, hint=None):
+        return cls(Problem(path, line, message, hint))
+
+    @property
+    def first(self):
+        return self.problems[0]
+
+
+class TemplateError(SpecError):
+    """A command or hostname template does not compile or does not render."""
+
+
+class SshError(PegasusError):
+    """ssh could not be started or a connection could not be made."""
+
+
+class QueueLockTimeout(PegasusError):
+    """The queue lock could not be taken in the time allowed."""

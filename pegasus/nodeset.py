@@ -1,0 +1,111 @@
+"""Host ranges as pdsh and clush users write them: `node[01-16]`,
+`gpu[1-3,7]`, `rack[1-2]-node[1-4]`; and the reverse, folding a list of
+names back into that notation for gathered output."""
+
+import re
+
+_BRACKETS = re.compile(r"\[([^\[\]]*)\]")
+_ITEM = re.compile(r"^(\d+)(?:-(\d+)(?:/(\d+))?)?$")
+
+
+class RangeError(ValueError):
+    """A host range that cannot be expanded; the message says why."""
+
+
+def _expand_set(text):
+    """`01-03,7` -> ['01', '02', '03', '7']"""
+    values = []
+    for item in text.split(","):
+        item = item.strip()
+        match = _ITEM.match(item)
+        if not match:
+            raise RangeError(
+                "'[%s]' is not a range: write numbers like [1-4,7] or [01-16]" % text)
+        low, high, step = match.groups()
+        if high is None:
+            values.append(low)
+            continue
+        if int(high) < int(low):
+            raise RangeError("range '%s' goes down: write it as %s-%s" % (item, high, low))
+        if step is not None and int(step) < 1:
+            raise RangeError("range '%s' has a step of 0" % item)
+        width = len(low) if low.startswith("0") and len(low) > 1 else 0
+        for number in range(int(low), int(high) + 1, int(step or 1)):
+            values.append(str(number).zfill(width))
+    return values
+
+
+def has_range(name):
+    return "[" in name
+
+
+def expand(name):
+    """Expand every `[...]` of `name`, leftmost varying slowest.
+
+    A name without brackets expands to itself.
+    """
+    if "[" not in name and "]" not in name:
+        return [name]
+    pieces = []  # alternating literal text and lists of values
+    position = 0
+    for match in _BRACKETS.finditer(name):
+        pieces.append([name[position:match.start()]])
+        pieces.append(_expand_set(match.group(1)))
+        position = match.end()
+    tail = name[position:]
+    if "[" in tail or "]" in tail or any("[" in p[0] or "]" in p[0] for p in pieces[::2]):
+        raise RangeError("unbalanced '[' or ']' in '%s'" % name)
+    pieces.append([tail])
+    names = [""]
+    for choices in pieces:
+        names = [prefix + choice for prefix in names for choice in choices]
+    return names
+
+
+_LAST_NUMBER = re.compile(r"^(.*?)(\d+)(\D*)$")
+
+
+def fold(names):
+    """Fold names into range notation, keeping first-seen order of groups.
+
+    ['node1', 'node2', 'node3', 'node7', 'login'] -> 'node[1-3,7],login'
+    Names are grouped by the text around their last number. Zero-padded
+    numbers fold only with numbers of the same width, so that the folded
+    form expands back to the very same names.
+    """
+    groups = {}
+    for name in names:
+        match = _LAST_NUMBER.match(name)
+        if match:
+            prefix, digits, suffix = match.groups()
+            groups.setdefault((prefix, suffix), []).append(digits)
+        else:
+            groups.setdefault((name, None), [])
+    parts = []
+    for (prefix, suffix), numbers in groups.items():
+        if suffix is None:
+            parts.append(prefix)
+            continue
+        padded = {len(d) for d in numbers if len(d) > 1 and d.startswith("0")}
+        by_width = {}
+        for digits in numbers:
+            width = len(digits) if len(digits) in padded else 0
+            by_width.setdefault(width, set()).add(digits)
+        for width in sorted(by_width):
+            parts.append(_fold_numbers(prefix, sorted(by_width[width], key=int), suffix))
+    return ",".join(parts)
+
+
+def _fold_numbers(prefix, numbers, suffix):
+    if len(numbers) == 1:
+        return prefix + numbers[0] + suffix
+    spans = []
+    start = previous = numbers[0]
+    for digits in numbers[1:]:
+        if int(digits) != int(previous) + 1:
+            spans.append((start, previous))
+            start = digits
+        previous = digits
+    spans.append((start, previous))
+    text = ",".join(a if a == b else "%s-%s" % (a, b) for a, b in spans)
+    return "%s[%s]%s" % (prefix, text, suffix)

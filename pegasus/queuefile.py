@@ -1,0 +1,421 @@
+"""The live queue: queue.yaml under its lock, taken from the top, and
+consumed.yaml, the record of what was taken.
+
+Taking a job edits the text of queue.yaml rather than re-dumping it: only
+the lines of the entries taken are replaced (by the rest of a multi-job
+entry, in canonical form), so every other byte -- comments, blank lines,
+quoting, block scalars, key order -- stays as the user wrote it. Only the
+head of the file is parsed per take; the whole file is parsed again only
+when someone else changed it.
+
+Order of writes, so that a crash at any instant loses no job: the jobs are
+appended to consumed.yaml and flushed first, then queue.yaml is replaced
+atomically (temporary file in the same directory, fsync, rename).
+"""
+
+import contextlib
+import hashlib
+import os
+import tempfile
+
+import fasteners
+import yaml
+
+from . import yamlfile
+from .errors import PegasusError, SpecError
+from .spec import expand_entry, expand_queue, _check_job_keys
+
+LOCK_SUFFIX = ".lock"
+
+
+def _digest(text):
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest()
+
+
+def _head_loader(text):
+    """A loader that composes one node at a time, on libyaml's events when
+    PyYAML has them."""
+    from yaml.composer import Composer
+    from yaml.resolver import Resolver
+    try:
+        from yaml._yaml import CParser as Parser
+    except ImportError:  # pragma: no cover - depends on the PyYAML build
+        Parser = None
+    if Parser is not None:
+        class Loader(Parser, Composer, Resolver):
+            def __init__(self, stream):
+                Parser.__init__(self, stream)
+                Composer.__init__(self)
+                Resolver.__init__(self)
+        return Loader(text)
+    return yaml.SafeLoader(text)
+
+
+class HeadItem:
+    """One top-level entry found by scanning the head: its text span."""
+
+    __slots__ = ("entry", "start", "end")
+
+    def __init__(self, entry, start, end):
+        self.entry = entry
+        self.start = start  # offset of the start of the line of its '-'
+        self.end = end      # offset just past its last line
+
+
+class Head:
+    """What scanning the head of queue.yaml found.
+
+    `simple` is False when the text cannot be edited in place (a flow-style
+    list, anchors and aliases, a comment between '-' and its entry); the
+    caller then rewrites the whole file in canonical form.
+    """
+
+    __slots__ = ("items", "column", "insert_at", "simple", "empty_flow")
+
+    def __init__(self):
+        self.items = []
+        self.column = 0
+        self.insert_at = None
+        self.simple = True
+        self.empty_flow = None  # (start, end) of a `[]` root
+
+
+def _line_start(text, offset):
+    return text.rfind("\n", 0, offset) + 1
+
+
+def _leaves_end(node, start):
+    """The furthest (index, column) of the scalars and flow collections of
+    `node`; None if an alias points before `start`."""
+    best = (node.end_mark.index, node.end_mark.column)
+    if isinstance(node, yaml.ScalarNode) or getattr(node, "flow_style", False):
+        if node.start_mark.index < start:
+            return None
+        return best
+    best = None
+    children = node.value if isinstance(node, yaml.SequenceNode) else \
+        [n for pair in node.value for n in pair]
+    for child in children:
+        end = _leaves_end(child, start)
+        if end is None:
+            return None
+        if best is None or end > best:
+            best = end
+    return best
+
+
+def scan_head(text, path, want):
+    """Compose top-level entries from the top of `text` until they hold at
+    least `want` jobs (or the list ends). Raises SpecError on bad YAML."""
+    head = Head()
+    loader = _head_loader(text)
+    try:
+        loader.get_event()  # stream start
+        if loader.check_event(yaml.StreamEndEvent):
+            head.insert_at = len(text)
+            return head
+        loader.get_event()  # document start
+        if not loader.check_event(yaml.SequenceStartEvent):
+            # Empty document, or not a list: the full parse reports the latter.
+            if loader.check_event(yaml.ScalarEvent):
+                event = loader.peek_event()
+                if event.value.strip() in ("", "~", "null") and event.style is None:
+                    head.insert_at = len(text)
+                    return head
+            yamlfile.root_sequence(yamlfile.compose(text, path), path)
+            head.insert_at = len(text)
+            return head
+        start_event = loader.get_event()
+        if start_event.flow_style:
+            if loader.check_event(yaml.SequenceEndEvent):
+                head.empty_flow = (start_event.start_mark.index, loader.peek_event().end_mark.index)
+            else:
+                head.simple = False
+            return head
+        jobs = 0
+        previous_end = 0
+        while jobs < want and not loader.check_event(yaml.SequenceEndEvent):
+            node = loader.compose_node(None, None)
+            start = node.start_mark.index
+            dash = text.rfind("-", previous_end, start)
+            between = text[dash + 1:start] if dash >= 0 else None
+            line_start = _line_start(text, dash)
+            end = _leaves_end(node, start)
+            if (dash < 0 or between.strip() or text[line_start:dash].strip()
+                    or end is None or loader.anchors):
+                head.simple = False
+                return head
+            end_index, end_column = end
+            if end_column != 0:
+                newline = text.find("\n", end_index)
+                end_index = len(text) if newline < 0 else newline + 1
+            if not head.items:
+                head.column = dash - line_start
+                head.insert_at = line_start
+            entry = yamlfile.entries(yaml.SequenceNode("tag:yaml.org,2002:seq", [node]),
+                                     path, "command")[0]
+            problems = []
+            if not _check_job_keys(entry, problems):
+                raise SpecError(problems)
+            head.items.append(HeadItem(entry, line_start, end_index))
+            jobs += _job_count(entry)
+            previous_end = end_index
+        if head.insert_at is None:
+            head.insert_at = len(text)  # a block list with no entry left
+        return head
+    except yaml.YAMLError as exc:
+        raise yamlfile._syntax_error(exc, path) from None
+    finally:
+        loader.dispose()
+
+
+def _job_count(entry):
+    count = 1
+    for value in entry.values.values():
+        count *= len(value.items)
+    return count
+
+
+def splice(text, head, taken_items, rest_jobs):
+    """The new text of queue.yaml: the first `taken_items` entries of `head`
+    removed, `rest_jobs` (what is left of the last one) in their place."""
+    if taken_items == 0:
+        return text
+    first = head.items[0].start
+    last = head.items[taken_items - 1].end
+    rest = "".join(job.canonical(head.column) for job in rest_jobs)
+    # Keep what lies between consumed entries (comments, blank lines).
+    kept = []
+    for before, after in zip(head.items[:taken_items - 1], head.items[1:taken_items]):
+        kept.append(text[before.end:after.start])
+    return text[:first] + "".join(kept) + rest + text[last:]
+
+
+def insert_top(text, head, items_text):
+    """`items_text` (canonical entries at column 0) put first in the list."""
+    if head.empty_flow is not None:
+        start, end = head.empty_flow
+        prefix, suffix = text[:start], text[end:]
+        if prefix and not prefix.endswith("\n"):
+            prefix += "\n"
+        if suffix.lstrip(" \t").startswith("\n"):
+            suffix = suffix.lstrip(" \t")[1:]
+        return prefix + items_text + suffix
+    if head.column:
+        items_text = _indent(items_text, head.column)
+    at = head.insert_at if head.insert_at is not None else len(text)
+    if at == len(text) and text and not text.endswith("\n"):
+        items_text = "\n" + items_text
+    return text[:at] + items_text + text[at:]
+
+
+def _indent(items_text, column):
+    pad = " " * column
+    return "".join(pad + line if line.strip() else line
+                   for line in items_text.splitlines(True))
+
+
+class QueueFile:
+    """queue.yaml, its lock, and consumed.yaml.
+
+    `validator(text)` checks a whole text as a runner would (parse, shapes,
+    templates) and raises SpecError; it runs only when the text is not one
+    this object wrote or checked itself.
+    """
+
+    def __init__(self, path, consumed_path=None, validator=None):
+        self.path = path
+        self.target = os.path.realpath(path)
+        self.lock_path = self.target + LOCK_SUFFIX
+        directory = os.path.dirname(self.target)
+        self.consumed_path = consumed_path or os.path.join(directory, "consumed.yaml")
+        self.validator = validator or validate_text
+        self._trusted = None
+        self._lock = fasteners.InterProcessLock(self.lock_path)
+
+    # --- the lock -------------------------------------------------------
+
+    def try_lock(self):
+        """Take the lock if it is free; True if taken."""
+        return self._lock.acquire(blocking=False)
+
+    def lock(self, timeout=None):
+        if not self._lock.acquire(blocking=True, timeout=timeout):
+            raise PegasusError("timed out waiting for the lock on %s" % self.lock_path)
+
+    def unlock(self):
+        self._lock.release()
+
+    @contextlib.contextmanager
+    def locked(self, timeout=None):
+        self.lock(timeout)
+        try:
+            yield self
+        finally:
+            self.unlock()
+
+    # --- reading --------------------------------------------------------
+
+    def read(self):
+        return yamlfile.read_text(self.target if os.path.exists(self.target) else self.path,
+                                  "queue")
+
+    def check(self, text):
+        """Validate `text` unless it is known good; raise SpecError."""
+        digest = _digest(text)
+        if digest != self._trusted:
+            self.validator(text, self.path)
+            self._trusted = digest
+
+    def stat_key(self):
+        """Changes whenever queue.yaml is rewritten or edited."""
+        try:
+            st = os.stat(self.target)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+    # --- taking ---------------------------------------------------------
+
+    def take_locked(self, limit, accept=None):
+        """Take up to `limit` jobs from the top; the caller holds the lock.
+
+        `accept(job)` may refuse a job (a slot policy that must wait): taking
+        stops there, FIFO. Returns the list of jobs taken.
+        """
+        text = self.read()
+        self.check(text)
+        head = scan_head(text, self.path, limit)
+        if not head.simple:
+            return self._take_rewriting(text, limit, accept)
+        taken, items_used, rest = _choose(
+            [item.entry for item in head.items], limit, accept)
+        if not taken:
+            return []
+        new_text = splice(text, head, items_used, rest)
+        self._commit(new_text, taken)
+        return taken
+
+    def _take_rewriting(self, text, limit, accept):
+        """Take from a file that cannot be edited in place: rewrite it whole,
+        in canonical form (comments are lost; this happens only for
+        flow-style lists and anchors)."""
+        entries = yamlfile.entries(yamlfile.compose(text, self.path), self.path, "command")
+        taken, items_used, rest = _choose(entries, limit, accept)
+        if not taken:
+            return []
+        remaining = [job.canonical() for job in rest]
+        remaining += [dump_entry_values(entry) for entry in entries[items_used:]]
+        self._commit("".join(remaining), taken)
+        return taken
+
+    def _commit(self, new_text, taken):
+        self.record_consumed(taken)
+        self.replace(new_text)
+        self._trusted = _digest(new_text)
+
+    def record_consumed(self, jobs):
+        """Append `jobs` to consumed.yaml and flush them to disk."""
+        data = "".join(job.canonical() for job in jobs).encode("utf-8")
+        fd = os.open(self.consumed_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                data = b"\n" + data
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def replace(self, new_text):
+        """Replace queue.yaml atomically with `new_text`."""
+        atomic_write(self.target, new_text)
+
+    # --- putting back -------------------------------------------------------
+
+    def put_back_locked(self, jobs):
+        """Put `jobs` back at the top of the queue (the caller holds the
+        lock), e.g. jobs a dead runner never finished."""
+        text = self.read()
+        self.check(text)
+        head = scan_head(text, self.path, 1)
+        items = "".join(job.canonical() for job in jobs)
+        if head.simple:
+            new_text = insert_top(text, head, items)
+        else:
+            entries = yamlfile.entries(yamlfile.compose(text, self.path), self.path, "command")
+            new_text = items + "".join(dump_entry_values(e) for e in entries)
+        self.replace(new_text)
+        self._trusted = _digest(new_text)
+
+
+def _choose(entries, limit, accept):
+    """Pick jobs from the first entries: (taken jobs, entries fully or
+    partly used, jobs left of the last entry used)."""
+    taken = []
+    used = 0
+    rest = []
+    for entry in entries:
+        jobs = expand_entry(entry)
+        count = 0
+        for job in jobs:
+            if len(taken) >= limit or (accept is not None and not accept(job)):
+                break
+            taken.append(job)
+            count += 1
+        if count == 0:
+            break
+        used += 1
+        if count < len(jobs):
+            rest = jobs[count:]
+            break
+    return taken, used, rest
+
+
+def dump_entry_values(entry):
+    """An entry with its lists, as YAML (used only when rewriting whole)."""
+    lines = []
+    for number, (key, value) in enumerate(entry.values.items()):
+        lead = "- " if number == 0 else "  "
+        if value.is_list:
+            lines.append("%s%s:\n" % (lead, yamlfile.scalar(key, 2)))
+            lines.extend("    - %s\n" % yamlfile.scalar(item, 6) for item in value.items)
+        else:
+            lines.append("%s%s: %s\n" % (lead, yamlfile.scalar(key, 2),
+                                         yamlfile.scalar(value.items[0], 2)))
+    return "".join(lines)
+
+
+def atomic_write(target, text):
+    """Write `text` to `target` so that a crash leaves the old or the new
+    file, never a torn one: temporary file beside it, fsync, rename, fsync
+    of the directory. The file keeps its permissions."""
+    directory = os.path.dirname(target) or "."
+    try:
+        mode = os.stat(target).st_mode & 0o7777
+    except FileNotFoundError:
+        mode = 0o644
+    fd, temporary = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".",
+                                     suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(text.encode("utf-8"))
+            stream.flush()
+            os.fchmod(stream.fileno(), mode)
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def validate_text(text, path):
+    """The checks every reader of queue.yaml makes: YAML, entry shapes and
+    special keys. (Runners add template checks against their hosts.)"""
+    return expand_queue(yamlfile.entries(yamlfile.compose(text, path), path, "command"))

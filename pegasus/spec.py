@@ -1,0 +1,274 @@
+"""hosts.yaml and queue.yaml entries -> SubHost and Job values.
+
+An entry expands to the cartesian product of its list values. The order is
+that of nested loops over the keys in the order they appear in the file, the
+first key varying slowest:
+
+    - command: [a, b]        ->  (a, 1) (a, 2) (b, 1) (b, 2)
+      x: [1, 2]
+"""
+
+import itertools
+import math
+
+from . import nodeset
+from .errors import Problem, SpecError
+from .template import Where
+from .yamlfile import dump_entry, load_entries
+
+# Keys with a meaning of their own. Everything else is a template variable.
+HOST_KEYS = ("hostname", "slots")
+JOB_KEYS = ("command", "timeout", "slots", "allocation_policy")
+POLICIES = ("first_fit", "buddy")
+
+LOCAL_NAMES = frozenset(["localhost", "127.0.0.1", "::1"])
+
+
+def is_local(hostname):
+    """Whether commands for `hostname` run through a local `sh -c`."""
+    return hostname.lower() in LOCAL_NAMES
+
+
+def _product(values):
+    keys = list(values)
+    for combination in itertools.product(*(values[k].items for k in keys)):
+        yield dict(zip(keys, combination))
+
+
+class SubHost:
+    """One combination of a hosts.yaml entry: it runs one job at a time (or
+    `slots` of them) over its own SSH connection."""
+
+    __slots__ = ("index", "hostname", "params", "slots", "path", "line")
+
+    def __init__(self, index, hostname, params, slots=1, path="hosts.yaml", line=0):
+        self.index = index
+        self.hostname = hostname
+        self.params = params
+        self.slots = slots
+        self.path = path
+        self.line = line
+
+    @property
+    def label(self):
+        """`node-1 (gpu=0,user=ann)`: how output and reports name it."""
+        if not self.params:
+            return self.hostname
+        return "%s (%s)" % (self.hostname, ",".join("%s=%s" % kv for kv in self.params.items()))
+
+    @property
+    def is_local(self):
+        return is_local(self.hostname)
+
+    def variables(self):
+        """Template variables this sub-host contributes (they win over the
+        job's)."""
+        values = dict(self.params)
+        values["hostname"] = self.hostname
+        return values
+
+    def __repr__(self):
+        return "SubHost(%r)" % self.label
+
+
+class Job:
+    """One command of the queue with scalar parameters, not yet bound to a
+    host. `params` keeps every key but `command`, in file order."""
+
+    __slots__ = ("command", "params", "path", "line")
+
+    def __init__(self, command, params=None, path="queue.yaml", line=0):
+        self.command = command
+        self.params = params or {}
+        self.path = path
+        self.line = line
+
+    @property
+    def timeout(self):
+        text = self.params.get("timeout")
+        return None if text is None else float(text)
+
+    @property
+    def slots(self):
+        return int(self.params.get("slots", "1"))
+
+    @property
+    def allocation_policy(self):
+        return self.params.get("allocation_policy", "first_fit")
+
+    @property
+    def where(self):
+        return Where(self.path, self.line, "command")
+
+    def pairs(self):
+        """(key, value) pairs of the canonical form: command first."""
+        return [("command", self.command)] + list(self.params.items())
+
+    def canonical(self, column=0):
+        """This job as one YAML list item, as written back to queue.yaml and
+        appended to consumed.yaml."""
+        return dump_entry(self.pairs(), column)
+
+    def variables(self, host, slots=None):
+        """The variables the command renders with on `host`."""
+        values = dict(self.params)
+        if slots is not None:
+            values["slots"] = slots
+        values.update(host.variables())
+        return values
+
+    def __eq__(self, other):
+        return isinstance(other, Job) and self.pairs() == other.pairs()
+
+    def __hash__(self):
+        return hash(tuple(self.pairs()))
+
+    def __repr__(self):
+        return "Job(%r, %r)" % (self.command, self.params)
+
+
+# --- hosts ------------------------------------------------------------------
+
+def _host_slots(entry, problems):
+    value = entry.values.get("slots")
+    if value is None:
+        return 1
+    text = value.items[0]
+    if value.is_list or not text.isdigit() or int(text) < 1:
+        problems.append(Problem(entry.path, value.line,
+                                "'slots' of a host must be one whole number of at least 1",
+                                "e.g. 'slots: 8' for a node with 8 GPUs"))
+        return None
+    return int(text)
+
+
+def expand_hosts(entries, templates):
+    """Entries of hosts.yaml -> the list of SubHost, in expansion order."""
+    problems = []
+    subhosts = []
+    for entry in entries:
+        slots = _host_slots(entry, problems)
+        if slots is None:
+            continue
+        params = {k: v for k, v in entry.values.items() if k != "slots"}
+        try:
+            for combination in _product(params):
+                template = combination.pop("hostname")
+                where = Where(entry.path, entry.values["hostname"].line, "hostname")
+                rendered = templates.render(template, dict(combination), where)
+                try:
+                    names = nodeset.expand(rendered)
+                except nodeset.RangeError as exc:
+                    raise SpecError.at(entry.path, entry.values["hostname"].line,
+                                       "hostname '%s': %s" % (rendered, exc)) from None
+                for name in names:
+                    if not name.strip() or any(c.isspace() for c in name):
+                        raise SpecError.at(entry.path, entry.values["hostname"].line,
+                                           "hostname %r is empty or holds spaces" % name)
+                    subhosts.append(SubHost(len(subhosts), name, dict(combination),
+                                            slots, entry.path, entry.line))
+        except SpecError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise SpecError(problems)
+    return subhosts
+
+
+def load_hosts(path, templates):
+    subhosts = expand_hosts(load_entries(path, "hosts", "hostname"), templates)
+    if not subhosts:
+        raise SpecError.at(path, None, "lists no host",
+                           "add at least one entry, e.g. '- localhost'")
+    return subhosts
+
+
+# --- jobs -------------------------------------------------------------------
+
+def _check_job_keys(entry, problems):
+    timeout = entry.values.get("timeout")
+    if timeout is not None:
+        for text in timeout.items:
+            try:
+                seconds = float(text)
+            except ValueError:
+                seconds = -1.0
+            if not (seconds > 0 and math.isfinite(seconds)):
+                problems.append(Problem(entry.path, timeout.line,
+                                        "'timeout' must be a number of seconds above 0, "
+                                        "not '%s'" % text))
+                return False
+    slots = entry.values.get("slots")
+    if slots is not None:
+        for text in slots.items:
+            if not text.isdigit() or int(text) < 1:
+                problems.append(Problem(entry.path, slots.line,
+                                        "'slots' must be a whole number of at least 1, "
+                                        "not '%s'" % text))
+                return False
+    policy = entry.values.get("allocation_policy")
+    if policy is not None:
+        if policy.is_list or policy.items[0] not in POLICIES:
+            problems.append(Problem(entry.path, policy.line,
+                                    "'allocation_policy' must be one of: %s" % ", ".join(POLICIES)))
+            return False
+    return True
+
+
+def expand_entry(entry):
+    """One queue.yaml entry -> its jobs, in expansion order."""
+    jobs = []
+    for combination in _product(entry.values):
+        command = combination.pop("command")
+        jobs.append(Job(command, combination, entry.path, entry.line))
+    return jobs
+
+
+def expand_queue(entries):
+    """Entries of queue.yaml -> every job, checking the special keys."""
+    problems = []
+    jobs = []
+    for entry in entries:
+        if _check_job_keys(entry, problems):
+            jobs.extend(expand_entry(entry))
+    if problems:
+        raise SpecError(problems)
+    return jobs
+
+
+def job_count(entry):
+    count = 1
+    for value in entry.values.values():
+        count *= len(value.items)
+    return count
+
+
+def check_templates(jobs, subhosts, templates):
+    """Render every job on every sub-host it could run on, so that an unknown
+    variable or helper is reported before anything runs.
+
+    Whether a render succeeds depends on the template and on which variable
+    names exist, not on their values, so each distinct combination of
+    (template, job keys, host keys) is rendered once.
+    """
+    seen = set()
+    problems = []
+    host_kinds = {}
+    for host in subhosts:
+        host_kinds.setdefault(frozenset(host.params), host)
+    for job in jobs:
+        if "{{" not in job.command:
+            continue
+        job_keys = frozenset(job.params)
+        for host_keys, host in host_kinds.items():
+            key = (job.command, job_keys, host_keys)
+            if key in seen:
+                continue
+            seen.add(key)
+            try:
+                templates.render(job.command, job.variables(host, slots="0"), job.where,
+                                 owner="sub-host %s" % host.label)
+            except SpecError as exc:
+                problems.extend(exc.problems)
+                break
+    if problems:
+        raise SpecError(problems)
