@@ -7,6 +7,10 @@ import re
 _BRACKETS = re.compile(r"\[([^\[\]]*)\]")
 _ITEM = re.compile(r"^(\d+)(?:-(\d+)(?:/(\d+))?)?$")
 
+# More names than this from one range is a typo (node[1-1000000] for
+# node[1-100]), not a cluster: refuse it rather than run out of memory.
+LIMIT = 100000
+
 
 class RangeError(ValueError):
     """A host range that cannot be expanded; the message says why."""
@@ -30,6 +34,8 @@ def _expand_set(text):
         if step is not None and int(step) < 1:
             raise RangeError("range '%s' has a step of 0" % item)
         width = len(low) if low.startswith("0") and len(low) > 1 else 0
+        if (int(high) - int(low)) // int(step or 1) + 1 + len(values) > LIMIT:
+            raise RangeError("'[%s]' gives more than %d names" % (text, LIMIT))
         for number in range(int(low), int(high) + 1, int(step or 1)):
             values.append(str(number).zfill(width))
     return values
@@ -52,6 +58,11 @@ def expand(name):
         pieces.append([name[position:match.start()]])
         pieces.append(_expand_set(match.group(1)))
         position = match.end()
+    count = 1
+    for choices in pieces[1::2]:
+        count *= len(choices)
+    if count > LIMIT:
+        raise RangeError("'%s' gives more than %d names" % (name, LIMIT))
     tail = name[position:]
     if "[" in tail or "]" in tail or any("[" in p[0] or "]" in p[0] for p in pieces[::2]):
         raise RangeError("unbalanced '[' or ']' in '%s'" % name)

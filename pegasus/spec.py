@@ -129,14 +129,21 @@ class Job:
 
 # --- hosts ------------------------------------------------------------------
 
+def _is_count(text):
+    """Whether `text` is a whole number of at least 1, in ASCII digits
+    (`'²'.isdigit()` is true, yet int() refuses it)."""
+    return text.isascii() and text.isdigit() and int(text) >= 1
+
+
 def _host_slots(entry, problems):
     value = entry.values.get("slots")
     if value is None:
         return 1
     text = value.items[0]
-    if value.is_list or not text.isdigit() or int(text) < 1:
+    if value.is_list or not _is_count(text):
         problems.append(Problem(entry.path, value.line,
-                                "'slots' of a host must be one whole number of at least 1",
+                                "'slots' of a host must be one whole number of at least 1, "
+                                "not %s" % ("a list" if value.is_list else "'%s'" % text),
                                 "e.g. 'slots: 8' for a node with 8 GPUs"))
         return None
     return int(text)
@@ -160,11 +167,15 @@ def expand_hosts(entries, templates):
                     names = nodeset.expand(rendered)
                 except nodeset.RangeError as exc:
                     raise SpecError.at(entry.path, entry.values["hostname"].line,
-                                       "hostname '%s': %s" % (rendered, exc)) from None
+                                       "hostname '%s': %s" % (rendered, exc),
+                                       "host ranges are written like node[01-16], "
+                                       "gpu[1-3,7] or rack[1-2]-node[1-4]") from None
                 for name in names:
                     if not name.strip() or any(c.isspace() for c in name):
                         raise SpecError.at(entry.path, entry.values["hostname"].line,
-                                           "hostname %r is empty or holds spaces" % name)
+                                           "hostname %r is empty or holds spaces" % name,
+                                           "a hostname is one word passed to ssh, e.g. "
+                                           "node-1 or ann@node-1")
                     subhosts.append(SubHost(len(subhosts), name, dict(combination),
                                             slots, entry.path, entry.line))
         except SpecError as exc:
@@ -195,21 +206,25 @@ def _check_job_keys(entry, problems):
             if not (seconds > 0 and math.isfinite(seconds)):
                 problems.append(Problem(entry.path, timeout.line,
                                         "'timeout' must be a number of seconds above 0, "
-                                        "not '%s'" % text))
+                                        "not '%s'" % text,
+                                        "e.g. 'timeout: 3600' for one hour"))
                 return False
     slots = entry.values.get("slots")
     if slots is not None:
         for text in slots.items:
-            if not text.isdigit() or int(text) < 1:
+            if not _is_count(text):
                 problems.append(Problem(entry.path, slots.line,
                                         "'slots' must be a whole number of at least 1, "
-                                        "not '%s'" % text))
+                                        "not '%s'" % text,
+                                        "e.g. 'slots: 2' for a job that needs two GPUs"))
                 return False
     policy = entry.values.get("allocation_policy")
     if policy is not None:
         if policy.is_list or policy.items[0] not in POLICIES:
             problems.append(Problem(entry.path, policy.line,
-                                    "'allocation_policy' must be one of: %s" % ", ".join(POLICIES)))
+                                    "'allocation_policy' must be one of %s, not '%s'" % (
+                                        " or ".join(POLICIES), ", ".join(policy.items)),
+                                    "write 'allocation_policy: first_fit', or leave it out"))
             return False
     return True
 

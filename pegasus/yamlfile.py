@@ -46,27 +46,32 @@ class Entry:
         self.bare = bare
 
 
-def read_text(path, what):
+def read_text(path, what, name=None):
     """Return the text of `path`, or raise SpecError saying why it cannot be
-    read (missing, a directory, not UTF-8, binary)."""
+    read (missing, a directory, not UTF-8, binary). Messages call the file
+    `name` (the path as the user wrote it), `path` by default."""
+    name = path if name is None else name
+    option = "-Q" if what == "queue" else "-H"
     try:
         with open(path, "rb") as stream:
             data = stream.read()
     except FileNotFoundError:
-        raise SpecError.at(path, None, "no such file",
-                           "create it, or name another %s file with %s" % (
-                               what, "-Q" if what == "queue" else "-H")) from None
+        raise SpecError.at(name, None, "no such file",
+                           "create it, or name another %s file with %s" % (what, option)) from None
     except IsADirectoryError:
-        raise SpecError.at(path, None, "is a directory, not a %s file" % what) from None
+        raise SpecError.at(name, None, "is a directory, not a %s file" % what,
+                           "name the %s file itself with %s, e.g. %s %s/%s.yaml"
+                           % (what, option, option, name.rstrip("/"), what)) from None
     except OSError as exc:
-        raise SpecError.at(path, None, "cannot be read: %s" % exc.strerror) from None
-    return decode(data, path)
+        raise SpecError.at(name, None, "cannot be read: %s" % exc.strerror) from None
+    return decode(data, name)
 
 
 def decode(data, path):
     if b"\0" in data:
         line = data.count(b"\n", 0, data.index(b"\0")) + 1
-        raise SpecError.at(path, line, "holds a NUL byte: this is a binary file, not YAML")
+        raise SpecError.at(path, line, "holds a NUL byte: this is a binary file, not YAML",
+                           "check that this is the file you meant: pegasus reads YAML text")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -81,49 +86,88 @@ def compose(text, path):
     try:
         return yaml.compose(text, Loader=Loader)
     except yaml.composer.ComposerError as exc:
-        if "single document" in str(exc.problem or exc):
+        if "single document" in str(exc):
             raise SpecError.at(path, _line(exc.problem_mark), "holds more than one YAML document",
                                "remove the '---' line: the file is one list") from None
-        raise _syntax_error(exc, path) from None
+        raise _syntax_error(exc, path, text) from None
     except yaml.YAMLError as exc:
-        raise _syntax_error(exc, path) from None
+        raise _syntax_error(exc, path, text) from None
 
 
 def _line(mark):
     return None if mark is None else mark.line + 1
 
 
-def _syntax_error(exc, path):
+def _indented_with_tab(text, mark):
+    """Whether the line of `mark` in `text` is indented with a tab."""
+    if text is None or mark is None:
+        return False
+    lines = text.split("\n")
+    if mark.line >= len(lines):
+        return False
+    line = lines[mark.line]
+    return "\t" in line[:len(line) - len(line.lstrip(" \t"))]
+
+
+def _syntax_error(exc, path, text=None):
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
+    context_mark = getattr(exc, "context_mark", None)
     message = "YAML syntax error: %s" % problem
     if context:
         message += " (%s)" % context
     hint = "check the indentation and quoting on this line and the one above"
+    opened = context and ("quoted" in context or "flow" in context)
+    if opened and context_mark is not None and mark is not None \
+            and context_mark.line != mark.line:
+        # An unclosed quote or bracket is noticed lines later, or at the
+        # end of the file: point at where it opens.
+        what = context.split(" a ", 1)[-1]
+        if "end of stream" in problem:
+            found = "the file ends first"
+        else:
+            found = "at line %d: %s" % (_line(mark), problem)
+        message = "YAML syntax error: the %s that starts here is not closed (%s)" % (what, found)
+        if "quoted" in context:
+            hint = ("close the quote on this line; inside '...' a quote is written '', "
+                    "inside \"...\" it is written \\\"")
+        else:
+            hint = "close the bracket on this line, or quote the value"
+        return SpecError.at(path, _line(context_mark), message, hint)
     if "mapping values are not allowed" in problem:
-        hint = ("a command containing ': ' must be quoted, e.g. "
-                "- 'echo \"a: b\"'")
-    elif "found character '\\t'" in problem:
+        hint = ("a value holding ': ' must be quoted, e.g. command: 'echo \"a: b\"'; "
+                "otherwise check that the keys of this entry are indented alike")
+    elif "tab character" in problem or "'\\t'" in problem or _indented_with_tab(text, mark):
         hint = "YAML does not allow tabs for indentation: use spaces"
     elif "found undefined alias" in problem:
         hint = "'*' starts an alias in YAML: quote a value that begins with '*'"
     return SpecError.at(path, _line(mark), message, hint)
 
 
-def root_sequence(node, path):
+NULLS = ("", "~", "null", "Null", "NULL")
+
+
+def is_null(node):
+    """Whether a root node is YAML's null (`~`, `null`, or nothing): an empty
+    queue. (A plain scalar's style is None in PyYAML, '' in libyaml.)"""
+    return (isinstance(node, yaml.ScalarNode) and not node.style
+            and node.value.strip() in NULLS)
+
+
+def root_sequence(node, path, main_key="command"):
     """Return the top-level list's nodes; raise if the root is not a list."""
     if node is None:
         return []
     if isinstance(node, yaml.SequenceNode):
         return node.value
-    if isinstance(node, yaml.ScalarNode) and node.value.strip() in ("", "~", "null") \
-            and node.style is None:
+    if is_null(node):
         return []
     kind = "a mapping" if isinstance(node, yaml.MappingNode) else "a single value"
     raise SpecError.at(path, _line(node.start_mark),
                        "the top level must be a list, but it is %s" % kind,
-                       "start each entry with '- ', e.g. '- echo hello'")
+                       "start each entry with '- ', e.g. '- %s'" % (
+                           "node-1" if main_key == "hostname" else "echo hello"))
 
 
 def _scalar_items(key, node, path, problems):
@@ -133,17 +177,21 @@ def _scalar_items(key, node, path, problems):
     if isinstance(node, yaml.MappingNode):
         problems.append(Problem(path, _line(node.start_mark),
                                 "'%s' holds a mapping; a value must be a string or a "
-                                "list of strings" % key))
+                                "list of strings" % key,
+                                "quote a value holding ': ' or '{', e.g. %s: 'a: b'" % key))
         return None, False
     items = []
     for item in node.value:
         if isinstance(item, yaml.ScalarNode):
             items.append(item.value)
         else:
-            kind = "a list inside a list" if isinstance(item, yaml.SequenceNode) else "a mapping"
+            if isinstance(item, yaml.SequenceNode):
+                kind, hint = "a list inside a list", "flatten it to one list: %s: [a, b, c]" % key
+            else:
+                kind, hint = "a mapping", "quote an item holding ': ', e.g. - 'a: b'"
             problems.append(Problem(path, _line(item.start_mark),
-                                    "'%s' holds %s; a list may only hold plain values" % (key, kind),
-                                    "flatten it to one list: %s: [a, b, c]" % key))
+                                    "'%s' holds %s; a list may only hold plain values"
+                                    % (key, kind), hint))
             return None, True
     if not items:
         problems.append(Problem(path, _line(node.start_mark),
@@ -160,7 +208,7 @@ def entries(node, path, main_key):
     """
     problems = []
     result = []
-    for item in root_sequence(node, path):
+    for item in root_sequence(node, path, main_key):
         line = _line(item.start_mark)
         if isinstance(item, yaml.ScalarNode):
             if item.value.strip() == "":
@@ -179,7 +227,8 @@ def entries(node, path, main_key):
         for key_node, value_node in item.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 problems.append(Problem(path, _line(key_node.start_mark),
-                                        "a key must be a plain name"))
+                                        "a key must be a plain name",
+                                        "keys are names such as 'command' or 'gpu'"))
                 broken = True
                 continue
             key = key_node.value
@@ -197,17 +246,34 @@ def entries(node, path, main_key):
         if broken:
             continue
         if main_key not in values:
-            problems.append(Problem(path, line, "this entry has no '%s' key" % main_key,
-                                    "add '%s: ...', or write the entry as a plain string"
-                                    % main_key))
+            problems.append(_missing_main_key(item, values, path, line, main_key))
             continue
         if any(v.strip() == "" for v in values[main_key].items):
-            problems.append(Problem(path, values[main_key].line, "'%s' is empty" % main_key))
+            problems.append(Problem(path, values[main_key].line, "'%s' is empty" % main_key,
+                                    "give it a value, or delete the entry"))
             continue
         result.append(Entry(path, line, values, False))
     if problems:
         raise SpecError(problems)
     return result
+
+
+def _missing_main_key(item, values, path, line, main_key):
+    """The problem of a mapping entry without its main key. When its one key
+    holds a space, it is most likely a bare string holding ': ', which YAML
+    reads as a mapping: say so."""
+    if len(values) == 1:
+        (key, value), = values.items()
+        key_node, value_node = item.value[0]
+        if (not value.is_list and any(c.isspace() for c in key)
+                and key_node.start_mark.line == value_node.end_mark.line):
+            text = "%s: %s" % (key, value.items[0])
+            return Problem(path, line,
+                           "this entry reads as a mapping from '%s' to '%s' (because of "
+                           "': '), and has no '%s' key" % (key, value.items[0], main_key),
+                           "quote the whole %s: - '%s'" % (main_key, text.replace("'", "''")))
+    return Problem(path, line, "this entry has no '%s' key" % main_key,
+                   "add '%s: ...', or write the entry as a plain string" % main_key)
 
 
 def load_entries(path, what, main_key):
@@ -218,15 +284,20 @@ def load_entries(path, what, main_key):
 
 # --- canonical form -------------------------------------------------------
 
-_PLAIN = re.compile(r"[^\s\-?:,\[\]{}#&*!|>'\"%@`]"  # a safe first character
-                    r"[^\x00-\x1f\x7f\x85\u2028\u2029\ufeff]*")
-_PRINTABLE = re.compile(r"[^\x00-\x08\x0b-\x1f\x7f\x85\u2028\u2029\ufeff\ud800-\udfff]*")
+# Characters YAML reads back as themselves anywhere: printable, and not a
+# line break (U+0085, U+2028, U+2029) nor a byte order mark. Everything else
+# is written as an escape in double quotes.
+_SAFE = "\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff"
+# A plain scalar may not start with white space or an indicator character.
+_PLAIN = re.compile(r"(?![\s\-?:,\[\]{}#&*!|>'\"%@`])[" + _SAFE + "]+")
+_SINGLE = re.compile("[\t" + _SAFE + "]*")          # fits in '...' on one line
+_BLOCK = re.compile("[\t\n" + _SAFE + "]*")          # fits in a literal block
 
 
 def _is_plain(text):
     return (_PLAIN.fullmatch(text) is not None
             and text == text.rstrip()
-            and ": " not in text and " #" not in text and "\t" not in text
+            and ": " not in text and " #" not in text
             and not text.endswith(":"))
 
 
@@ -241,9 +312,10 @@ def _double_quoted(text):
             out.append("\\n")
         elif char == "\t":
             out.append("\\t")
-        elif char < " " or char in "\x7f\x85\u2028\u2029\ufeff" or "\ud800" <= char <= "\udfff":
+        elif _SINGLE.fullmatch(char) is None:
             code = ord(char)
-            out.append("\\x%02x" % code if code < 0x100 else "\\u%04x" % code)
+            out.append("\\x%02x" % code if code < 0x100 else
+                       "\\u%04x" % code if code < 0x10000 else "\\U%08x" % code)
         else:
             out.append(char)
     return '"' + "".join(out) + '"'
@@ -255,8 +327,8 @@ def scalar(text, indent):
     block for multi-line commands."""
     if _is_plain(text):
         return text
-    if "\n" in text and _PRINTABLE.fullmatch(text) and "\r" not in text \
-            and not text.startswith((" ", "\n")) and text.strip("\n"):
+    if "\n" in text and _BLOCK.fullmatch(text) \
+            and not text.startswith((" ", "\t", "\n")) and text.strip("\n"):
         body = text.rstrip("\n")
         trailing = len(text) - len(body)
         chomp = "-" if trailing == 0 else ("" if trailing == 1 else "+")
@@ -264,7 +336,16 @@ def scalar(text, indent):
         lines = [(pad + line) if line else "" for line in body.split("\n")]
         lines.extend([""] * (trailing - 1))
         return "|" + chomp + "\n" + "\n".join(lines)
-    if "\n" not in text and _PRINTABLE.fullmatch(text) and "\r" not in text:
+    if _SINGLE.fullmatch(text):
+        return "'" + text.replace("'", "''") + "'"
+    return _double_quoted(text)
+
+
+def key_scalar(text):
+    """YAML for the string `text` as a key: like `scalar`, but never a block."""
+    if _is_plain(text):
+        return text
+    if _SINGLE.fullmatch(text):
         return "'" + text.replace("'", "''") + "'"
     return _double_quoted(text)
 
@@ -276,7 +357,7 @@ def dump_entry(pairs, column=0):
     pad = " " * column
     for number, (key, value) in enumerate(pairs):
         lead = pad + ("- " if number == 0 else "  ")
-        lines.append("%s%s: %s\n" % (lead, scalar(key, column + 2), scalar(value, column + 2)))
+        lines.append("%s%s: %s\n" % (lead, key_scalar(key), scalar(value, column + 2)))
     return "".join(lines)
 
 

@@ -1,0 +1,136 @@
+"""The command line (SPEC §3): modes with short and long names, help with
+examples, --version, and a --help that pays for no heavy import."""
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import pegasus
+from pegasus import cli
+
+REPO = Path(__file__).resolve().parent.parent
+HEAVY = ("yaml", "pybars", "psutil", "fasteners")
+
+
+def env_with_repo():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def run_pegasus(cwd, *args):
+    return subprocess.run([sys.executable, "-m", "pegasus", *args], cwd=cwd, env=env_with_repo(),
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("short, long", [("q", "queue"), ("b", "broadcast"), ("l", "lock")])
+def test_each_mode_has_a_short_and_a_long_name(short, long):
+    assert cli.parse_args([short]).mode == long
+    assert cli.parse_args([long]).mode == long
+
+
+def test_run_options_parse_in_both_spellings():
+    short = cli.parse_args(["q", "-Q", "a.yaml", "-H", "b.yaml"])
+    long = cli.parse_args(["queue", "--queue-file", "a.yaml", "--hosts-file", "b.yaml",
+                           "--dry-run"])
+    assert (short.queue_file, short.hosts_file, short.dry_run) == ("a.yaml", "b.yaml", False)
+    assert (long.queue_file, long.hosts_file, long.dry_run) == ("a.yaml", "b.yaml", True)
+
+
+def test_default_files_are_in_the_current_directory():
+    args = cli.parse_args(["b"])
+    assert (args.queue_file, args.hosts_file) == ("queue.yaml", "hosts.yaml")
+
+
+def test_every_option_has_help_text_for_the_manual():
+    def walk(parser):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    yield from walk(sub)
+            else:
+                yield action
+
+    missing = [action.option_strings or action.dest for action in walk(cli.build_parser())
+               if not action.help]
+    assert missing == []
+
+
+@pytest.mark.parametrize("args, words", [
+    (["q", "--help"], ["example:", "queue.yaml", "hosts.yaml", "pegasus q", "--dry-run"]),
+    (["queue", "-h"], ["example:", "pegasus q"]),
+    (["b", "--help"], ["example:", "pegasus b", "lockstep"]),
+    (["l", "--help"], ["example:", "pegasus l", "--editor"]),
+])
+def test_mode_help_works_and_shows_an_example(tmp_path, args, words):
+    result = run_pegasus(tmp_path, *args)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: pegasus ")
+    for word in words:
+        assert word in result.stdout
+
+
+def test_top_level_help_lists_the_modes_and_exit_statuses(tmp_path):
+    result = run_pegasus(tmp_path, "--help")
+    assert result.returncode == 0, result.stderr
+    for word in ["usage: pegasus", "queue", "broadcast", "lock", "130"]:
+        assert word in result.stdout
+
+
+def test_top_level_help_shows_an_example(tmp_path):
+    result = run_pegasus(tmp_path, "--help")
+    assert "example" in result.stdout.lower() and "hosts.yaml" in result.stdout.split(
+        "example", 1)[-1]
+
+
+def test_version_prints_the_package_version(tmp_path):
+    result = run_pegasus(tmp_path, "--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == "pegasus " + pegasus.__version__
+
+
+@pytest.mark.parametrize("args, words", [
+    ([], ["usage:", "MODE"]),
+    (["x"], ["usage:", "invalid choice"]),
+    (["q", "--no-such-option"], ["usage:", "--no-such-option"]),
+])
+def test_bad_usage_exits_2_with_the_usage(tmp_path, args, words):
+    result = run_pegasus(tmp_path, *args)
+    assert result.returncode == 2
+    for word in words:
+        assert word in result.stderr
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("args", [["--help"], ["q", "--help"], ["b", "--help"],
+                                  ["l", "--help"], ["--version"]])
+def test_help_does_not_import_heavy_modules(tmp_path, args):
+    code = (
+        "import runpy, sys\n"
+        "sys.argv = ['pegasus'] + sys.argv[1:]\n"
+        "try:\n"
+        "    runpy.run_module('pegasus', run_name='__main__', alter_sys=True)\n"
+        "except SystemExit as exc:\n"
+        "    status = exc.code\n"
+        "sys.stderr.write('status=%s\\n' % status)\n"
+        "sys.stderr.write('modules=%s\\n' % ','.join(sorted(sys.modules)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code, *args], cwd=tmp_path,
+                            env=env_with_repo(), capture_output=True, text=True, timeout=60)
+    assert "status=0" in result.stderr, result.stderr
+    modules = result.stderr.split("modules=", 1)[1].strip().split(",")
+    assert "pegasus.cli" in modules
+    loaded = [name for name in modules if name.split(".")[0] in HEAVY]
+    assert loaded == []
+
+
+@pytest.mark.skipif(not hasattr(sys, "stdlib_module_names"), reason="needs Python 3.10+")
+def test_cli_module_imports_only_the_standard_library():
+    source = (REPO / "pegasus" / "cli.py").read_text()
+    imports = [line.split()[1] for line in source.splitlines()
+               if line.startswith(("import ", "from "))]
+    assert all(name.split(".")[0] in sys.stdlib_module_names for name in imports), imports
