@@ -77,26 +77,41 @@ class Head:
         self.column = 0
         self.insert_at = None
         self.simple = True
-        self.empty_flow = None  # (start, end) of a `[]` root
+        self.empty_flow = None  # (start, end) of a `[]`, `~` or `null` root
 
 
 def _line_start(text, offset):
     return text.rfind("\n", 0, offset) + 1
 
 
-def _leaves_end(node, start):
+def _block_scalar_end(text, node):
+    """Where a literal or folded block scalar ends: after its last content
+    line. The blank lines after it separate it from what follows, unless its
+    header keeps them as content (`|+`)."""
+    end = node.end_mark.index
+    header_end = text.find("\n", node.start_mark.index, end)
+    header = text[node.start_mark.index:header_end if header_end >= 0 else end]
+    last = len(text[:end].rstrip())
+    if "+" in header.split("#", 1)[0] or header_end < 0 or last <= header_end:
+        return (end, node.end_mark.column)
+    return (last, last - _line_start(text, last))
+
+
+def _leaves_end(text, node, start):
     """The furthest (index, column) of the scalars and flow collections of
     `node`; None if an alias points before `start`."""
     best = (node.end_mark.index, node.end_mark.column)
     if isinstance(node, yaml.ScalarNode) or getattr(node, "flow_style", False):
         if node.start_mark.index < start:
             return None
+        if isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"):
+            return _block_scalar_end(text, node)
         return best
     best = None
     children = node.value if isinstance(node, yaml.SequenceNode) else \
         [n for pair in node.value for n in pair]
     for child in children:
-        end = _leaves_end(child, start)
+        end = _leaves_end(text, child, start)
         if end is None:
             return None
         if best is None or end > best:
@@ -119,7 +134,9 @@ def scan_head(text, path, want):
             # Empty document, or not a list: the full parse reports the latter.
             if loader.check_event(yaml.ScalarEvent):
                 event = loader.peek_event()
-                if event.value.strip() in ("", "~", "null") and event.style is None:
+                if not event.style and event.value.strip() in yamlfile.NULLS:
+                    if event.value:  # `~` or `null`: entries replace it
+                        head.empty_flow = (event.start_mark.index, event.end_mark.index)
                     head.insert_at = len(text)
                     return head
             yamlfile.root_sequence(yamlfile.compose(text, path), path)
@@ -140,7 +157,7 @@ def scan_head(text, path, want):
             dash = text.rfind("-", previous_end, start)
             between = text[dash + 1:start] if dash >= 0 else None
             line_start = _line_start(text, dash)
-            end = _leaves_end(node, start)
+            end = _leaves_end(text, node, start)
             if (dash < 0 or between.strip() or text[line_start:dash].strip()
                     or end is None or loader.anchors):
                 head.simple = False
@@ -183,7 +200,7 @@ def splice(text, head, taken_items, rest_jobs):
         return text
     first = head.items[0].start
     last = head.items[taken_items - 1].end
-    rest = "".join(job.canonical(head.column) for job in rest_jobs)
+    rest = _newlines_of(text, "".join(job.canonical(head.column) for job in rest_jobs))
     # Keep what lies between consumed entries (comments, blank lines).
     kept = []
     for before, after in zip(head.items[:taken_items - 1], head.items[1:taken_items]):
@@ -191,21 +208,36 @@ def splice(text, head, taken_items, rest_jobs):
     return text[:first] + "".join(kept) + rest + text[last:]
 
 
+def _newline(text):
+    """The line end `text` uses: CRLF if its first line ends so, else LF."""
+    first = text.find("\n")
+    return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
+
+
+def _newlines_of(text, items_text):
+    """`items_text` (written with LF) with the line ends `text` uses."""
+    newline = _newline(text)
+    return items_text if newline == "\n" else items_text.replace("\n", newline)
+
+
 def insert_top(text, head, items_text):
     """`items_text` (canonical entries at column 0) put first in the list."""
+    newline = _newline(text)
+    items_text = _newlines_of(text, items_text)
     if head.empty_flow is not None:
         start, end = head.empty_flow
         prefix, suffix = text[:start], text[end:]
         if prefix and not prefix.endswith("\n"):
-            prefix += "\n"
-        if suffix.lstrip(" \t").startswith("\n"):
-            suffix = suffix.lstrip(" \t")[1:]
+            prefix += newline
+        rest_of_line = suffix.lstrip(" \t")
+        if rest_of_line.startswith(("\n", "\r\n")):
+            suffix = rest_of_line[rest_of_line.index("\n") + 1:]
         return prefix + items_text + suffix
     if head.column:
         items_text = _indent(items_text, head.column)
     at = head.insert_at if head.insert_at is not None else len(text)
     if at == len(text) and text and not text.endswith("\n"):
-        items_text = "\n" + items_text
+        items_text = newline + items_text
     return text[:at] + items_text + text[at:]
 
 
@@ -257,8 +289,7 @@ class QueueFile:
     # --- reading --------------------------------------------------------
 
     def read(self):
-        return yamlfile.read_text(self.target if os.path.exists(self.target) else self.path,
-                                  "queue")
+        return yamlfile.read_text(self.target, "queue", name=self.path)
 
     def check(self, text):
         """Validate `text` unless it is known good; raise SpecError."""
@@ -378,18 +409,19 @@ def dump_entry_values(entry):
     for number, (key, value) in enumerate(entry.values.items()):
         lead = "- " if number == 0 else "  "
         if value.is_list:
-            lines.append("%s%s:\n" % (lead, yamlfile.scalar(key, 2)))
+            lines.append("%s%s:\n" % (lead, yamlfile.key_scalar(key)))
             lines.extend("    - %s\n" % yamlfile.scalar(item, 6) for item in value.items)
         else:
-            lines.append("%s%s: %s\n" % (lead, yamlfile.scalar(key, 2),
+            lines.append("%s%s: %s\n" % (lead, yamlfile.key_scalar(key),
                                          yamlfile.scalar(value.items[0], 2)))
     return "".join(lines)
 
 
 def atomic_write(target, text):
     """Write `text` to `target` so that a crash leaves the old or the new
-    file, never a torn one: temporary file beside it, fsync, rename, fsync
-    of the directory. The file keeps its permissions."""
+    file, never a torn one: temporary file beside it, fsync, rename. The
+    file keeps its permissions. (The directory is not fsynced: after a power
+    loss the rename may be undone, which leaves the old, valid file.)"""
     directory = os.path.dirname(target) or "."
     try:
         mode = os.stat(target).st_mode & 0o7777
@@ -408,11 +440,6 @@ def atomic_write(target, text):
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def validate_text(text, path):

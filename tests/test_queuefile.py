@@ -1,0 +1,509 @@
+"""queue.yaml as a live queue (SPEC §1): taking jobs keeps every other byte,
+the rest of an entry goes back on top, consumed.yaml records what was taken."""
+
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pegasus import queuefile, yamlfile
+from pegasus.errors import SpecError
+from pegasus.queuefile import QueueFile, validate_text
+from pegasus.spec import Job
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write(path, text):
+    with open(path, "w", newline="") as stream:
+        stream.write(text)
+
+
+def read(path):
+    with open(path, newline="") as stream:
+        return stream.read()
+
+
+def make_queue(tmp_path, text, **kwargs):
+    path = tmp_path / "queue.yaml"
+    write(path, text)
+    return QueueFile(str(path), **kwargs)
+
+
+def take(queue, limit=1, accept=None):
+    with queue.locked():
+        return queue.take_locked(limit, accept)
+
+
+def commands(jobs):
+    return [job.command for job in jobs]
+
+
+def remaining(queue):
+    return [(job.command, job.params) for job in validate_text(read(queue.path), queue.path)]
+
+
+# --- taking keeps every other byte ------------------------------------------------------
+
+RICH = """\
+# Queue for the sweep
+# (comments stay)
+
+- echo first   # a trailing comment
+
+# section two
+- command: |
+    python train.py \\
+      --lr {{ lr }}
+  lr: [0.1, 0.01]
+- 'quoted: yes'   # kept
+- "double \\"quoted\\""
+-   command: echo spaced
+    gpu: 08
+    flag: on
+- >-
+  folded
+  text
+# the end
+"""
+
+
+def test_taking_a_bare_entry_removes_only_its_lines(tmp_path):
+    queue = make_queue(tmp_path, RICH)
+    assert commands(take(queue)) == ["echo first"]
+    assert read(queue.path) == RICH.replace("- echo first   # a trailing comment\n", "")
+
+
+def test_rest_of_a_multi_job_entry_replaces_it_in_canonical_form(tmp_path):
+    queue = make_queue(tmp_path, RICH)
+    take(queue)
+    [job] = take(queue)
+    assert (job.command, job.params) == ("python train.py \\\n  --lr {{ lr }}\n", {"lr": "0.1"})
+    assert read(queue.path) == RICH.replace(
+        "- echo first   # a trailing comment\n", "").replace(
+        "  lr: [0.1, 0.01]\n", "  lr: 0.01\n")
+
+
+def test_taking_every_job_leaves_the_comments_and_blank_lines(tmp_path):
+    queue = make_queue(tmp_path, RICH)
+    taken = []
+    while True:
+        jobs = take(queue)
+        if not jobs:
+            break
+        taken.extend(jobs)
+    assert [(job.command, job.params) for job in taken] == [
+        ("echo first", {}),
+        ("python train.py \\\n  --lr {{ lr }}\n", {"lr": "0.1"}),
+        ("python train.py \\\n  --lr {{ lr }}\n", {"lr": "0.01"}),
+        ("quoted: yes", {}),
+        ('double "quoted"', {}),
+        ("echo spaced", {"gpu": "08", "flag": "on"}),
+        ("folded text", {}),
+    ]
+    assert read(queue.path) == (
+        "# Queue for the sweep\n# (comments stay)\n\n\n# section two\n# the end\n")
+
+
+def test_rest_goes_back_in_expansion_order_command_first(tmp_path):
+    queue = make_queue(tmp_path, "- x: [1, 2]\n  command: [a, b]\n  y: z\n- next\n")
+    assert [(job.command, job.params) for job in take(queue)] == [("a", {"x": "1", "y": "z"})]
+    assert read(queue.path) == (
+        "- command: b\n  x: 1\n  y: z\n"
+        "- command: a\n  x: 2\n  y: z\n"
+        "- command: b\n  x: 2\n  y: z\n"
+        "- next\n")
+
+
+def test_rest_of_a_multi_line_command_goes_back_as_a_literal_block(tmp_path):
+    queue = make_queue(tmp_path, "- command: \"echo a\\necho b\"\n  x: [1, 2]\n")
+    take(queue)
+    assert read(queue.path) == "- command: |-\n    echo a\n    echo b\n  x: 2\n"
+
+
+def test_indented_root_list_keeps_its_indentation(tmp_path):
+    queue = make_queue(tmp_path, "  - a\n  - command: [b, c]\n    x: 1\n  - d\n")
+    assert commands(take(queue, 2)) == ["a", "b"]
+    assert read(queue.path) == "  - command: c\n    x: 1\n  - d\n"
+
+
+def test_file_without_trailing_newline(tmp_path):
+    queue = make_queue(tmp_path, "- a\n- command: [b, c]")
+    take(queue)
+    assert read(queue.path) == "- command: [b, c]"
+    take(queue)
+    assert read(queue.path) == "- command: c\n"
+    take(queue)
+    assert read(queue.path) == ""
+
+
+def test_crlf_file_keeps_crlf_line_ends(tmp_path):
+    queue = make_queue(tmp_path, "# c\r\n- a\r\n- command: [b, c]\r\n- d\r\n")
+    take(queue)
+    assert read(queue.path) == "# c\r\n- command: [b, c]\r\n- d\r\n"
+    take(queue)
+    assert read(queue.path) == "# c\r\n- command: c\r\n- d\r\n"
+
+
+def test_blank_line_after_a_block_scalar_stays(tmp_path):
+    queue = make_queue(tmp_path, "- |\n  echo a\n\n# next\n- b\n")
+    assert commands(take(queue)) == ["echo a\n"]
+    assert read(queue.path) == "\n# next\n- b\n"
+
+
+def test_kept_blank_lines_of_a_block_scalar_go_with_it(tmp_path):
+    queue = make_queue(tmp_path, "- |+\n  echo a\n\n# next\n- b\n")
+    assert commands(take(queue)) == ["echo a\n\n"]
+    assert read(queue.path) == "# next\n- b\n"
+
+
+def test_document_markers_stay(tmp_path):
+    queue = make_queue(tmp_path, "---\n- a\n- b\n...\n")
+    take(queue)
+    assert read(queue.path) == "---\n- b\n...\n"
+
+
+def test_batch_take_spans_several_entries_keeping_what_lies_between(tmp_path):
+    queue = make_queue(tmp_path, "- a\n# one\n- command: [b, c, d]\n\n- e\n")
+    assert commands(take(queue, 3)) == ["a", "b", "c"]
+    assert read(queue.path) == "# one\n- command: d\n\n- e\n"
+    assert commands(take(queue, 5)) == ["d", "e"]
+    assert read(queue.path) == "# one\n\n"
+
+
+def test_accept_refusing_a_job_stops_taking_in_fifo_order(tmp_path):
+    queue = make_queue(tmp_path, "- a\n- command: b\n  slots: 4\n- c\n")
+    before = read(queue.path)
+    taken = take(queue, 3, accept=lambda job: job.slots == 1)
+    assert commands(taken) == ["a"]
+    assert read(queue.path) == "- command: b\n  slots: 4\n- c\n"
+    assert take(queue, 3, accept=lambda job: job.slots == 1) == []
+    assert read(queue.path) == before.replace("- a\n", "")
+
+
+def test_accept_may_stop_inside_a_multi_job_entry(tmp_path):
+    queue = make_queue(tmp_path, "- command: [a, b, c]\n")
+    seen = []
+
+    def accept(job):
+        seen.append(job.command)
+        return len(seen) <= 2
+
+    assert commands(take(queue, 5, accept)) == ["a", "b"]
+    assert read(queue.path) == "- command: c\n"
+
+
+@pytest.mark.parametrize("text", ["", "\n", "# only a comment\n", "[]\n", "[]", "~\n", "---\n"])
+def test_empty_queue_gives_nothing_and_changes_nothing(tmp_path, text):
+    queue = make_queue(tmp_path, text)
+    assert take(queue, 5) == []
+    assert read(queue.path) == text
+    assert not os.path.exists(queue.consumed_path)
+
+
+def test_bad_yaml_is_an_error_and_changes_nothing(tmp_path):
+    queue = make_queue(tmp_path, "- a\n- 'b\n")
+    with pytest.raises(SpecError) as info:
+        take(queue)
+    assert "queue.yaml:2:" in str(info.value)
+    assert read(queue.path) == "- a\n- 'b\n"
+    assert not os.path.exists(queue.consumed_path)
+
+
+def test_bad_entry_further_down_is_found_before_taking(tmp_path):
+    queue = make_queue(tmp_path, "- a\n- b\n- command: c\n  timeout: never\n")
+    with pytest.raises(SpecError) as info:
+        take(queue)
+    assert "queue.yaml:4:" in str(info.value)
+    assert not os.path.exists(queue.consumed_path)
+
+
+def test_messages_name_the_queue_as_the_user_wrote_it(tmp_path):
+    os.mkdir(tmp_path / "real")
+    write(tmp_path / "real" / "q.yaml", "- a\n- 'b\n")
+    os.symlink("real/q.yaml", tmp_path / "queue.yaml")
+    queue = QueueFile(str(tmp_path / "queue.yaml"))
+    with pytest.raises(SpecError) as info:
+        queue.check(queue.read())
+    assert str(info.value).startswith(str(tmp_path / "queue.yaml") + ":2:")
+
+
+# --- files that cannot be edited in place --------------------------------------------------
+
+def test_flow_style_root_list_is_rewritten_with_the_right_jobs(tmp_path):
+    queue = make_queue(tmp_path, "[a, {command: [b, c], x: 1}, d]\n")
+    assert commands(take(queue, 2)) == ["a", "b"]
+    assert remaining(queue) == [("c", {"x": "1"}), ("d", {})]
+    assert commands(take(queue)) == ["c"]
+    assert remaining(queue) == [("d", {})]
+
+
+def test_anchors_and_aliases_are_rewritten_with_the_right_jobs(tmp_path):
+    queue = make_queue(tmp_path, "- &hi echo hi\n- command: *hi\n  x: [1, 2]\n- *hi\n")
+    assert commands(take(queue)) == ["echo hi"]
+    assert remaining(queue) == [("echo hi", {"x": "1"}), ("echo hi", {"x": "2"}),
+                                ("echo hi", {})]
+    assert commands(take(queue, 2)) == ["echo hi", "echo hi"]
+    assert remaining(queue) == [("echo hi", {})]
+
+
+def test_comment_between_dash_and_entry_is_rewritten_with_the_right_jobs(tmp_path):
+    queue = make_queue(tmp_path, "- # note\n  command: [a, b]\n- c\n")
+    assert commands(take(queue)) == ["a"]
+    assert remaining(queue) == [("b", {}), ("c", {})]
+
+
+# --- consumed.yaml ----------------------------------------------------------------------------
+
+def test_each_taken_job_is_appended_to_consumed_in_canonical_form(tmp_path):
+    queue = make_queue(tmp_path, "- a\n- command: 'run {{ x }}'\n  x: [1, 'two words']\n")
+    take(queue)
+    take(queue, 2)
+    assert read(queue.consumed_path) == (
+        "- command: a\n"
+        "- command: run {{ x }}\n  x: 1\n"
+        "- command: run {{ x }}\n  x: two words\n")
+    assert queue.consumed_path == str(tmp_path / "consumed.yaml")
+
+
+def test_consumed_file_can_be_named(tmp_path):
+    other = tmp_path / "log" / "done.yaml"
+    os.mkdir(other.parent)
+    queue = make_queue(tmp_path, "- a\n", consumed_path=str(other))
+    take(queue)
+    assert read(other) == "- command: a\n"
+    assert not os.path.exists(tmp_path / "consumed.yaml")
+
+
+def test_consumed_file_without_final_newline_gets_one_before_the_append(tmp_path):
+    write(tmp_path / "consumed.yaml", "- command: old")
+    queue = make_queue(tmp_path, "- a\n")
+    take(queue)
+    assert read(queue.consumed_path) == "- command: old\n- command: a\n"
+
+
+def test_consumed_is_written_before_the_queue_is_replaced(tmp_path, monkeypatch):
+    queue = make_queue(tmp_path, "- a\n- b\n")
+
+    def crash(_text):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(queue, "replace", crash)
+    with pytest.raises(OSError):
+        take(queue)
+    assert read(queue.consumed_path) == "- command: a\n"
+    assert read(queue.path) == "- a\n- b\n"
+
+
+def test_tail_of_consumed_requeues_a_single_line_entry(tmp_path):
+    queue = make_queue(tmp_path, "- echo one\n- command: sleep {{ t }}\n  t: 5\n- echo three\n")
+    take(queue, 2)
+    assert read(queue.path) == "- echo three\n"
+    subprocess.run(["sh", "-c", "tail -n 2 consumed.yaml >> queue.yaml"], cwd=tmp_path,
+                   check=True)
+    assert read(queue.path) == "- echo three\n- command: sleep {{ t }}\n  t: 5\n"
+    assert remaining(queue) == [("echo three", {}), ("sleep {{ t }}", {"t": "5"})]
+    assert commands(take(queue, 5)) == ["echo three", "sleep {{ t }}"]
+
+
+def test_tail_of_consumed_requeues_a_bare_entry(tmp_path):
+    queue = make_queue(tmp_path, "- \"echo 'a: b'\"\n- b\n")
+    take(queue)
+    subprocess.run(["sh", "-c", "tail -n 1 consumed.yaml >> queue.yaml"], cwd=tmp_path,
+                   check=True)
+    assert remaining(queue) == [("b", {}), ("echo 'a: b'", {})]
+
+
+# --- replacing the file ----------------------------------------------------------------------
+
+def test_symlinked_queue_is_followed_and_the_link_stays(tmp_path):
+    os.mkdir(tmp_path / "real")
+    write(tmp_path / "real" / "q.yaml", "- a\n- b\n")
+    os.symlink("real/q.yaml", tmp_path / "queue.yaml")
+    queue = QueueFile(str(tmp_path / "queue.yaml"))
+    take(queue)
+    assert os.path.islink(tmp_path / "queue.yaml")
+    assert read(tmp_path / "real" / "q.yaml") == "- b\n"
+    assert os.path.exists(tmp_path / "real" / "q.yaml.lock")
+    assert os.path.exists(tmp_path / "real" / "consumed.yaml")
+
+
+def test_queue_keeps_its_permissions(tmp_path):
+    queue = make_queue(tmp_path, "- a\n- b\n")
+    os.chmod(queue.path, 0o640)
+    take(queue)
+    assert stat.S_IMODE(os.stat(queue.path).st_mode) == 0o640
+
+
+def test_replacement_leaves_no_temporary_file(tmp_path):
+    queue = make_queue(tmp_path, "- a\n- b\n")
+    take(queue)
+    assert sorted(os.listdir(tmp_path)) == ["consumed.yaml", "queue.yaml", "queue.yaml.lock"]
+
+
+def test_lock_is_held_against_other_processes(tmp_path):
+    queue = make_queue(tmp_path, "- a\n")
+    code = ("import sys, fasteners\n"
+            "lock = fasteners.InterProcessLock(sys.argv[1])\n"
+            "print(lock.acquire(blocking=False))\n")
+    probe = [sys.executable, "-c", code, queue.lock_path]
+    with queue.locked():
+        held = subprocess.run(probe, capture_output=True, text=True, check=True).stdout
+    free = subprocess.run(probe, capture_output=True, text=True, check=True).stdout
+    assert (held.strip(), free.strip()) == ("False", "True")
+    assert os.path.exists(queue.lock_path)
+
+
+# --- validation only when someone else wrote the file ---------------------------------------
+
+def test_large_queue_is_validated_once_while_only_this_object_writes_it(tmp_path):
+    calls = []
+
+    def validator(text, path):
+        calls.append(len(text))
+        return validate_text(text, path)
+
+    text = "".join("- echo %d\n" % number for number in range(10000))
+    queue = make_queue(tmp_path, text, validator=validator)
+    taken = []
+    for _ in range(20):
+        taken.extend(take(queue, 3))
+    assert commands(taken) == ["echo %d" % number for number in range(60)]
+    assert len(calls) == 1
+    with open(queue.path, "a") as stream:
+        stream.write("- added by hand\n")
+    take(queue)
+    assert len(calls) == 2
+    take(queue)
+    assert len(calls) == 2
+    assert read(queue.path).endswith("- echo 9999\n- added by hand\n")
+
+
+def test_taking_from_a_large_queue_parses_only_its_head(tmp_path, monkeypatch):
+    text = "".join("- echo %d\n" % number for number in range(10000))
+    queue = make_queue(tmp_path, text)
+    take(queue)  # validates the whole file once
+    composed = []
+    original = queuefile._head_loader
+
+    def counting_loader(source):
+        loader = original(source)
+        composed.append(loader)
+        return loader
+
+    monkeypatch.setattr(queuefile, "_head_loader", counting_loader)
+    monkeypatch.setattr(queuefile.yamlfile, "compose",
+                        lambda *args: pytest.fail("the whole file was parsed"))
+    take(queue)
+    assert len(composed) == 1
+    assert read(queue.path).startswith("- echo 2\n")
+
+
+# --- putting back -------------------------------------------------------------------------------
+
+def test_put_back_puts_jobs_at_the_top_below_leading_comments(tmp_path):
+    queue = make_queue(tmp_path, "# head\n\n- a\n- b\n")
+    with queue.locked():
+        queue.put_back_locked([Job("x", {"p": "1"}), Job("y\nz\n")])
+    assert read(queue.path) == (
+        "# head\n\n- command: x\n  p: 1\n- command: |\n    y\n    z\n- a\n- b\n")
+    assert commands(take(queue, 2)) == ["x", "y\nz\n"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("", "- command: x\n"),
+    ("# c\n", "# c\n- command: x\n"),
+    ("[]\n", "- command: x\n"),
+    ("~\n", "- command: x\n"),
+    ("  - a\n", "  - command: x\n  - a\n"),
+    ("- a", "- command: x\n- a"),
+    ("- a\r\n", "- command: x\r\n- a\r\n"),
+])
+def test_put_back_into_any_queue_gives_valid_yaml(tmp_path, text, expected):
+    queue = make_queue(tmp_path, text)
+    with queue.locked():
+        queue.put_back_locked([Job("x")])
+    assert read(queue.path) == expected
+    assert remaining(queue)[0] == ("x", {})
+
+
+def test_put_back_into_a_flow_list_rewrites_it(tmp_path):
+    queue = make_queue(tmp_path, "[a, b]\n")
+    with queue.locked():
+        queue.put_back_locked([Job("x")])
+    assert remaining(queue) == [("x", {}), ("a", {}), ("b", {})]
+
+
+# --- property: taking everything gives every job, in order, and leaves the comments -----------
+
+WORDS = st.sampled_from(["a", "echo hi", "run {{ x }}", "08", "on", "x: y", "it's", "#", "- z",
+                         "", " pad ", "a\nb", "a\nb\n", "ü"])
+NAMES = st.sampled_from(["x", "gpu", "lr", "slots", "timeout"])
+SEPARATORS = st.sampled_from(["", "\n", "# note\n", "\n# - old entry\n\n", "#\n\n\n"])
+
+
+def _values(key):
+    if key == "slots":
+        return st.lists(st.sampled_from(["1", "2"]), min_size=1, max_size=3)
+    if key == "timeout":
+        return st.lists(st.sampled_from(["5", "1.5"]), min_size=1, max_size=3)
+    return st.lists(WORDS, min_size=1, max_size=3)
+
+
+@st.composite
+def entry_texts(draw):
+    """One queue.yaml entry, in one of the styles people write."""
+    commands = draw(st.lists(WORDS.filter(lambda w: w.strip()), min_size=1, max_size=3))
+    keys = draw(st.lists(NAMES, unique=True, max_size=2))
+    params = {key: draw(_values(key)) for key in keys}
+    style = draw(st.sampled_from(["bare", "flow", "block", "scalars"]))
+    comment = draw(st.sampled_from(["", "  # trailing"]))
+    if style == "bare" or (style == "scalars" and not params):
+        return "- %s%s\n" % (yamlfile.scalar(commands[0], 0), comment)
+    lines = []
+    for number, (key, values) in enumerate([("command", commands)] + list(params.items())):
+        lead = "- " if number == 0 else "  "
+        if style == "scalars":
+            values = values[:1]
+            lines.append("%s%s: %s\n" % (lead, key, yamlfile.scalar(values[0], 2)))
+        elif style == "flow" and all(yamlfile.scalar(v, 2) == v and not set(v) & set("{}[],#")
+                                     for v in values):
+            lines.append("%s%s: [%s]\n" % (lead, key, ", ".join(values)))
+        else:
+            lines.append("%s%s:\n" % (lead, key))
+            lines.extend("    - %s\n" % yamlfile.scalar(v, 6) for v in values)
+    lines[-1] = lines[-1][:-1] + (comment if not lines[-1].rstrip().endswith(("|", "|-")) and
+                                  "\n" not in lines[-1][:-1] else "") + "\n"
+    return "".join(lines)
+
+
+@settings(max_examples=100, deadline=None, database=None)
+@given(st.lists(st.tuples(SEPARATORS, entry_texts()), max_size=6), SEPARATORS,
+       st.lists(st.integers(1, 4), min_size=1, max_size=5), st.booleans())
+def test_taking_everything_gives_every_job_in_order_and_keeps_the_comments(
+        entries, tail, sizes, crlf):
+    text = "".join(separator + entry for separator, entry in entries) + tail
+    if crlf:
+        text = text.replace("\n", "\r\n")
+    expected = [(job.command, job.params) for job in validate_text(text, "queue.yaml")]
+    with tempfile.TemporaryDirectory() as directory:
+        queue = make_queue(Path(directory), text)
+        taken = []
+        for round_number in range(len(expected) + 1):
+            jobs = take(queue, sizes[round_number % len(sizes)])
+            if not jobs:
+                break
+            taken.extend((job.command, job.params) for job in jobs)
+            validate_text(read(queue.path), "queue.yaml")  # valid at every step
+        assert taken == expected
+        left = read(queue.path)
+        comments = [line.strip() for line in text.splitlines() if line.strip().startswith("#")]
+        assert [line.strip() for line in left.splitlines() if line.strip()] == comments
+        consumed = validate_text(read(queue.consumed_path), "consumed.yaml") if expected else []
+        assert [(job.command, job.params) for job in consumed] == expected
