@@ -1,0 +1,445 @@
+#!/usr/bin/env python3
+"""A private OpenSSH server on 127.0.0.1 for integration tests.
+
+It generates its own host key and client key, listens on a free loopback port and
+writes an ssh_config in which the aliases node-1..node-N all reach it, so that
+`ssh -F CONFIG node-3 CMD` goes through a real sshd without touching ~/.ssh or the
+system's sshd. Only 127.0.0.1 is ever used.
+
+    with LoopbackSshd(None, aliases=8) as sshd:
+        subprocess.run(sshd.ssh_argv("node-3", "echo hello"))
+
+Run as a script, it starts one, prints the ssh_config path and waits for Ctrl-C or
+SIGTERM:  python3 scripts/loopback_sshd.py --aliases 8
+"""
+
+import argparse
+import errno
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+LOOPBACK = "127.0.0.1"
+START_TIMEOUT = 10.0     # seconds for sshd to accept TCP connections
+POLL_INTERVAL = 0.01     # seconds between connection attempts while starting
+STOP_GRACE = 3.0         # seconds between SIGTERM and SIGKILL
+BIND_ATTEMPTS = 5        # another process may take the free port before sshd binds it
+
+
+class SshdError(RuntimeError):
+    """sshd is missing, or did not start."""
+
+
+def find_sshd():
+    """Return the absolute path of sshd, or None.
+
+    sshd is usually in /usr/sbin, which is not on a normal user's PATH. It must be
+    run by absolute path: it re-executes itself for every connection.
+    """
+    found = shutil.which("sshd")
+    if found:
+        return os.path.abspath(found)
+    for candidate in ("/usr/sbin/sshd", "/usr/local/sbin/sshd"):
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return sock.getsockname()[1]
+
+
+def user_name():
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
+def generate_key(path):
+    """An ed25519 key pair at path and path.pub, without passphrase."""
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "pegasus-test", "-f", path],
+        check=True, stdin=subprocess.DEVNULL,
+    )
+
+
+def read_public_key(path):
+    """'ssh-ed25519 AAAA...' from a .pub file, without its comment."""
+    with open(path + ".pub") as f:
+        key_type, blob = f.read().split()[:2]
+    return "%s %s" % (key_type, blob)
+
+
+def write_file(path, text, mode=0o600):
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+
+
+def ensure_privsep_dir():
+    """sshd started by root refuses to run without its privilege-separation
+    directory ("Missing privilege separation directory: /run/sshd"), which only the
+    Debian service unit creates; a container or CI machine that never started the
+    system sshd does not have it."""
+    if os.getuid() == 0 and not os.path.isdir("/run/sshd"):
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+        os.chmod("/run/sshd", 0o755)
+
+
+def locked_account_problem():
+    """Why sshd would refuse us, or None.
+
+    An sshd run by root without PAM refuses an account whose /etc/shadow password
+    starts with "!" (locked, as root is on Ubuntu), even for key logins, and says so
+    only at a log level we hide. Run by anyone else, it cannot read /etc/shadow and
+    does not check.
+    """
+    if os.getuid() != 0:
+        return None
+    try:
+        with open("/etc/shadow") as f:
+            entries = dict(line.split(":")[:2] for line in f if line.count(":") >= 1)
+    except OSError:
+        return None
+    if entries.get(user_name(), "").startswith("!"):
+        return ("the account %r is locked ('!' in /etc/shadow) and sshd without PAM "
+                "refuses locked accounts: run the tests as another user, or unlock it "
+                "for key logins with: usermod -p '*' %s" % (user_name(), user_name()))
+    return None
+
+
+class LoopbackSshd:
+    """One sshd on 127.0.0.1 and an ssh_config whose aliases all reach it."""
+
+    def __init__(self, directory=None, aliases=8, alias_prefix="node-", max_sessions=64,
+                 max_startups=256, skip_bashrc=True):
+        self._own_directory = directory is None
+        # Short, because callers put unix sockets (ControlPath) beside it: ~100 bytes max.
+        self.directory = directory or tempfile.mkdtemp(prefix="pgsshd-", dir="/tmp")
+        self.aliases = ["%s%d" % (alias_prefix, i) for i in range(1, aliases + 1)]
+        self.extra_aliases = []
+        self.max_sessions = max_sessions
+        self.max_startups = max_startups
+        self.skip_bashrc = skip_bashrc
+        self.config = self._path("ssh_config")
+        self.sshd_config = self._path("sshd_config")
+        self.host_key = self._path("host_ed25519")
+        self.client_key = self._path("client_ed25519")
+        self.known_hosts = self._path("known_hosts")
+        self.log = self._path("sshd.log")
+        self.port = None
+        self.pid = None
+        self._process = None
+
+    def _path(self, name):
+        return os.path.join(self.directory, name)
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def start(self):
+        sshd = find_sshd()
+        if sshd is None:
+            raise SshdError("sshd not found on PATH or in /usr/sbin: "
+                            "install openssh-server (scripts/test does)")
+        problem = locked_account_problem()
+        if problem:
+            raise SshdError(problem)
+        os.makedirs(self.directory, mode=0o700, exist_ok=True)
+        ensure_privsep_dir()
+        self._make_keys()
+        for attempt in range(BIND_ATTEMPTS):
+            self.port = free_port()
+            self._write_sshd_config()
+            if self._launch(sshd):
+                break
+            if attempt == BIND_ATTEMPTS - 1:
+                raise SshdError("sshd could not bind a port on %s:\n%s"
+                                % (LOOPBACK, self._log_text()))
+        self._write_client_files()
+        return self
+
+    def stop(self):
+        """Stop sshd and every process it started (its per-connection children and
+        their sessions), by PID: open connections drop as if the host went away."""
+        if self._process is None:
+            return
+        # Until we reap it, its PID cannot be reused; once reaped (it died on its own,
+        # or a test killed it by PID) we must not signal that number any more.
+        if self._process.poll() is None:
+            _terminate(_freeze_tree(self.pid), grace=STOP_GRACE, reap=self._process)
+        self._process = None
+        if self._own_directory:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    def wait(self):
+        """Block until sshd exits; return its exit status."""
+        return self._process.wait()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    # -- what callers use ------------------------------------------------------------
+
+    def ssh_argv(self, alias, command):
+        return ["ssh", "-F", self.config, alias, command]
+
+    def add_alias(self, name):
+        """One more Host name that reaches this sshd (fault tests name hosts freely)."""
+        if name not in self.aliases and name not in self.extra_aliases:
+            self.extra_aliases.append(name)
+        if self.port is not None:
+            self._write_ssh_config()
+
+    # -- files -----------------------------------------------------------------------
+
+    def _make_keys(self):
+        for key in (self.host_key, self.client_key):
+            if not os.path.exists(key):
+                generate_key(key)
+        write_file(self._path("authorized_keys"), read_public_key(self.client_key) + "\n")
+
+    def _write_sshd_config(self):
+        lines = [
+            "ListenAddress %s" % LOOPBACK,
+            "Port %d" % self.port,
+            "HostKey %s" % self.host_key,
+            "PidFile %s" % self._path("sshd.pid"),
+            "AuthorizedKeysFile %s" % self._path("authorized_keys"),
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "PubkeyAuthentication yes",
+            # PAM would run the machine's login stack (/etc/pam.d/sshd), which wants
+            # root and varies between machines; key authentication needs none of it.
+            "UsePAM no",
+            # The keys live in a /tmp directory that sshd's ownership checks dislike.
+            "StrictModes no",
+            "PermitRootLogin yes",
+            # Tests open many connections and sessions at once; with the defaults
+            # (MaxStartups 10:30:100) sshd drops some at random and tests flake.
+            "MaxSessions %d" % self.max_sessions,
+            "MaxStartups %d" % self.max_startups,
+            "PrintMotd no",
+            # ~/.ssh/rc would make a session depend on the machine's state.
+            "PermitUserRC no",
+            "LogLevel ERROR",
+        ]
+        if self.skip_bashrc:
+            # Debian's bash sources ~/.bashrc for `ssh host cmd` when it was started by
+            # sshd and SHLVL < 2. On a machine whose ~/.bashrc runs `pyenv init` that
+            # costs ~90 ms per command. With SHLVL=1 the remote bash counts itself as
+            # level 2 and skips it, so tests measure pegasus, not the user's dotfiles.
+            lines.append("SetEnv SHLVL=1")
+        # No AcceptEnv: the client's environment does not leak into sessions.
+        write_file(self.sshd_config, "\n".join(lines) + "\n")
+
+    def _write_client_files(self):
+        host_key = read_public_key(self.host_key)
+        write_file(self.known_hosts, "[%s]:%d %s\n" % (LOOPBACK, self.port, host_key))
+        self._write_ssh_config()
+
+    def _write_ssh_config(self):
+        names = " ".join(self.aliases + self.extra_aliases)
+        lines = [
+            "Host %s" % names,
+            "    HostName %s" % LOOPBACK,
+            "    Port %d" % self.port,
+            "    User %s" % user_name(),
+            "    IdentityFile %s" % self.client_key,
+            "    IdentitiesOnly yes",
+            # Our own known_hosts, pre-filled: strict checking passes and nothing is
+            # written to ~/.ssh/known_hosts.
+            "    UserKnownHostsFile %s" % self.known_hosts,
+            "    GlobalKnownHostsFile /dev/null",
+            "    StrictHostKeyChecking yes",
+            "    PasswordAuthentication no",
+            "    BatchMode yes",
+            "    LogLevel ERROR",
+        ]
+        # Written to a temp file and renamed: an ssh started meanwhile reads a whole file.
+        temporary = self.config + ".tmp"
+        write_file(temporary, "\n".join(lines) + "\n")
+        os.replace(temporary, self.config)
+
+    def _log_text(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read().strip() or "(sshd log is empty)"
+        except OSError as exc:
+            return "(no sshd log: %s)" % exc
+
+    # -- the process -----------------------------------------------------------------
+
+    def _launch(self, sshd):
+        """Start sshd; True once its port accepts, False if it failed to bind."""
+        with open(self.log, "ab") as log:
+            # Own session: a Ctrl-C meant for the test run does not reach sshd; we stop
+            # it ourselves, by PID.
+            self._process = subprocess.Popen(
+                [sshd, "-D", "-e", "-f", self.sshd_config],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+            )
+        self.pid = self._process.pid
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                self._process = self.pid = None
+                if _bind_failed(self._log_text()):
+                    return False
+                raise SshdError("sshd exited at start:\n%s" % self._log_text())
+            if _accepts(self.port):
+                return True
+            time.sleep(POLL_INTERVAL)
+        message = ("sshd did not accept connections on %s:%d within %gs:\n%s"
+                   % (LOOPBACK, self.port, START_TIMEOUT, self._log_text()))
+        self.stop()
+        raise SshdError(message)
+
+
+def _accepts(port):
+    try:
+        with socket.create_connection((LOOPBACK, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _bind_failed(log_text):
+    return "Address already in use" in log_text or "Cannot bind any address" in log_text
+
+
+def _freeze_tree(pid):
+    """SIGSTOP pid and all its descendants; return their PIDs.
+
+    A stopped process cannot fork, so once a pass finds nobody new the list is
+    complete: no connection accepted or session started meanwhile escapes the kill
+    (killing the listener first would orphan its children where we cannot find them).
+    """
+    frozen = []
+    while True:
+        new = [p for p in [pid] + _descendants(pid) if p not in frozen]
+        if not new:
+            return frozen
+        _signal_all(new, signal.SIGSTOP)
+        frozen += new
+
+
+def _descendants(pid):
+    """PIDs of every process below pid (children first found, then theirs)."""
+    children = {}
+    for child, parent in _process_table():
+        children.setdefault(parent, []).append(child)
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _process_table():
+    """(pid, ppid) of every process: /proc on Linux, `ps` elsewhere (minimal Debian
+    images have no procps, hence /proc first)."""
+    if os.path.isdir("/proc/self"):
+        for name in os.listdir("/proc"):
+            if name.isdigit():
+                try:
+                    with open("/proc/%s/stat" % name) as f:
+                        stat = f.read()
+                except OSError:
+                    continue        # it exited meanwhile
+                # The command name in parentheses may contain spaces: split after it.
+                yield int(name), int(stat.rsplit(")", 1)[1].split()[1])
+        return
+    out = subprocess.run(["ps", "-A", "-o", "pid=", "-o", "ppid="],
+                         stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout
+    for line in out.splitlines():
+        pid, ppid = line.split()
+        yield int(pid), int(ppid)
+
+
+def _terminate(pids, grace, reap):
+    """SIGTERM pids, SIGKILL those left after grace seconds. reap is the Popen of the
+    one that is our child; the others are gone once they no longer exist or are
+    zombies waiting for their parent."""
+    _signal_all(pids, signal.SIGTERM)
+    _signal_all(pids, signal.SIGCONT)      # they were frozen; now let them handle TERM
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and _alive(pids, reap):
+        time.sleep(POLL_INTERVAL)
+    _signal_all(_alive(pids, reap), signal.SIGKILL)
+    reap.wait()
+
+
+def _signal_all(pids, signum):
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+        except OSError as exc:
+            if exc.errno != errno.ESRCH:
+                raise
+
+
+def _alive(pids, reap):
+    return [pid for pid in pids
+            if (reap.poll() is None if pid == reap.pid else _exists(pid))]
+
+
+def _exists(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+    except OSError:
+        pass
+    try:
+        os.kill(pid, 0)             # no /proc: a zombie counts as alive, briefly
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--aliases", type=int, default=8, help="number of aliases")
+    parser.add_argument("--prefix", default="node-", help="alias prefix (node-)")
+    parser.add_argument("--directory", help="where keys and configs go (a new /tmp dir)")
+    args = parser.parse_args(argv)
+
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt
+
+    # SIGINT too: a job started with `&` by a script inherits it ignored, and Python
+    # then never raises KeyboardInterrupt.
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    sshd = LoopbackSshd(args.directory, aliases=args.aliases, alias_prefix=args.prefix)
+    try:
+        sshd.start()
+        print(sshd.config, flush=True)
+        sys.stderr.write("sshd pid %d on %s:%d; try: ssh -F %s %s true\n"
+                         "Ctrl-C stops it.\n"
+                         % (sshd.pid, LOOPBACK, sshd.port, sshd.config, sshd.aliases[0]))
+        status = sshd.wait()
+        sys.stderr.write("sshd exited with status %d:\n%s\n" % (status, sshd._log_text()))
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        sshd.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Shared fixtures: a real sshd on 127.0.0.1 (scripts/loopback_sshd.py) and the
+environment for running the `pegasus` command."""
+
+import os
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "scripts"))
+
+from loopback_sshd import LoopbackSshd, find_sshd  # noqa: E402
+
+
+def _require_sshd():
+    if find_sshd() is None:
+        pytest.skip("sshd not found (PATH, /usr/sbin): install openssh-server, "
+                    "as scripts/test does")
+
+
+@pytest.fixture(scope="session")
+def sshd():
+    """One private sshd for the whole run; ssh -F sshd.config node-1..node-8."""
+    _require_sshd()
+    server = LoopbackSshd(None, aliases=8)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def second_sshd():
+    """Factory: second_sshd(aliases=2, alias_prefix="far-") starts another private
+    sshd, which the test may stop (server.stop() or by server.pid) to lose a host.
+    Whatever is still running is stopped after the test."""
+    _require_sshd()
+    started = []
+
+    def start(aliases=2, alias_prefix="far-", **options):
+        server = LoopbackSshd(None, aliases=aliases, alias_prefix=alias_prefix, **options)
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def pegasus_env():
+    """Environment for running `pegasus` as a subprocess: this interpreter's bin
+    directory (the venv, where `pegasus` is installed) first on PATH, no colors."""
+    env = dict(os.environ)
+    bin_dir = os.path.dirname(sys.executable)
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    env["NO_COLOR"] = "1"
+    return env
