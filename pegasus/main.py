@@ -44,10 +44,9 @@ def load(args):
 
     Returns (templates, sub-hosts, queue file, jobs now in the queue).
     """
-    from .queuefile import QueueFile
+    from .queuefile import QueueFile, validate_text
     from .spec import check_templates, load_hosts
     from .template import Templates
-    from .queuefile import validate_text
 
     templates = Templates()
     subhosts = load_hosts(args.hosts_file, templates)
@@ -57,7 +56,8 @@ def load(args):
         check_templates(jobs, subhosts, templates)
         return jobs
 
-    queue = QueueFile(args.queue_file, validator=validator)
+    queue = QueueFile(args.queue_file, consumed_path=getattr(args, "consumed_file", None),
+                      validator=validator)
     jobs = validator(queue.read(), args.queue_file)
     return templates, subhosts, queue, jobs
 
@@ -70,4 +70,43 @@ def run(args):
             sys.stdout.write(line + "\n")
         sys.stdout.flush()
         return EXIT_OK
-    raise PegasusError("running jobs is not built yet; use --dry-run")
+    if not jobs and not args.daemon:
+        _say("%s is empty: nothing to run" % args.queue_file)
+        return EXIT_OK
+
+    from . import ssh
+    from .output import Printer
+    from .report import Fanout, JobLog, LogDir, Summary, print_summary
+    from .runner import Runner, Settings
+
+    settings = Settings(
+        mode=args.mode, daemon=args.daemon, timeout=args.timeout,
+        kill_grace=args.kill_grace,
+        ssh_settings=ssh.SshSettings(config_file=args.ssh_config, options=args.ssh_option),
+        connect_parallel=args.connect_limit,
+        error_aborts=getattr(args, "error_aborts", False),
+        sessions=max(1, args.max_sessions - 1),
+        retries=args.retries)
+    printer = Printer(color=args.color, print_period=args.print_period)
+    summary = Summary()
+    joblog = JobLog(args.joblog) if args.joblog else None
+    logdir = LogDir(args.log_dir) if args.log_dir else None
+    events = Fanout([summary, joblog, logdir, printer])
+    runner = Runner(settings, subhosts, queue, templates, events)
+    printer.attach(runner.loop)
+    try:
+        completed = runner.run()
+    finally:
+        printer.flush()
+        for handler in (joblog, logdir):
+            if handler is not None:
+                handler.close()
+    print_summary(summary)
+    if not completed:
+        return EXIT_CANCELLED
+    if summary.failed or runner.aborted:
+        return EXIT_FAILED
+    if not summary.ready and not summary.runs:
+        _say("no host could be connected: nothing was run, the queue is untouched")
+        return EXIT_FAILED
+    return EXIT_OK

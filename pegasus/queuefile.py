@@ -23,6 +23,7 @@ import yaml
 
 from . import yamlfile
 from .errors import PegasusError, SpecError
+from .journal import PENDING, dead_journals, resolve_pending, sidecar_directory
 from .spec import expand_entry, expand_queue, _check_job_keys
 
 LOCK_SUFFIX = ".lock"
@@ -247,33 +248,47 @@ def _indent(items_text, column):
                    for line in items_text.splitlines(True))
 
 
+class QueueChanged(Exception):
+    """queue.yaml was changed by a writer that does not take the lock (an
+    editor, `>>`) while we were taking from it: nothing was taken; try
+    again."""
+
+
 class QueueFile:
     """queue.yaml, its lock, and consumed.yaml.
 
     `validator(text)` checks a whole text as a runner would (parse, shapes,
     templates) and raises SpecError; it runs only when the text is not one
-    this object wrote or checked itself.
+    this object wrote or checked itself. With a `journal`, every take is
+    recorded there for crash recovery (see journal.py).
     """
 
-    def __init__(self, path, consumed_path=None, validator=None):
+    def __init__(self, path, consumed_path=None, validator=None, journal=None):
         self.path = path
         self.target = os.path.realpath(path)
         self.lock_path = self.target + LOCK_SUFFIX
         directory = os.path.dirname(self.target)
         self.consumed_path = consumed_path or os.path.join(directory, "consumed.yaml")
         self.validator = validator or validate_text
-        self._trusted = None
+        self.journal = journal
+        self.sidecar = sidecar_directory(self.target)
+        self._trusted = None        # digest of the last text known valid
+        self._trusted_stat = None   # stat_key of queue.yaml as we last wrote it
         self._lock = fasteners.InterProcessLock(self.lock_path)
 
     # --- the lock -------------------------------------------------------
 
     def try_lock(self):
         """Take the lock if it is free; True if taken."""
-        return self._lock.acquire(blocking=False)
+        if not self._lock.acquire(blocking=False):
+            return False
+        self._settle()
+        return True
 
     def lock(self, timeout=None):
         if not self._lock.acquire(blocking=True, timeout=timeout):
             raise PegasusError("timed out waiting for the lock on %s" % self.lock_path)
+        self._settle()
 
     def unlock(self):
         self._lock.release()
@@ -286,17 +301,30 @@ class QueueFile:
         finally:
             self.unlock()
 
+    def _settle(self):
+        """Every lock holder first settles the take of a writer that died
+        holding the lock (journal.py); usually there is none."""
+        try:
+            if os.stat(os.path.join(self.sidecar, PENDING)).st_size == 0:
+                return
+        except FileNotFoundError:
+            return
+        resolve_pending(self.sidecar, self.stat_key())
+
     # --- reading --------------------------------------------------------
 
     def read(self):
         return yamlfile.read_text(self.target, "queue", name=self.path)
 
-    def check(self, text):
+    def check(self, text, stat=None):
         """Validate `text` unless it is known good; raise SpecError."""
+        if stat is not None and stat == self._trusted_stat:
+            return  # the file is as we wrote it
         digest = _digest(text)
         if digest != self._trusted:
             self.validator(text, self.path)
             self._trusted = digest
+        self._trusted_stat = stat
 
     def stat_key(self):
         """Changes whenever queue.yaml is rewritten or edited."""
@@ -306,28 +334,34 @@ class QueueFile:
             return None
         return (st.st_ino, st.st_size, st.st_mtime_ns)
 
+    def _read_checked(self):
+        stat = self.stat_key()
+        text = self.read()
+        self.check(text, stat)
+        return text, stat
+
     # --- taking ---------------------------------------------------------
 
     def take_locked(self, limit, accept=None):
         """Take up to `limit` jobs from the top; the caller holds the lock.
 
         `accept(job)` may refuse a job (a slot policy that must wait): taking
-        stops there, FIFO. Returns the list of jobs taken.
+        stops there, FIFO. Returns the list of jobs taken. Raises
+        QueueChanged if someone rewrote the file meanwhile without the lock.
         """
-        text = self.read()
-        self.check(text)
+        text, stat = self._read_checked()
         head = scan_head(text, self.path, limit)
         if not head.simple:
-            return self._take_rewriting(text, limit, accept)
+            return self._take_rewriting(text, stat, limit, accept)
         taken, items_used, rest = _choose(
             [item.entry for item in head.items], limit, accept)
         if not taken:
             return []
         new_text = splice(text, head, items_used, rest)
-        self._commit(new_text, taken)
+        self._commit(new_text, stat, taken)
         return taken
 
-    def _take_rewriting(self, text, limit, accept):
+    def _take_rewriting(self, text, stat, limit, accept):
         """Take from a file that cannot be edited in place: rewrite it whole,
         in canonical form (comments are lost; this happens only for
         flow-style lists and anchors)."""
@@ -336,19 +370,41 @@ class QueueFile:
         if not taken:
             return []
         remaining = [job.canonical() for job in rest]
-        remaining += [dump_entry_values(entry) for entry in entries[items_used:]]
-        self._commit("".join(remaining), taken)
+        remaining += [yamlfile.dump_values(entry) for entry in entries[items_used:]]
+        self._commit("".join(remaining), stat, taken)
         return taken
 
-    def _commit(self, new_text, taken):
+    def _commit(self, new_text, stat, taken):
+        """consumed.yaml first, then the journal, then queue.yaml."""
         self.record_consumed(taken)
-        self.replace(new_text)
-        self._trusted = _digest(new_text)
+        journal = self.journal
+        txn = None
+
+        def before_rename(temporary, inode):
+            nonlocal txn
+            if self.stat_key() != stat:
+                raise QueueChanged()
+            if journal is not None:
+                for job in taken:
+                    job.ticket = journal.new_ticket()
+                txn = journal.begin(taken, inode, temporary)
+
+        try:
+            atomic_write(self.target, new_text, before_rename)
+        except BaseException:
+            if txn is not None:
+                journal.abort(txn)
+            raise
+        if txn is not None:
+            journal.commit(txn)
+        self._trusted = None
+        self._trusted_stat = self.stat_key()
 
     def record_consumed(self, jobs):
         """Append `jobs` to consumed.yaml and flush them to disk."""
         data = "".join(job.canonical() for job in jobs).encode("utf-8")
-        fd = os.open(self.consumed_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self.consumed_path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
+                     0o644)
         try:
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":
@@ -359,25 +415,43 @@ class QueueFile:
             os.close(fd)
 
     def replace(self, new_text):
-        """Replace queue.yaml atomically with `new_text`."""
+        """Replace queue.yaml atomically with `new_text` (the caller holds
+        the lock)."""
         atomic_write(self.target, new_text)
+        self._trusted = None
+        self._trusted_stat = self.stat_key()
 
     # --- putting back -------------------------------------------------------
 
     def put_back_locked(self, jobs):
-        """Put `jobs` back at the top of the queue (the caller holds the
-        lock), e.g. jobs a dead runner never finished."""
-        text = self.read()
-        self.check(text)
+        """Put `jobs` (Job values, or their canonical YAML) back at the top of
+        the queue; the caller holds the lock. For jobs a dead runner never
+        finished, and jobs whose host was lost."""
+        text, _stat = self._read_checked()
         head = scan_head(text, self.path, 1)
-        items = "".join(job.canonical() for job in jobs)
+        items = "".join(job if isinstance(job, str) else job.canonical() for job in jobs)
         if head.simple:
             new_text = insert_top(text, head, items)
         else:
             entries = yamlfile.entries(yamlfile.compose(text, self.path), self.path, "command")
-            new_text = items + "".join(dump_entry_values(e) for e in entries)
+            new_text = items + "".join(yamlfile.dump_values(e) for e in entries)
         self.replace(new_text)
-        self._trusted = _digest(new_text)
+
+    def recover_locked(self):
+        """Put back the jobs of dead runners' journals; the caller holds the
+        lock. Returns [(owner, number of jobs)]."""
+        own = self.journal.path if self.journal is not None else None
+        recovered = []
+        for dead in dead_journals(self.sidecar, own):
+            try:
+                if dead.jobs:
+                    self.put_back_locked(dead.jobs)
+                    recovered.append((dead.owner, len(dead.jobs)))
+            except BaseException:
+                dead.release()
+                raise
+            dead.remove()
+        return recovered
 
 
 def _choose(entries, limit, accept):
@@ -403,25 +477,15 @@ def _choose(entries, limit, accept):
     return taken, used, rest
 
 
-def dump_entry_values(entry):
-    """An entry with its lists, as YAML (used only when rewriting whole)."""
-    lines = []
-    for number, (key, value) in enumerate(entry.values.items()):
-        lead = "- " if number == 0 else "  "
-        if value.is_list:
-            lines.append("%s%s:\n" % (lead, yamlfile.key_scalar(key)))
-            lines.extend("    - %s\n" % yamlfile.scalar(item, 6) for item in value.items)
-        else:
-            lines.append("%s%s: %s\n" % (lead, yamlfile.key_scalar(key),
-                                         yamlfile.scalar(value.items[0], 2)))
-    return "".join(lines)
-
-
-def atomic_write(target, text):
+def atomic_write(target, text, before_rename=None):
     """Write `text` to `target` so that a crash leaves the old or the new
-    file, never a torn one: temporary file beside it, fsync, rename. The
-    file keeps its permissions. (The directory is not fsynced: after a power
-    loss the rename may be undone, which leaves the old, valid file.)"""
+    file, never a torn one: temporary file beside it, fsync, rename, fsync
+    of the directory. The file keeps its permissions.
+
+    `before_rename(temporary, inode)` runs between the fsync and the rename
+    (the journal notes the inode that will be queue.yaml's if the rename
+    happens); if it raises, nothing is replaced.
+    """
     directory = os.path.dirname(target) or "."
     try:
         mode = os.stat(target).st_mode & 0o7777
@@ -435,11 +499,19 @@ def atomic_write(target, text):
             stream.flush()
             os.fchmod(stream.fileno(), mode)
             os.fsync(stream.fileno())
+            inode = os.fstat(stream.fileno()).st_ino
+        if before_rename is not None:
+            before_rename(temporary, inode)
         os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+    dir_fd = os.open(directory, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def validate_text(text, path):

@@ -75,13 +75,14 @@ class Job:
     """One command of the queue with scalar parameters, not yet bound to a
     host. `params` keeps every key but `command`, in file order."""
 
-    __slots__ = ("command", "params", "path", "line")
+    __slots__ = ("command", "params", "path", "line", "ticket")
 
     def __init__(self, command, params=None, path="queue.yaml", line=0):
         self.command = command
         self.params = params or {}
         self.path = path
         self.line = line
+        self.ticket = None  # its number in this runner's journal, once taken
 
     @property
     def timeout(self):

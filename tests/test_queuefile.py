@@ -291,13 +291,14 @@ def test_consumed_file_without_final_newline_gets_one_before_the_append(tmp_path
 def test_consumed_is_written_before_the_queue_is_replaced(tmp_path, monkeypatch):
     queue = make_queue(tmp_path, "- a\n- b\n")
 
-    def crash(_text):
+    def crash(*_args, **_kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(queue, "replace", crash)
+    monkeypatch.setattr(queuefile, "atomic_write", crash)
     with pytest.raises(OSError):
         take(queue)
     assert read(queue.consumed_path) == "- command: a\n"
+    assert read(queue.target) == "- a\n- b\n"
     assert read(queue.path) == "- a\n- b\n"
 
 

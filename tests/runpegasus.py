@@ -1,0 +1,97 @@
+"""Running the real `pegasus` command in a scratch directory, for the
+integration tests."""
+
+import os
+import subprocess
+import sys
+import time
+
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def pegasus_argv():
+    """The installed `pegasus` beside this interpreter, else `python -m`."""
+    script = os.path.join(os.path.dirname(sys.executable), "pegasus")
+    if os.path.exists(script):
+        return [script]
+    return [sys.executable, "-m", "pegasus"]
+
+
+def environment(**extra):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
+    env["NO_COLOR"] = "1"
+    env.update(extra)
+    return env
+
+
+class Workspace:
+    """A directory with hosts.yaml and queue.yaml, and the ssh config."""
+
+    def __init__(self, path, ssh_config=None):
+        self.path = str(path)
+        self.ssh_config = ssh_config
+
+    def file(self, name):
+        return os.path.join(self.path, name)
+
+    def write(self, name, text):
+        with open(self.file(name), "w", encoding="utf-8") as stream:
+            stream.write(text)
+        return self.file(name)
+
+    def read(self, name):
+        with open(self.file(name), encoding="utf-8") as stream:
+            return stream.read()
+
+    def exists(self, name):
+        return os.path.exists(self.file(name))
+
+    def hosts(self, text):
+        return self.write("hosts.yaml", text)
+
+    def queue(self, text):
+        return self.write("queue.yaml", text)
+
+    def consumed(self):
+        """The jobs of consumed.yaml, as pegasus itself reads them."""
+        from pegasus.yamlfile import compose, entries
+        text = self.read("consumed.yaml")
+        return [
+            {key: value.items[0] for key, value in entry.values.items()}
+            for entry in entries(compose(text, "consumed.yaml"), "consumed.yaml", "command")
+        ]
+
+    def argv(self, mode, *args):
+        argv = pegasus_argv() + [mode]
+        if self.ssh_config and mode not in ("l", "lock"):
+            argv += ["--ssh-config", self.ssh_config]
+        return argv + list(args)
+
+    def run(self, mode="q", *args, timeout=120, env=None, input=None):
+        return subprocess.run(self.argv(mode, *args), cwd=self.path, env=env or environment(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              timeout=timeout, input=input)
+
+    def start(self, mode="q", *args, env=None, **popen):
+        popen.setdefault("stdout", subprocess.PIPE)
+        popen.setdefault("stderr", subprocess.PIPE)
+        return subprocess.Popen(self.argv(mode, *args), cwd=self.path,
+                                env=env or environment(), text=True, **popen)
+
+
+def wait_for(predicate, timeout=30.0, interval=0.02):
+    """Wait until `predicate()` is true; a safety net, not a timing claim."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met within %s s" % timeout)
+
+
+def load_yaml(text):
+    return yaml.safe_load(text)
