@@ -18,10 +18,15 @@ hosts become free, and you may edit it (with `pegasus l`) while it runs.
 """
 
 EPILOG = """\
-modes:
-  q, queue      run each command once, on the next free host
-  b, broadcast  run each command on every host, all hosts in step
-  l, lock       lock queue.yaml and open it in an editor
+example:
+  $ cat hosts.yaml
+  - hostname: [node-1, node-2]     # ssh aliases, user@host, node[01-16]
+    gpu: [0, 1]                    # 2 x 2 = 4 sub-hosts, one job each
+  $ cat queue.yaml
+  - command: python train.py --lr {{ lr }} --gpu {{ gpu }}
+    lr: [0.1, 0.01, 0.001]
+  $ pegasus q --dry-run            # what would run where
+  $ pegasus q                      # run it; queue.yaml empties as jobs start
 
 Run `pegasus MODE --help` for the options of a mode.
 Exit status: 0 all jobs succeeded, 1 a job failed, 2 bad usage or a bad
@@ -57,11 +62,15 @@ example:
 
 LOCK_HELP = """\
 Take the queue lock and open queue.yaml in an editor, so that no runner takes
-a job while you edit. The lock is released when the editor exits.
+a job while you edit (running jobs go on). The lock is released when the
+editor exits; the file is then checked, and if it no longer parses you are
+told where and offered to edit it again.
 
 example:
   $ pegasus l                      # edit with $VISUAL, $EDITOR or vi
   $ pegasus l --editor 'code --wait'
+  $ pegasus l --append 'python train.py --lr 0.5'
+  $ generate-jobs | pegasus l --append -
 """
 
 
@@ -73,16 +82,88 @@ def _add_file_options(parser):
     return files
 
 
+def _seconds(text):
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be a number of seconds above 0")
+    return value
+
+
+def _count(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _positive(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
 def _add_run_options(parser):
     files = _add_file_options(parser)
     files.add_argument(
         "-H", "--hosts-file", metavar="FILE", default="hosts.yaml",
         help="the hosts (default: %(default)s)")
+    files.add_argument(
+        "--consumed-file", metavar="FILE",
+        help="where taken jobs are recorded (default: consumed.yaml beside the queue)")
+
     run = parser.add_argument_group("running")
+    run.add_argument(
+        "-d", "--daemon", action="store_true",
+        help="keep running when the queue is empty, and run what is added to it")
     run.add_argument(
         "--dry-run", action="store_true",
         help="print every job the queue expands to, with the command each "
              "sub-host would run, and consume nothing")
+    run.add_argument(
+        "--timeout", metavar="SECONDS", type=_seconds,
+        help="stop a job that runs longer (SIGTERM, then SIGKILL) and count it "
+             "as failed; an entry's own `timeout` key wins")
+    run.add_argument(
+        "--retries", metavar="N", type=_count, default=0,
+        help="when a job's host is lost mid-job, put the job back at the top of "
+             "the queue for another host, up to N times (default: 0)")
+    run.add_argument(
+        "--kill-grace", metavar="SECONDS", type=float, default=5.0,
+        help="time between SIGTERM and SIGKILL when a job is stopped "
+             "(default: %(default)g)")
+
+    out = parser.add_argument_group("output")
+    out.add_argument(
+        "-p", "--print-period", metavar="N", type=_count, default=1,
+        help="print every Nth output line of each job; 0 prints none (default: 1)")
+    out.add_argument(
+        "--color", choices=("auto", "always", "never"), default="auto",
+        help="color the host prefixes: auto (on a terminal, unless NO_COLOR is "
+             "set), always or never")
+    out.add_argument(
+        "--joblog", metavar="FILE",
+        help="append one tab-separated line per finished job, in GNU parallel's "
+             "columns (Seq Host Starttime JobRuntime Send Receive Exitval Signal Command)")
+    out.add_argument(
+        "--log-dir", metavar="DIR",
+        help="also write each job's output to a file of its own in DIR")
+
+    conn = parser.add_argument_group("ssh")
+    conn.add_argument(
+        "--ssh-config", metavar="FILE",
+        help="ssh configuration file to use instead of ~/.ssh/config (ssh -F)")
+    conn.add_argument(
+        "-o", "--ssh-option", metavar="OPTION", action="append", default=[],
+        help="an ssh option such as 'User=ann' or 'Port=2222'; repeatable; "
+             "these win over pegasus's own options")
+    conn.add_argument(
+        "--connect-limit", metavar="N", type=_positive, default=32,
+        help="open at most N connections at the same time (default: %(default)s)")
+    conn.add_argument(
+        "--max-sessions", metavar="N", type=_positive, default=10,
+        help="sshd's MaxSessions on the hosts: at most N-1 jobs at once run "
+             "over one connection (default: %(default)s)")
     return run
 
 
@@ -109,7 +190,14 @@ def build_parser():
     broadcast = modes.add_parser(
         "broadcast", aliases=["b"], help="run each command on every host, in lockstep",
         description=BROADCAST_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    _add_run_options(broadcast)
+    run = _add_run_options(broadcast)
+    run.add_argument(
+        "-e", "--error-aborts", action="store_true",
+        help="stop before the next job when a job failed on any host; the rest "
+             "of the queue stays in queue.yaml")
+    run.add_argument(
+        "-i", "--ignore-errors", action="store_true",
+        help="keep going after a failure (the default; accepted for Pegasus 1.4 scripts)")
 
     lock = modes.add_parser(
         "lock", aliases=["l"], help="lock queue.yaml and open it in an editor",
@@ -119,6 +207,19 @@ def build_parser():
         "--editor", metavar="COMMAND",
         help="editor command, split as a shell would (default: $VISUAL, "
              "then $EDITOR, then vi)")
+    lock.add_argument(
+        "--on-invalid", choices=("keep", "restore"), default="keep",
+        help="off a terminal, what to do when the edited file is invalid: keep "
+             "it (runners wait for a fix) or restore the version from before; "
+             "either way the exit status is 2 (default: %(default)s)")
+    lock.add_argument(
+        "--append", metavar="COMMAND", action="append",
+        help="add COMMAND to the end of the queue without an editor, under the "
+             "lock; repeatable; '-' reads a YAML list, or one command per line, "
+             "from stdin")
+    lock.add_argument(
+        "--prepend", action="store_true",
+        help="with --append: put the new entries at the top of the queue")
     return parser
 
 

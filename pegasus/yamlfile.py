@@ -369,3 +369,28 @@ def realpath(path):
     """The file a (possibly symlinked) path names, so it is replaced, not
     the link."""
     return os.path.realpath(path)
+
+
+def _flow_list(items):
+    """`[a, b]` when every item reads back the same inside a flow list."""
+    if all(_is_plain(item) and not any(c in item for c in ",[]{}") for item in items):
+        return "[" + ", ".join(items) + "]"
+    return None
+
+
+def dump_values(entry):
+    """An entry with its lists, as one YAML list item: short lists on one
+    line, others as block lists."""
+    lines = []
+    for number, (key, value) in enumerate(entry.values.items()):
+        lead = "- " if number == 0 else "  "
+        if value.is_list:
+            flow = _flow_list(value.items)
+            if flow is not None:
+                lines.append("%s%s: %s\n" % (lead, key_scalar(key), flow))
+                continue
+            lines.append("%s%s:\n" % (lead, key_scalar(key)))
+            lines.extend("    - %s\n" % scalar(item, 6) for item in value.items)
+        else:
+            lines.append("%s%s: %s\n" % (lead, key_scalar(key), scalar(value.items[0], 2)))
+    return "".join(lines)

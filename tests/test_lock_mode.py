@@ -1,0 +1,243 @@
+"""Lock mode and the live queue: editing under the lock, appends from
+scripts, and several runners sharing one queue."""
+
+import collections
+import os
+import pty
+import select
+import signal
+import subprocess
+import time
+
+import fasteners
+import psutil
+import pytest
+
+from runpegasus import Workspace, environment, wait_for
+
+
+@pytest.fixture
+def work(tmp_path, sshd):
+    return Workspace(tmp_path, sshd.config)
+
+
+def _editor(work, body, name="editor.sh"):
+    """An 'editor': a shell script given the file to edit as $1."""
+    return "sh " + work.write(name, body)
+
+
+def _lock_is_free(work):
+    lock = fasteners.InterProcessLock(work.file("queue.yaml.lock"))
+    if lock.acquire(blocking=False):
+        lock.release()
+        return True
+    return False
+
+
+def test_the_lock_blocks_taking_but_not_running_jobs(work):
+    work.hosts("- node-1\n")
+    work.queue("- touch {d}/a-started; while [ ! -e {d}/go ]; do sleep 0.05; done;"
+               " touch {d}/a-done\n"
+               "- touch {d}/b-done\n".format(d=work.path))
+    runner = work.start("q")
+    try:
+        wait_for(lambda: work.exists("a-started"))
+        editor = work.start("l", "--editor", _editor(
+            work, "touch %s/editing; while [ ! -e %s/release ]; do sleep 0.05; done\n"
+            % (work.path, work.path)))
+        wait_for(lambda: work.exists("editing"))
+        assert not _lock_is_free(work)
+        open(work.file("go"), "w").close()
+        wait_for(lambda: work.exists("a-done"))  # a running job finishes meanwhile
+        time.sleep(1.0)  # the runner is free now, but must not take job B
+        assert not work.exists("b-done")
+        assert "b-done" in work.read("queue.yaml")
+        open(work.file("release"), "w").close()
+        assert editor.wait(timeout=30) == 0
+        wait_for(lambda: work.exists("b-done"))
+    finally:
+        out, err = runner.communicate(timeout=60)
+    assert runner.returncode == 0, err
+
+
+BROKEN = "- echo fine\n- [unclosed\n"
+
+
+def test_an_invalid_edit_is_reported_and_restored_on_request(work):
+    original = "- echo one\n# keep\n"
+    work.queue(original)
+    editor = _editor(work, "printf '%s' '{}' > \"$1\"\n".format(BROKEN))
+    result = work.run("l", "--editor", editor, "--on-invalid", "restore")
+    assert result.returncode == 2
+    assert "queue.yaml:2:" in result.stderr
+    assert "restored" in result.stderr
+    assert work.read("queue.yaml") == original
+    assert _lock_is_free(work)
+
+
+def test_an_invalid_edit_is_kept_by_default_off_a_terminal(work):
+    work.queue("- echo one\n")
+    editor = _editor(work, "printf '%s' '{}' > \"$1\"\n".format(BROKEN))
+    result = work.run("l", "--editor", editor)
+    assert result.returncode == 2
+    assert "queue.yaml:2:" in result.stderr
+    assert "runners take nothing" in result.stderr
+    assert work.read("queue.yaml") == BROKEN
+
+
+def test_on_a_terminal_an_invalid_edit_can_be_edited_again(work):
+    work.queue("- echo one\n")
+    counter = work.file("count")
+    editor = _editor(work, (
+        "n=$(cat {c} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {c}\n"
+        "if [ $n = 1 ]; then printf '%s' '{broken}' > \"$1\"; "
+        "else printf -- '- echo fixed\\n' > \"$1\"; fi\n").format(c=counter, broken=BROKEN))
+    master, slave = pty.openpty()
+    process = subprocess.Popen(work.argv("l", "--editor", editor), cwd=work.path,
+                               env=environment(), stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    seen = b""
+    try:
+        while b"(e)dit again" not in seen:
+            ready, _, _ = select.select([master], [], [], 30)
+            assert ready, seen
+            seen += os.read(master, 4096)
+        assert b"queue.yaml:2:" in seen
+        os.write(master, b"e\n")
+        assert process.wait(timeout=30) == 0
+    finally:
+        os.close(master)
+    assert work.read("count").strip() == "2"
+    assert work.read("queue.yaml") == "- echo fixed\n"
+
+
+def test_an_editor_that_cannot_start_is_reported_and_the_lock_released(work):
+    work.queue("- echo one\n")
+    result = work.run("l", "--editor", "/no/such/editor --wait")
+    assert result.returncode != 0
+    assert "cannot start the editor" in result.stderr
+    assert _lock_is_free(work)
+    assert work.read("queue.yaml") == "- echo one\n"
+
+
+def test_the_editor_command_is_split_like_a_shell_and_not_run_by_one(work):
+    work.queue("- echo one\n")
+    script = work.write("my editor.sh", 'printf "%s|" "$@" > {}\n'.format(work.file("argv")))
+    result = work.run("l", "--editor", "sh '%s' --wait '$HOME'" % script)
+    assert result.returncode == 0, result.stderr
+    assert work.read("argv") == "--wait|$HOME|%s|" % os.path.realpath(work.file("queue.yaml"))
+
+
+def test_visual_wins_over_editor(work):
+    work.queue("- echo one\n")
+    visual = _editor(work, "touch %s/visual\n" % work.path, "v.sh")
+    plain = _editor(work, "touch %s/editor\n" % work.path, "e.sh")
+    result = work.run("l", env=environment(VISUAL=visual, EDITOR=plain))
+    assert result.returncode == 0
+    assert work.exists("visual") and not work.exists("editor")
+
+
+def test_append_is_validated_first_and_changes_nothing_when_bad(work):
+    work.queue("# mine\n- echo one\n")
+    result = work.run("l", "--append", "echo ok", "--append", "echo {{ broken")
+    assert result.returncode == 2
+    assert "--append #2" in result.stderr
+    assert work.read("queue.yaml") == "# mine\n- echo one\n"
+
+
+def test_append_keeps_the_text_and_prepend_puts_entries_first(work):
+    work.queue("# mine\n- echo one   # note\n")
+    assert work.run("l", "--append", "echo two").returncode == 0
+    assert work.run("l", "--append", "-", "--prepend",
+                    input="- command: echo {{ x }}\n  x: [a, b]\n").returncode == 0
+    assert work.run("l", "--append", "-", input="echo three\necho 'four'\n").returncode == 0
+    assert work.read("queue.yaml") == (
+        "# mine\n"
+        "- command: echo {{ x }}\n"
+        "  x: [a, b]\n"
+        "- echo one   # note\n"
+        "- echo two\n"
+        "- echo three\n"
+        "- echo 'four'\n")
+
+
+def test_append_to_a_missing_or_empty_queue(work):
+    assert work.run("l", "--append", "echo one").returncode == 0
+    assert work.read("queue.yaml") == "- echo one\n"
+    work.queue("[]\n")
+    assert work.run("l", "--append", "echo two").returncode == 0
+    assert work.read("queue.yaml") == "- echo two\n"
+
+
+def test_append_refuses_to_add_to_a_broken_queue(work):
+    work.queue(BROKEN)
+    result = work.run("l", "--append", "echo two")
+    assert result.returncode == 2
+    assert "fix it first" in result.stderr
+    assert work.read("queue.yaml") == BROKEN
+
+
+def test_append_while_a_daemon_runner_runs_gets_executed(work):
+    work.hosts("- node-1\n")
+    work.queue("")
+    runner = work.start("q", "-d")
+    try:
+        wait_for(lambda: _ssh_children(runner.pid))
+        result = work.run("l", "--append", "echo appended > %s" % work.file("out"))
+        assert result.returncode == 0, result.stderr
+        wait_for(lambda: work.exists("out") and work.read("out") == "appended\n")
+    finally:
+        runner.send_signal(signal.SIGTERM)
+        runner.communicate(timeout=30)
+
+
+def _ssh_children(pid):
+    try:
+        return [p for p in psutil.Process(pid).children(recursive=True) if p.name() == "ssh"]
+    except psutil.Error:
+        return []
+
+
+def test_three_runners_and_an_appender_run_each_of_300_jobs_exactly_once(work):
+    records = work.file("records")
+    os.mkdir(records)
+    work.hosts("- hostname: [node-1, node-2]\n")
+    job = "- command: echo {{{{ hostname }}}} >> {r}/{{{{ n }}}}\n  n: [{ns}]\n"
+    work.queue(job.format(r=records, ns=", ".join("j%03d" % i for i in range(200))))
+    runners = [work.start("q", "-d", stdout=subprocess.DEVNULL) for _ in range(3)]
+    try:
+        for batch in range(10):  # 100 more jobs, appended while the runners take
+            lines = "".join("echo appender >> %s/a%03d\n" % (records, batch * 10 + i)
+                            for i in range(10))
+            result = work.run("l", "--append", "-", input=lines)
+            assert result.returncode == 0, result.stderr
+        wait_for(lambda: len(os.listdir(records)) == 300, timeout=120)
+        wait_for(lambda: not work.read("queue.yaml").strip())
+    finally:
+        for runner in runners:
+            runner.send_signal(signal.SIGTERM)
+        for runner in runners:
+            runner.communicate(timeout=60)
+    counts = collections.Counter()
+    for name in os.listdir(records):
+        with open(os.path.join(records, name)) as stream:
+            counts[name] = len(stream.read().splitlines())
+    assert len(counts) == 300
+    assert set(counts.values()) == {1}  # every job ran exactly once
+    assert len(work.consumed()) == 300
+
+
+def test_a_lock_holder_killed_with_sigkill_blocks_no_one(work):
+    work.hosts("- node-1\n")
+    work.queue("- echo after > %s\n" % work.file("after"))
+    holder = work.start("l", "--editor", _editor(work, "exec sleep 300\n"))
+    wait_for(lambda: not _lock_is_free(work))
+    editor = psutil.Process(holder.pid).children()
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=30)
+    for process in editor:  # the orphaned 'editor', stopped by its PID
+        process.kill()
+    assert _lock_is_free(work)
+    result = work.run("q")
+    assert result.returncode == 0, result.stderr
+    assert work.read("after") == "after\n"
