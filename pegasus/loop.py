@@ -1,7 +1,7 @@
 """A single-threaded event loop on `selectors`: child processes and their
 pipes, timers, and signals.
 
-Children are forked and exec'd in their own session, so a Ctrl-C at
+Children are spawned with posix_spawn in their own session, so a Ctrl-C at
 the terminal reaches pegasus only. Their exits are learnt from SIGCHLD
 through `signal.set_wakeup_fd` -- no polling -- and their output is read
 without blocking and cut into lines.
@@ -243,11 +243,13 @@ class Loop:
             close_after.append(out_write)
             err_read, err_write = os.pipe2(os.O_CLOEXEC)
             close_after.append(err_write)
-            program = self._program(argv[0])
-            pid = os.fork()
-            if pid == 0:
-                _exec_child(program, argv, self.environ if env is None else env,
-                            (child_in, out_write, err_write))
+            actions = [(os.POSIX_SPAWN_DUP2, child_in, 0),
+                       (os.POSIX_SPAWN_DUP2, out_write, 1),
+                       (os.POSIX_SPAWN_DUP2, err_write, 2)]
+            pid = os.posix_spawn(self._program(argv[0]), argv,
+                                 self.environ if env is None else env,
+                                 file_actions=actions, setsid=True,
+                                 setsigdef=_CHILD_DEFAULT_SIGNALS)
         except BaseException:
             for fd in close_after:
                 os.close(fd)
@@ -362,30 +364,6 @@ class Loop:
         self._selector.close()
         os.close(self._wake_read)
         os.close(self._wake_write)
-
-
-def _exec_child(program, argv, env, fds):
-    """In a forked child: own session, the three pipes, default signals,
-    exec. Never returns.
-
-    fork rather than posix_spawn: posix_spawn (vfork) suspends pegasus until
-    the child has run up to exec, which on a busy machine -- every core
-    running ssh and sshd -- takes several milliseconds per job, all of it
-    time in which no other job can be started or read.
-    """
-    try:
-        signal.set_wakeup_fd(-1)
-        os.setsid()
-        for target, fd in enumerate(fds):
-            os.dup2(fd, target)
-        for signum in _CHILD_DEFAULT_SIGNALS:
-            signal.signal(signum, signal.SIG_DFL)
-        os.execve(program, argv, env)
-    except BaseException as exc:  # report on the job's stderr, and give up
-        try:
-            os.write(2, ("pegasus: cannot run %s: %s\n" % (argv[0], exc)).encode())
-        finally:
-            os._exit(127)
 
 
 def _note_signal(signum, frame):

@@ -26,15 +26,34 @@ class Fanout:
         return call
 
 
-class Summary:
-    """Counts every run and keeps the failed ones for the end-of-run report."""
+def fold_hosts(hosts):
+    """Sub-hosts in range notation: hosts with the same parameters are
+    folded by name, e.g. `node[1-3,7] (gpu=0),node[1-2] (gpu=1)`."""
+    from .nodeset import fold
+    groups = {}
+    for host in hosts:
+        if host is None:
+            groups.setdefault("", []).append("-")
+            continue
+        params = ",".join("%s=%s" % kv for kv in host.params.items())
+        groups.setdefault(params, []).append(host.hostname)
+    return ",".join(fold(names) + (" (%s)" % params if params else "")
+                    for params, names in groups.items())
 
-    def __init__(self):
+
+class Summary:
+    """Counts every run and keeps the failed ones for the end-of-run report.
+    In broadcast mode the failures are told per job: which sub-hosts failed
+    it, and how."""
+
+    def __init__(self, mode="queue"):
+        self.mode = mode
         self.runs = 0
         self.failed = []
         self.unreachable = []
         self.lost = []
         self.ready = 0
+        self.jobs = set()   # broadcast: the jobs seen, by journal ticket
 
     def host_ready(self, host, was_down=False):
         self.ready += 1
@@ -49,6 +68,8 @@ class Summary:
 
     def job_finished(self, run):
         self.runs += 1
+        if self.mode == "broadcast":
+            self.jobs.add(run.job.ticket if run.job.ticket is not None else id(run.job))
         if run.counts_as_failed:
             self.failed.append(run)
 
@@ -57,7 +78,9 @@ class Summary:
         out = []
         for host, reason in self.unreachable:
             out.append("could not connect to %s: %s" % (host.label, reason))
-        if self.failed:
+        if self.failed and self.mode == "broadcast":
+            out.extend(self._per_job())
+        elif self.failed:
             out.append("%d of %d job%s failed:" % (
                 len(self.failed), self.runs, "" if self.runs == 1 else "s"))
             width = max(len(_label(run)) for run in self.failed)
@@ -67,6 +90,27 @@ class Summary:
                     command = command[:117] + "..."
                 out.append("  %-*s  %-12s %s" % (width, _label(run), run.describe(), command))
         return out
+
+
+    def _per_job(self):
+        jobs = {}
+        for run in self.failed:
+            jobs.setdefault(id(run.job), []).append(run)
+        out = ["%d of %d job%s failed on some sub-hosts:" % (
+            len(jobs), len(self.jobs), "" if len(self.jobs) == 1 else "s")]
+        for runs in jobs.values():
+            out.append("  %s" % _short(runs[0].job.command))
+            reasons = {}
+            for run in runs:
+                reasons.setdefault(run.describe(), []).append(run.host)
+            for reason, hosts in reasons.items():
+                out.append("    %s: %s" % (reason, fold_hosts(hosts)))
+        return out
+
+
+def _short(command, limit=120):
+    command = command.replace("\n", " ")
+    return command if len(command) <= limit else command[:limit - 3] + "..."
 
 
 def _label(run):
@@ -90,9 +134,6 @@ class JobLog:
             self.stream.flush()
 
     def job_finished(self, run):
-        exitval = run.returncode if run.returncode is not None else -1
-        if exitval < 0:
-            exitval = 128 - exitval
         fields = [
             str(run.seq),
             _escape(_label(run)),
@@ -100,8 +141,8 @@ class JobLog:
             "%.3f" % run.duration,
             "0",
             str(run.received),
-            str(exitval),
-            str(run.signal),
+            str(run.exit_value),
+            str(int(run.signal)),
             _escape(run.command),
         ]
         self.stream.write("\t".join(fields) + "\n")

@@ -55,7 +55,7 @@ class JobRun:
 
     __slots__ = ("seq", "job", "host", "place", "command", "child", "started", "ended",
                  "start_time", "returncode", "reason", "received", "timer", "lines",
-                 "cancel_sent", "retried")
+                 "cancel_sent", "kill_sent", "retried")
 
     def __init__(self, seq, job, host, place, command):
         self.seq = seq
@@ -73,6 +73,7 @@ class JobRun:
         self.timer = None
         self.lines = 0
         self.cancel_sent = False
+        self.kill_sent = False
         self.retried = False   # put back in the queue for another host
 
     @property
@@ -90,15 +91,24 @@ class JobRun:
 
     @property
     def signal(self):
-        """The signal that ended the command, if one did (as far as the exit
-        status tells: a shell reports signal N as 128+N)."""
-        if self.returncode is None:
-            return 0
-        if self.returncode < 0:
+        """The signal that ended the command: the one pegasus sent when it
+        stopped the job (SIGTERM, or SIGKILL after the grace), else as far
+        as the exit status tells."""
+        if self.reason in (TIMEOUT, CANCELLED) and self.cancel_sent:
+            return signal.SIGKILL if self.kill_sent else signal.SIGTERM
+        if self.returncode is not None and self.returncode < 0:
             return -self.returncode
-        if 128 < self.returncode < 128 + 65 and self.reason in (TIMEOUT, CANCELLED):
-            return self.returncode - 128
         return 0
+
+    @property
+    def exit_value(self):
+        """The exit status as a shell reports it (128+N for signal N); -1 if
+        the command never ran or its end is unknown."""
+        if self.reason in (TIMEOUT, CANCELLED) and self.cancel_sent:
+            return 128 + self.signal
+        if self.returncode is None:
+            return -1
+        return 128 - self.returncode if self.returncode < 0 else self.returncode
 
     @property
     def slots(self):
@@ -513,6 +523,7 @@ class Runner:
         if run.child is None or run.child.done:
             return
         if kill:
+            run.kill_sent = run.cancel_sent = True
             run.child.write(ssh.KILL)
             return
         if run.cancel_sent:

@@ -19,7 +19,7 @@ MASTER_READY = "pegasus-master-ready"
 MASTER_COMMAND = "echo %s; exec cat >/dev/null" % MASTER_READY
 
 # Every job runs inside this POSIX sh wrapper, on the remote host (or
-# locally for localhost). $1 is the command, run by `sh -c` byte-exact; $2
+# locally for localhost). $c is the command, run by `sh -c` byte-exact; $g
 # the grace period in tenths of a second.
 #
 # - The command gets its own process group (setsid), so that cancelling it
@@ -31,27 +31,29 @@ MASTER_COMMAND = "echo %s; exec cat >/dev/null" % MASTER_READY
 # - After a cancel, the wrapper exits only once the whole group is gone, so
 #   when pegasus sees the job end, nothing of it is left.
 # - Without setsid (some BSDs), only the command's top process is signalled.
-JOB_WRAPPER = r"""c=$1 g=$2 x=
+# - `hit` and `alive` also name the leader itself: for a moment after the
+#   fork, setsid has not yet made its group.
+JOB_WRAPPER = r"""x=
 exec 3<&0 0</dev/null
 if command -v setsid >/dev/null 2>&1; then setsid sh -c -- "$c" 3<&- & p=-$!
 else sh -c -- "$c" 3<&- & p=; fi
 j=$!
 hit() { kill -$1 $p $j 2>/dev/null; }
+alive() { kill -0 $p 2>/dev/null || kill -0 $j 2>/dev/null; }
 trap x=1 USR1
 (
 while read -r w <&3; do
-kill -USR1 $$
-case $w in k) hit KILL ;; *) hit TERM ;; esac
+case $w in t) kill -USR1 $$; hit TERM ;; k) kill -USR1 $$; hit KILL ;; esac
 done
 kill -USR1 $$ 2>/dev/null
 hit TERM
 n=0
-while hit 0 && [ $n -lt $g ]; do sleep 0.1; n=$((n+1)); done
+while alive && [ $n -lt $g ]; do sleep 0.1; n=$((n+1)); done
 hit KILL
 ) &
 w=$!
 while :; do wait $j; s=$?; kill -0 $j 2>/dev/null || break; done
-if [ -n "$x" ]; then while hit 0; do sleep 0.1; done; fi
+if [ -n "$x" ]; then while alive; do sleep 0.1; done; fi
 kill $w 2>/dev/null
 exit $s"""
 
@@ -69,14 +71,16 @@ def grace_tenths(seconds):
 
 def wrapped_local(command, grace):
     """argv running `command` locally inside the job wrapper."""
-    return ["sh", "-c", JOB_WRAPPER, "pegasus", command, str(grace_tenths(grace))]
+    return ["sh", "-c", "c=$1 g=$2\n" + JOB_WRAPPER, "pegasus", command,
+            str(grace_tenths(grace))]
 
 
 def wrapped_remote(command, grace):
-    """The one string ssh sends: the remote login shell runs it, and it hands
-    `command` to `sh` unchanged, whatever quotes or bytes it holds."""
-    return "exec sh -c %s pegasus %s %d" % (
-        shell_quote(JOB_WRAPPER), shell_quote(command), grace_tenths(grace))
+    """The one string ssh sends. The remote login shell (sh, bash, dash,
+    zsh, ksh: any POSIX shell) runs the wrapper itself -- one exec less per
+    job than handing it to `sh` -- and the wrapper hands `command` to
+    `sh -c` unchanged, whatever quotes or bytes it holds."""
+    return "c=%s g=%d\n%s" % (shell_quote(command), grace_tenths(grace), JOB_WRAPPER)
 
 
 class SshSettings:
@@ -160,17 +164,50 @@ class ControlDirectory:
     apart.)
     """
 
+    PREFIX = "pegasus-"
+    OWNER = "owner"
+
     def __init__(self):
         base = tempfile.gettempdir()
         if len(base) > 40:
             base = "/tmp"
-        self.path = tempfile.mkdtemp(prefix="pegasus-", dir=base)
+        remove_stale(base, self.PREFIX, self.OWNER)
+        self.path = tempfile.mkdtemp(prefix=self.PREFIX, dir=base)
+        with open(os.path.join(self.path, self.OWNER), "w") as stream:
+            stream.write("%d\n" % os.getpid())
 
     def socket(self, index):
         return os.path.join(self.path, str(index))
 
     def remove(self):
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+def remove_stale(base, prefix, owner):
+    """Remove the socket directories of runs that died without cleaning up
+    (SIGKILL): ours, with an owner file naming a process that is gone."""
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return
+    for name in names:
+        if not name.startswith(prefix):
+            continue
+        path = os.path.join(base, name)
+        try:
+            if os.lstat(path).st_uid != os.getuid():
+                continue
+            with open(os.path.join(path, owner)) as stream:
+                pid = int(stream.read().strip())
+        except (OSError, ValueError):
+            continue
+        try:
+            os.kill(pid, 0)
+            continue  # that run is alive
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:
+            continue
 
 
 _REFUSED = re.compile(

@@ -165,18 +165,25 @@ class LoopbackSshd:
         self._write_client_files()
         return self
 
-    def stop(self):
+    def stop(self, keep=False):
         """Stop sshd and every process it started (its per-connection children and
-        their sessions), by PID: open connections drop as if the host went away."""
-        if self._process is None:
-            return
-        # Until we reap it, its PID cannot be reused; once reaped (it died on its own,
-        # or a test killed it by PID) we must not signal that number any more.
-        if self._process.poll() is None:
-            _terminate(_freeze_tree(self.pid), grace=STOP_GRACE, reap=self._process)
-        self._process = None
-        if self._own_directory:
+        their sessions), by PID: open connections drop as if the host went away.
+        With `keep`, its keys, config and port are kept for restart()."""
+        if self._process is not None:
+            # Until we reap it, its PID cannot be reused; once reaped (it died on its
+            # own, or a test killed it by PID) we must not signal that number any more.
+            if self._process.poll() is None:
+                _terminate(_freeze_tree(self.pid), grace=STOP_GRACE, reap=self._process)
+            self._process = None
+        if self._own_directory and not keep:
             shutil.rmtree(self.directory, ignore_errors=True)
+
+    def restart(self):
+        """Start again, on the same port, after stop(keep=True): the host is back."""
+        if not self._launch(find_sshd()):
+            raise SshdError("sshd could not bind %s:%d again:\n%s"
+                            % (LOOPBACK, self.port, self._log_text()))
+        return self
 
     def wait(self):
         """Block until sshd exits; return its exit status."""

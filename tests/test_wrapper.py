@@ -1,0 +1,131 @@
+"""The job wrapper, run the way sshd runs it: `LOGIN_SHELL -c STRING`, with
+a pipe from pegasus on stdin. No ssh here: every POSIX login shell found on
+this machine plays the remote shell."""
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import psutil
+import pytest
+
+from pegasus import ssh
+
+SHELLS = [name for name in ("sh", "bash", "dash", "zsh", "ksh", "mksh") if shutil.which(name)]
+
+
+def start(shell, command, grace=1.0):
+    """The wrapper in `shell` as a session leader (as sshd starts it)."""
+    return subprocess.Popen([shell, "-c", ssh.wrapped_remote(command, grace)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+
+
+def finish(process, timeout=20):
+    """Read the job to its end with our end of its stdin still open (closing
+    it would mean: pegasus is gone, stop the job)."""
+    out = process.stdout.read()
+    err = process.stderr.read()
+    process.wait(timeout=timeout)
+    process.stdin.close()
+    return out, err
+
+
+def marked(tag):
+    """The `sleep TAG` processes of a test (not the shells that mention it)."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        try:
+            if (process.info["cmdline"] or [])[-2:] == ["sleep", tag]:
+                found.append(process)
+        except psutil.Error:
+            continue
+    return found
+
+
+def wait_until(predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.fixture(params=SHELLS)
+def shell(request):
+    return request.param
+
+
+TRICKY = ("printf '%s|' \"a'b\" 'c\"d' '$HOME' \"$((6*7))\" `echo bt` 'back\\slash'; "
+          "printf '\\n%s\\n' 'tab\there é 中'")
+
+
+def test_the_command_reaches_sh_byte_exact_and_its_status_comes_back(shell):
+    process = start(shell, TRICKY + "; exit 3")
+    out, err = finish(process)
+    assert process.returncode == 3, err
+    assert out.decode() == "a'b|c\"d|$HOME|42|bt|back\\slash|\ntab\there é 中\n"
+    assert err == b""
+
+
+def test_a_command_starting_with_a_dash_is_a_command(shell):
+    process = start(shell, "-pegasus-no-such-command")
+    finish(process)
+    assert process.returncode == 127
+
+
+def test_stdin_of_the_job_is_dev_null(shell):
+    # The wrapper's stdin stays open (it is pegasus's control channel): a
+    # `cat` reading it would never end.
+    process = start(shell, "cat; echo end")
+    out, _ = finish(process)
+    assert out == b"end\n"
+
+
+def test_cancel_stops_the_whole_job_group_then_the_wrapper_exits(shell):
+    tag = "31%d" % os.getpid()
+    process = start(shell, "sleep %s & sleep %s | cat; wait" % (tag, tag), grace=5)
+    assert wait_until(lambda: len(marked(tag)) >= 2)
+    process.stdin.write(ssh.CANCEL)
+    process.stdin.flush()
+    process.wait(timeout=20)
+    assert process.returncode == 128 + signal.SIGTERM
+    assert wait_until(lambda: not marked(tag))
+
+
+def test_a_job_ignoring_sigterm_is_killed_on_request(shell):
+    tag = "32%d" % os.getpid()
+    process = start(shell, "trap '' TERM; sleep %s & wait" % tag, grace=60)
+    assert wait_until(lambda: marked(tag))
+    process.stdin.write(ssh.CANCEL)
+    process.stdin.flush()
+    time.sleep(0.5)
+    assert marked(tag), "SIGTERM is ignored: the job must still be there"
+    assert process.poll() is None, "the wrapper waits while the group lives"
+    process.stdin.write(ssh.KILL)
+    process.stdin.flush()
+    process.wait(timeout=20)
+    assert wait_until(lambda: not marked(tag))
+
+
+def test_end_of_file_on_stdin_ends_the_job_after_the_grace(shell):
+    tag = "33%d" % os.getpid()
+    process = start(shell, "trap '' TERM; sleep %s" % tag, grace=0.5)
+    assert wait_until(lambda: marked(tag))
+    process.stdin.close()  # pegasus died, or the connection went
+    process.wait(timeout=20)
+    assert wait_until(lambda: not marked(tag))
+
+
+def test_background_children_outlive_a_normal_end_as_with_plain_ssh(shell):
+    tag = "34%d" % os.getpid()
+    process = start(shell, "sleep %s >/dev/null 2>&1 & echo started" % tag)
+    out, _ = finish(process)
+    assert out == b"started\n" and process.returncode == 0
+    left = marked(tag)
+    assert left
+    for child in left:
+        child.kill()
