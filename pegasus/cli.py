@@ -142,6 +142,11 @@ def _add_run_options(parser):
         help="color the host prefixes: auto (on a terminal, unless NO_COLOR is "
              "set), always or never")
     out.add_argument(
+        "--gather", action="store_true",
+        help="instead of streaming, print each job's output when it ends: each "
+             "distinct output once, under the sub-hosts that produced it (in "
+             "range notation), grouped by exit status")
+    out.add_argument(
         "--joblog", metavar="FILE",
         help="append one tab-separated line per finished job, in GNU parallel's "
              "columns (Seq Host Starttime JobRuntime Send Receive Exitval Signal Command)")
@@ -158,8 +163,9 @@ def _add_run_options(parser):
         help="an ssh option such as 'User=ann' or 'Port=2222'; repeatable; "
              "these win over pegasus's own options")
     conn.add_argument(
-        "--connect-limit", metavar="N", type=_positive, default=32,
-        help="open at most N connections at the same time (default: %(default)s)")
+        "--connect-limit", metavar="N", type=_positive, default=64,
+        help="open at most N connections at the same time; a server that turns "
+             "some away (sshd's MaxStartups) is tried again (default: %(default)s)")
     conn.add_argument(
         "--max-sessions", metavar="N", type=_positive, default=10,
         help="sshd's MaxSessions on the hosts: at most N-1 jobs at once run "

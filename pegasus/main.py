@@ -87,8 +87,13 @@ def run(args):
         error_aborts=getattr(args, "error_aborts", False),
         sessions=max(1, args.max_sessions - 1),
         retries=args.retries)
-    printer = Printer(color=args.color, print_period=args.print_period)
-    summary = Summary()
+    if args.gather:
+        from .output import Gatherer
+        runs_per_job = len(subhosts) if args.mode == "broadcast" else 1
+        printer = Gatherer(runs_per_job, color=args.color)
+    else:
+        printer = Printer(color=args.color, print_period=args.print_period)
+    summary = Summary(args.mode)
     joblog = JobLog(args.joblog) if args.joblog else None
     logdir = LogDir(args.log_dir) if args.log_dir else None
     events = Fanout([summary, joblog, logdir, printer])

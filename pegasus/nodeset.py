@@ -120,3 +120,14 @@ def _fold_numbers(prefix, numbers, suffix):
     spans.append((start, previous))
     text = ",".join(a if a == b else "%s-%s" % (a, b) for a, b in spans)
     return "%s[%s]%s" % (prefix, text, suffix)
+
+
+def fold_hosts(hosts):
+    """(hostname, params) pairs in range notation: those with the same
+    parameters fold by name, e.g. `node[1-3,7] (gpu=0),node[1-2] (gpu=1)`."""
+    groups = {}
+    for hostname, params in hosts:
+        text = ",".join("%s=%s" % kv for kv in params.items())
+        groups.setdefault(text, []).append(hostname)
+    return ",".join(fold(names) + (" (%s)" % text if text else "")
+                    for text, names in groups.items())

@@ -240,7 +240,7 @@ class Printer:
         if run.host is None:
             return
         text = "$ " + _first_line(run.command)
-        if run.slots is not None and run.job.slots > 1:
+        if run.host.slots > 1 and run.slots is not None:
             text += "   (slots %s)" % run.slots
         self._emit(self._out, self._format(run.host, text, _DIM))
 
@@ -272,3 +272,58 @@ class Printer:
     def warning(self, text):
         self._emit(self._err, "pegasus: %s%s%s\n" % (
             _RED if self.color else "", text, _RESET if self.color else ""))
+
+
+class Gatherer(Printer):
+    """--gather: nothing is streamed; when every run of a job has ended
+    (one run in queue mode, one per sub-host in broadcast mode), each
+    distinct output is printed once, under the folded list of the sub-hosts
+    that produced it, grouped by how they ended (as `dshbak -c` and
+    `clush -b` do)."""
+
+    def __init__(self, runs_per_job, **options):
+        super().__init__(**options)
+        self.runs_per_job = runs_per_job
+        self._jobs = {}   # id(job) -> [finished runs]
+        self._lines = {}  # run -> its output lines
+        self._count = 0
+
+    def job_started(self, run):
+        self._lines[run] = []
+
+    def job_line(self, run, stream, text):
+        self._lines.setdefault(run, []).append(text)
+
+    def job_finished(self, run):
+        runs = self._jobs.setdefault(id(run.job), [])
+        runs.append(run)
+        if run.retried:
+            runs.remove(run)
+            self._lines.pop(run, None)
+            return
+        if len(runs) >= self.runs_per_job:
+            del self._jobs[id(run.job)]
+            self._print_job(runs)
+
+    def _print_job(self, runs):
+        from .nodeset import fold_hosts
+        self._count += 1
+        groups = {}
+        for run in sorted(runs, key=lambda r: r.host.index if r.host is not None else -1):
+            lines = tuple(self._lines.pop(run, ()))
+            how = "exit 0" if run.ok else "FAILED: " + run.describe()
+            groups.setdefault((how, lines), []).append(run)
+        head = "=== %s" % _first_line(runs[0].job.command)
+        if self.runs_per_job > 1:
+            head += "   (%d sub-hosts)" % len(runs)
+        out = [self._style(head, _BOLD) + "\n"]
+        for (how, lines), members in groups.items():
+            hosts = fold_hosts([(r.host.hostname, r.host.params) if r.host is not None
+                                else ("-", {}) for r in members])
+            style = _DIM if how == "exit 0" else _BOLD + _RED
+            out.append(self._style("--- %s: %s" % (hosts, how), style) + "\n")
+            out.extend(line + "\n" for line in lines)
+        self._emit(self._out, "".join(out))
+
+    def _style(self, text, style):
+        return style + text + _RESET if self.color else text

@@ -27,18 +27,9 @@ class Fanout:
 
 
 def fold_hosts(hosts):
-    """Sub-hosts in range notation: hosts with the same parameters are
-    folded by name, e.g. `node[1-3,7] (gpu=0),node[1-2] (gpu=1)`."""
-    from .nodeset import fold
-    groups = {}
-    for host in hosts:
-        if host is None:
-            groups.setdefault("", []).append("-")
-            continue
-        params = ",".join("%s=%s" % kv for kv in host.params.items())
-        groups.setdefault(params, []).append(host.hostname)
-    return ",".join(fold(names) + (" (%s)" % params if params else "")
-                    for params, names in groups.items())
+    """Sub-hosts in range notation (see nodeset.fold_hosts)."""
+    from .nodeset import fold_hosts as fold
+    return fold([(h.hostname, h.params) if h is not None else ("-", {}) for h in hosts])
 
 
 class Summary:
@@ -114,7 +105,12 @@ def _short(command, limit=120):
 
 
 def _label(run):
-    return run.host.label if run.host is not None else "-"
+    """The sub-host, and on a host with slots, the slots the job had."""
+    if run.host is None:
+        return "-"
+    if run.host.slots > 1 and run.place.slots:
+        return "%s slots=%s" % (run.host.label, run.place.slots_text)
+    return run.host.label
 
 
 def _escape(text):

@@ -144,6 +144,19 @@ class HostState:
         self.failures = 0   # connection attempts that failed in a row
 
 
+def raise_open_file_limit(subhosts, sessions):
+    """Each sub-host's master holds three pipes and so does each job; with
+    hundreds of sub-hosts the usual soft limit of 1024 descriptors is too
+    low. Raise it as far as needed (and allowed)."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = 64 + subhosts * 3 * (1 + max(1, sessions)) + 64
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        if target > soft:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
 class Runner:
     """Runs the queue once (or, in daemon mode, until cancelled)."""
 
@@ -183,6 +196,7 @@ class Runner:
     def run(self):
         """Run to the end; returns True unless cancelled."""
         from .journal import Journal
+        raise_open_file_limit(len(self.subhosts), self.settings.sessions)
         self.journal = Journal(self.queue.target)
         self.queue.journal = self.journal
         self.control = ssh.ControlDirectory()

@@ -1,0 +1,131 @@
+"""Broadcast mode: every job on every sub-host, in lockstep."""
+
+import collections
+import signal
+
+import pytest
+
+from runpegasus import Workspace, wait_for
+
+
+@pytest.fixture
+def work(tmp_path, sshd):
+    return Workspace(tmp_path, sshd.config)
+
+
+def test_no_sub_host_starts_a_job_before_every_sub_host_finished_the_last(work):
+    log = work.file("log")
+    work.hosts("- hostname: node-1\n  delay: 0\n- hostname: node-2\n  delay: 0.4\n"
+               "- hostname: node-3\n  delay: 0.1\n")
+    work.queue("- command: echo \"{{ n }} start $(date +%%s.%%N)\" >> %s; sleep {{ delay }}; "
+               "echo \"{{ n }} end $(date +%%s.%%N)\" >> %s\n  n: [1, 2, 3]\n" % (log, log))
+    result = work.run("b")
+    assert result.returncode == 0, result.stderr
+    events = collections.defaultdict(lambda: collections.defaultdict(list))
+    for line in work.read("log").splitlines():
+        n, what, when = line.split()
+        events[int(n)][what].append(float(when))
+    assert sorted(events) == [1, 2, 3]
+    for n in (1, 2, 3):
+        assert len(events[n]["start"]) == len(events[n]["end"]) == 3
+    for n in (1, 2):
+        assert max(events[n]["end"]) <= min(events[n + 1]["start"])
+
+
+def test_each_job_is_recorded_once_in_consumed_yaml(work):
+    work.hosts("- node-1\n- node-2\n- node-3\n")
+    work.queue("- echo a\n- command: echo {{ x }}\n  x: [b, c]\n")
+    assert work.run("b").returncode == 0
+    assert [job["command"] for job in work.consumed()] == ["echo a", "echo {{ x }}",
+                                                           "echo {{ x }}"]
+
+
+def test_error_aborts_stops_before_the_next_job_and_leaves_the_rest(work):
+    work.hosts("- node-1\n- node-2\n")
+    rest = "- echo third > %s   # untouched\n# trailing comment\n" % work.file("third")
+    work.queue("- 'true'\n- '[ {{ hostname }} = node-2 ] && exit 4; true'\n" + rest)
+    result = work.run("b", "-e")
+    assert result.returncode == 1
+    assert not work.exists("third")
+    assert work.read("queue.yaml") == rest
+    assert "exit 4: node-2" in result.stderr
+
+
+def test_without_error_aborts_the_run_goes_on_and_still_exits_1(work):
+    work.hosts("- node-1\n- node-2\n")
+    work.queue("- exit 3\n- echo on >> %s\n" % work.file("after"))
+    result = work.run("b", "-i")  # -i is accepted as in Pegasus 1.4
+    assert result.returncode == 1
+    assert work.read("after") == "on\non\n"
+    assert "exit 3: node-[1-2]" in result.stderr
+
+
+def test_an_unreachable_sub_host_fails_every_job_and_does_not_stall(work, sshd):
+    config = work.write("ssh_config", open(sshd.config).read() + (
+        "\nHost dead\n  HostName 127.0.0.1\n  Port 1\n  User nobody\n"))
+    work.ssh_config = config
+    work.hosts("- node-1\n- dead\n")
+    work.queue("- echo one >> %s\n- echo two >> %s\n" % (work.file("ran"), work.file("ran")))
+    result = work.run("b")
+    assert result.returncode == 1
+    assert work.read("ran") == "one\ntwo\n"
+    assert "could not connect to dead" in result.stderr
+    assert "2 of 2 jobs failed on some sub-hosts" in result.stderr
+    assert result.stderr.count(": dead") == 2
+
+
+def test_gather_prints_each_distinct_output_once_under_folded_hosts(work):
+    work.hosts("- hostname: node-[1-4]\n- hostname: node-[5-6]\n  gpu: 0\n")
+    work.queue("- echo same\n"
+               "- '[ {{ hostname }} = node-3 ] && { echo odd; exit 2; }; echo usual'\n")
+    result = work.run("b", "--gather")
+    assert result.returncode == 1
+    out = result.stdout
+    assert "--- node-[1-4],node-[5-6] (gpu=0): exit 0\nsame\n" in out
+    assert "--- node-[1-2,4],node-[5-6] (gpu=0): exit 0\nusual\n" in out
+    assert "--- node-3: FAILED: exit 2\nodd\n" in out
+    assert out.splitlines().count("same") == 1
+
+
+def test_gather_in_queue_mode_prints_each_job_as_one_block(work):
+    work.hosts("- node-1\n- node-2\n")
+    work.queue("- command: for i in 1 2 3; do echo {{ x }}$i; sleep 0.05; done\n  x: [a, b]\n")
+    result = work.run("q", "--gather")
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    for x in "ab":
+        start = lines.index(next(line for line in lines if line.startswith("---")
+                                 and lines[lines.index(line) + 1] == x + "1"))
+        assert lines[start + 1:start + 4] == [x + "1", x + "2", x + "3"]
+
+
+def test_daemon_broadcast_runs_an_appended_job_on_every_sub_host(work):
+    work.hosts("- node-1\n- node-2\n")
+    work.queue("")
+    process = work.start("b", "-d")
+    try:
+        assert work.run("l", "--append", "echo {{ hostname }} >> %s" % work.file("ran")
+                        ).returncode == 0
+        wait_for(lambda: work.exists("ran") and len(work.read("ran").split()) == 2)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
+    assert sorted(work.read("ran").split()) == ["node-1", "node-2"]
+
+
+def test_a_host_lost_mid_job_fails_it_there_and_the_barrier_moves_on(tmp_path, sshd,
+                                                                      second_sshd):
+    far = second_sshd(aliases=1)
+    config = tmp_path / "ssh_config"
+    config.write_text(open(far.config).read() + "\n" + open(sshd.config).read())
+    work = Workspace(tmp_path, str(config))
+    work.hosts("- far-1\n- node-1\n")
+    work.queue("- touch %s/started-{{ hostname }}; [ {{ hostname }} = far-1 ] && sleep 120; "
+               "true\n- echo next >> %s\n" % (work.path, work.file("next")))
+    process = work.start("b")
+    wait_for(lambda: work.exists("started-far-1") and work.exists("started-node-1"))
+    far.stop()
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert "host lost: far-1" in err
+    assert work.read("next") == "next\n"  # the second job ran on node-1

@@ -1,0 +1,199 @@
+"""Slot allocation and the scheduling policies: pure logic."""
+
+import pytest
+
+from pegasus.schedule import BroadcastPolicy, QueuePolicy
+from pegasus.slots import BUDDY, FIRST_FIT, SlotAllocator, impossible
+from pegasus.spec import Job, SubHost
+
+
+def allocator(size, used=()):
+    slots = SlotAllocator(size)
+    slots.take(list(used))
+    return slots
+
+
+# --- first fit ----------------------------------------------------------------
+
+def test_first_fit_prefers_a_block_starting_at_an_even_index():
+    assert allocator(8, [0]).find(2) == [2, 3]  # not [1, 2]
+
+
+def test_first_fit_takes_an_odd_aligned_block_when_no_even_one_is_free():
+    assert allocator(4, [0, 3]).find(2) == [1, 2]
+
+
+def test_first_fit_falls_back_to_scattered_slots():
+    assert allocator(6, [1, 3, 5]).find(3) == [0, 2, 4]
+
+
+def test_a_single_slot_fills_a_hole_before_breaking_a_pair():
+    assert allocator(8, [0, 3]).find(1) == [1]  # keeps [4, 5] and [6, 7] whole
+    assert allocator(8).find(1) == [0]
+
+
+def test_no_room_means_none():
+    assert allocator(4, [0, 1, 2]).find(2) is None
+
+
+# --- buddy --------------------------------------------------------------------
+
+def test_buddy_only_gives_blocks_aligned_to_their_size():
+    assert allocator(8, [0]).find(2, BUDDY) == [2, 3]
+    assert allocator(8, [0]).find(4, BUDDY) == [4, 5, 6, 7]
+    assert allocator(8, [4]).find(4, BUDDY) == [0, 1, 2, 3]
+
+
+def test_buddy_waits_rather_than_take_an_unaligned_block():
+    # [1, 2] are free and contiguous, but not an aligned pair.
+    assert allocator(4, [0, 3]).find(2, BUDDY) is None
+    assert allocator(4, [0, 3]).find(2, FIRST_FIT) == [1, 2]
+
+
+def test_buddy_needs_a_power_of_two():
+    assert impossible(8, 3, BUDDY) == "buddy allocation needs a power-of-two slot count, not 3"
+    assert impossible(8, 3, FIRST_FIT) is None
+    assert allocator(8).find(3, BUDDY) is None
+
+
+# --- frees and impossible requests --------------------------------------------
+
+def test_freed_slots_can_be_allocated_again():
+    slots = allocator(4)
+    first = slots.find(4)
+    slots.take(first)
+    assert slots.find(1) is None
+    slots.release(first)
+    assert slots.free == 4 and slots.find(4) == [0, 1, 2, 3]
+
+
+def test_taking_a_slot_twice_is_refused():
+    slots = allocator(2, [1])
+    with pytest.raises(ValueError):
+        slots.take([1])
+
+
+def test_more_slots_than_the_host_has_is_impossible():
+    assert impossible(4, 8, FIRST_FIT) == "needs 8 slots, the host has 4"
+
+
+def test_fragmentation_then_recovery():
+    slots = allocator(8)
+    singles = []
+    for _ in range(4):
+        singles.append(slots.find(1))
+        slots.take(singles[-1])
+    assert sorted(i for one in singles for i in one) == [0, 1, 2, 3]
+    block = slots.find(4, BUDDY)
+    assert block == [4, 5, 6, 7]
+    slots.take(block)
+    slots.release(singles[1])
+    slots.release(singles[3])
+    assert slots.find(2, BUDDY) is None          # 1 and 3 are free, not a pair
+    assert slots.find(2, FIRST_FIT) == [1, 3]    # first fit takes them scattered
+    slots.release(block)
+    assert slots.find(2, BUDDY) == [4, 5]
+
+
+# --- the queue policy ---------------------------------------------------------
+
+def hosts(*sizes):
+    return [SubHost(i, "node-%d" % (i + 1), {}, size) for i, size in enumerate(sizes)]
+
+
+def job(slots=1, policy=None):
+    params = {"slots": str(slots)}
+    if policy:
+        params["allocation_policy"] = policy
+    return Job("run", params)
+
+
+def ready_queue(*sizes, sessions=None):
+    policy = QueuePolicy(hosts(*sizes), sessions)
+    for index in range(len(sizes)):
+        policy.host_up(index)
+    return policy
+
+
+def test_the_head_goes_to_the_first_sub_host_with_room():
+    policy = ready_queue(2, 4)
+    assert policy.accept(job(4))
+    assert [(p.host, p.slots) for p in policy.placements()] == [(1, [0, 1, 2, 3])]
+    assert policy.accept(job(1))
+    assert [(p.host, p.slots) for p in policy.placements()] == [(0, [0])]
+
+
+def test_fifo_the_head_waits_and_nothing_overtakes_it():
+    policy = ready_queue(4)
+    assert policy.accept(job(2))
+    policy.placements()
+    policy.start_take()
+    assert not policy.accept(job(4))   # does not fit yet
+    assert policy.refused
+    assert policy.capacity() == 2      # a 1-slot job would fit, but must wait its turn
+
+
+def test_a_job_larger_than_every_host_fails_at_once():
+    policy = ready_queue(2, 4)
+    assert policy.accept(job(8))
+    [place] = policy.placements()
+    assert place.host is None and "needs 8 slots" in place.failure
+
+
+def test_a_job_that_fits_a_host_that_is_down_waits_for_it():
+    policy = QueuePolicy(hosts(2, 8))
+    policy.host_up(0)
+    policy.host_down(1, "unreachable")
+    assert not policy.accept(job(8))
+
+
+def test_released_slots_make_room_again():
+    policy = ready_queue(2)
+    assert policy.accept(job(2))
+    [place] = policy.placements()
+    assert policy.capacity() == 0
+    policy.release(place)
+    assert policy.capacity() == 2
+
+
+def test_sessions_cap_the_jobs_on_one_connection():
+    policy = ready_queue(16, sessions=9)
+    for _ in range(9):
+        assert policy.accept(job(1))
+    assert not policy.accept(job(1))
+    assert policy.capacity() == 0
+
+
+def test_the_sessions_cap_does_not_apply_to_localhost():
+    policy = QueuePolicy([SubHost(0, "localhost", {}, 16)], sessions=9)
+    policy.host_up(0)
+    for _ in range(16):
+        assert policy.accept(job(1))
+
+
+# --- the broadcast policy ----------------------------------------------------
+
+def test_broadcast_waits_for_every_connection_then_for_the_barrier():
+    policy = BroadcastPolicy(hosts(1, 1, 1))
+    policy.host_up(0)
+    policy.host_up(1)
+    assert policy.capacity() == 0            # node-3 still connecting
+    policy.host_down(2, "unreachable: refused")
+    assert policy.capacity() == 1
+    assert policy.accept(job())
+    places = policy.placements()
+    assert [(p.host, p.failure) for p in places] == [
+        (0, None), (1, None), (2, "unreachable: refused")]
+    assert policy.capacity() == 0
+    for place in places:
+        policy.release(place)
+    assert policy.capacity() == 1
+
+
+def test_broadcast_gives_each_sub_host_the_first_slots_or_fails_where_too_small():
+    policy = BroadcastPolicy(hosts(4, 1))
+    policy.host_up(0)
+    policy.host_up(1)
+    assert policy.accept(job(2))
+    first, second = policy.placements()
+    assert first.slots == [0, 1] and second.failure == "needs 2 slots, the host has 1"
