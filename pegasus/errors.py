@@ -64,5 +64,14 @@ class SshError(PegasusError):
     """ssh could not be started or a connection could not be made."""
 
 
-class QueueLockTimeout(PegasusError):
-    """The queue lock could not be taken in the time allowed."""
+class LockError(PegasusError):
+    """An fcntl lock cannot be taken at all (not: is held by someone else),
+    e.g. on an NFS mount without a working lock service."""
+
+    exit_status = 2
+
+    def __init__(self, path, reason):
+        super().__init__(
+            "cannot lock %s: %s\n  hint: pegasus needs fcntl locks on the queue's "
+            "directory; on NFS they need the lock service (rpc.statd/lockd for "
+            "NFSv3, built into NFSv4) and a mount without 'nolock'" % (path, reason))

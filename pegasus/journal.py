@@ -99,7 +99,13 @@ class Journal:
         self.pending = os.path.join(self.directory, PENDING)
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
                           | os.O_CLOEXEC, 0o644)
-        fcntl.lockf(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try:
+            fcntl.lockf(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(self.fd)
+            os.unlink(self.path)
+            from .errors import LockError
+            raise LockError(self.path, exc.strerror or str(exc)) from None
         self._txn = 0
         self._ticket = 0
 

@@ -17,12 +17,13 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import threading
 
 import fasteners
 import yaml
 
 from . import yamlfile
-from .errors import PegasusError, SpecError
+from .errors import LockError, PegasusError, SpecError
 from .journal import PENDING, dead_journals, resolve_pending, sidecar_directory
 from .spec import expand_entry, expand_queue, _check_job_keys
 
@@ -278,15 +279,23 @@ class QueueFile:
 
     # --- the lock -------------------------------------------------------
 
+    def _acquire(self, blocking, timeout=None):
+        try:
+            return self._lock.acquire(blocking=blocking, timeout=timeout)
+        except threading.ThreadError as exc:  # fasteners: any error but "held"
+            raise LockError(self.lock_path, str(exc.__context__ or exc)) from None
+        except OSError as exc:  # opening the lock file
+            raise LockError(self.lock_path, exc.strerror or str(exc)) from None
+
     def try_lock(self):
         """Take the lock if it is free; True if taken."""
-        if not self._lock.acquire(blocking=False):
+        if not self._acquire(blocking=False):
             return False
         self._settle()
         return True
 
     def lock(self, timeout=None):
-        if not self._lock.acquire(blocking=True, timeout=timeout):
+        if not self._acquire(blocking=True, timeout=timeout):
             raise PegasusError("timed out waiting for the lock on %s" % self.lock_path)
         self._settle()
 

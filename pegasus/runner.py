@@ -14,7 +14,7 @@ import signal
 import time
 
 from . import ssh
-from .errors import PegasusError, SpecError
+from .errors import LockError, PegasusError, SpecError
 from .loop import Loop
 from .queuefile import QueueChanged
 from .schedule import BroadcastPolicy, QueuePolicy
@@ -197,7 +197,12 @@ class Runner:
         """Run to the end; returns True unless cancelled."""
         from .journal import Journal
         raise_open_file_limit(len(self.subhosts), self.settings.sessions)
-        self.journal = Journal(self.queue.target)
+        try:
+            self.journal = Journal(self.queue.target)
+        except OSError as exc:
+            raise PegasusError("cannot write the journal beside %s: %s (pegasus needs a "
+                               "writable directory for the queue)" % (
+                                   self.queue.path, exc.strerror or exc)) from None
         self.queue.journal = self.journal
         self.control = ssh.ControlDirectory()
         clean = False
@@ -356,7 +361,14 @@ class Runner:
         self._with_lock(lambda: self._take(want))
 
     def _with_lock(self, work):
-        if not self.queue.try_lock():
+        try:
+            locked = self.queue.try_lock()
+        except LockError as exc:
+            if self.seq == 0:
+                raise  # locking does not work here at all: say so and stop
+            self._queue_broken(exc)  # a hiccup mid-run: warn, try again later
+            return
+        if not locked:
             if self.lock_timer is None:
                 self.lock_timer = self.loop.call_later(LOCK_RETRY, self._lock_retry)
             return
