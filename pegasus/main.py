@@ -109,6 +109,9 @@ def run(args):
     print_summary(summary)
     if not completed:
         return EXIT_CANCELLED
+    if runner.queue_broken is not None:
+        _say("stopped with %s invalid: what is left in it was not run" % args.queue_file)
+        return EXIT_USAGE
     if summary.failed or runner.aborted:
         return EXIT_FAILED
     if not summary.ready and not summary.runs:

@@ -633,11 +633,14 @@ class Runner:
     def _on_cancel_signal(self, signum):
         self.cancelled += 1
         name = signal.Signals(signum).name
-        if self.cancelled == 1:
+        if self.cancelled == 1 and not self.running:
+            self.events.notice("%s: stopping (no job was running)" % name)
+        elif self.cancelled == 1:
             self.events.warning("%s: cancelling %d running job%s (SIGTERM, then SIGKILL "
                                 "after %g s); again to kill at once" % (
                                     name, len(self.running), "" if len(self.running) == 1 else "s",
                                     self.settings.kill_grace))
+        if self.cancelled == 1:
             for run in list(self.running):
                 self._cancel_run(run)
             for state in self.hosts:
