@@ -9,11 +9,11 @@ Events (methods of the `events` object):
     notice(text)                warning(text)
 """
 
-import random
 import signal
 import time
 
 from . import ssh
+from .connections import Connections
 from .errors import LockError, PegasusError, SpecError
 from .loop import Loop
 from .queuefile import QueueChanged
@@ -24,12 +24,10 @@ TIMEOUT = "timeout"
 CANCELLED = "cancelled"
 HOST_LOST = "host lost"
 
-CONNECT_ATTEMPTS = 5       # for a server that turns connections away (MaxStartups)
 POLL_INTERVAL = 0.5        # daemon mode: how often an idle runner looks at queue.yaml
 LOCK_RETRY = 0.05          # queue lock busy (someone is editing): try again soon
 SETTLE_DELAY = 0.5         # after ssh exits 255: time for a dying master to show it
 CLOSE_GRACE = 3.0          # masters get this long to exit once told to
-RECONNECT_DELAYS = (2, 5, 10, 20, 40, 60)  # trying again a host that is down
 RECOVERY_INTERVAL = 30.0   # daemon mode: how often to look for dead runners' jobs
 
 
@@ -123,27 +121,6 @@ class JobRun:
         return "exit %s" % self.returncode
 
 
-class HostState:
-    """A sub-host as the engine sees it: its master connection and state."""
-
-    __slots__ = ("host", "control_path", "master", "state", "reason", "attempts",
-                 "stderr", "runs", "closing", "failures")
-
-    CONNECTING, READY, DOWN, CLOSED = "connecting", "ready", "down", "closed"
-
-    def __init__(self, host, control_path):
-        self.host = host
-        self.control_path = control_path
-        self.master = None
-        self.state = None
-        self.reason = None
-        self.attempts = 0
-        self.stderr = []
-        self.runs = set()
-        self.closing = False
-        self.failures = 0   # connection attempts that failed in a row
-
-
 def raise_open_file_limit(subhosts, sessions):
     """Each sub-host's master holds three pipes and so does each job; with
     hundreds of sub-hosts the usual soft limit of 1024 descriptors is too
@@ -170,11 +147,10 @@ class Runner:
         policy_class = BroadcastPolicy if settings.mode == "broadcast" else QueuePolicy
         self.policy = policy_class(subhosts, settings.sessions)
         self.control = None
-        self.hosts = []
+        self.connections = None
         self.running = set()
+        self.runs_on = {host.index: set() for host in subhosts}  # sub-host -> running
         self.seq = 0
-        self.to_connect = []
-        self.connecting = 0
         self.queue_empty = False
         self.queue_seen = None        # queue.yaml's stat when last found empty/bad
         self.queue_broken = None      # the message last warned about
@@ -205,19 +181,13 @@ class Runner:
                                    self.queue.path, exc.strerror or exc)) from None
         self.queue.journal = self.journal
         self.control = ssh.ControlDirectory()
+        self.connections = Connections(self.loop, self.settings.ssh, self.subhosts,
+                                       self.control, self.settings.connect_parallel, self)
         clean = False
         try:
-            for host in self.subhosts:
-                state = HostState(host, self.control.socket(host.index))
-                self.hosts.append(state)
             for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 self.loop.on_signal(signum, self._on_cancel_signal)
-            for state in self.hosts:
-                if state.host.is_local:
-                    self._host_ready(state)
-                else:
-                    self.to_connect.append(state)
-            self._connect_more()
+            self.connections.start()
             self.loop.call_soon(self._pump)
             self.loop.run(until=self._done)
             self._shutdown()
@@ -240,104 +210,28 @@ class Runner:
             return False
         if self.aborted:
             return True
-        if not self.policy.ready and not self.connecting and not self.to_connect:
+        if not self.policy.ready and not self.connections.settling:
             return True  # no sub-host left to run anything on
         return self.queue_empty and not self.policy.pending
 
-    # --- connections -------------------------------------------------------
+    # --- connections (Connections calls these) ------------------------------
 
-    def _connect_more(self):
-        while self.to_connect and self.connecting < self.settings.connect_parallel \
-                and not self.cancelled:
-            self._open_master(self.to_connect.pop(0))
-
-    def _open_master(self, state):
-        state.state = HostState.CONNECTING
-        state.attempts += 1
-        state.stderr = []
-        self.connecting += 1
-        self.policy.host_connecting(state.host.index)
-        argv = ssh.master_argv(self.settings.ssh, state.host.hostname, state.control_path)
-
-        def on_stdout(text):
-            if text == ssh.MASTER_READY and state.state == HostState.CONNECTING:
-                self.connecting -= 1
-                self._host_ready(state)
-                self._connect_more()
-
-        def on_stderr(text):
-            if len(state.stderr) < 50:
-                state.stderr.append(text)
-
-        try:
-            state.master = self.loop.spawn(argv, on_stdout, on_stderr,
-                                           lambda child: self._master_exited(state))
-        except OSError as exc:
-            self.connecting -= 1
-            self._host_failed(state, "cannot run %s: %s" % (argv[0], exc.strerror))
-
-    def _master_exited(self, state):
-        stderr = "\n".join(state.stderr)
-        if self.cancelled or state.closing:
-            if state.state == HostState.CONNECTING:
-                self.connecting -= 1
-            state.state = HostState.CLOSED
-            return
-        if state.state == HostState.CONNECTING:
-            self.connecting -= 1
-            if ssh.looks_refused(stderr) and state.attempts < CONNECT_ATTEMPTS \
-                    and not self.cancelled:
-                # The server is busy (MaxStartups): try again a little later.
-                delay = 0.2 * 2 ** state.attempts * (0.5 + random.random())
-                self.loop.call_later(delay, lambda: self._retry_connect(state))
-                self._connect_more()
-                return
-            self._host_failed(state, ssh.failure_reason(state.stderr, state.master.returncode))
-            self._connect_more()
-            return
-        if state.state == HostState.READY:
-            reason = ssh.failure_reason(state.stderr, state.master.returncode)
-            state.state = HostState.DOWN
-            state.reason = reason
-            self.policy.host_down(state.host.index, HOST_LOST)
-            self.events.host_lost(state.host, reason)
-            for run in list(state.runs):
-                if run.child is not None and run.child.done:
-                    continue
-                run.reason = run.reason or HOST_LOST
-            self._reconnect_later(state)
-            self.loop.call_soon(self._pump)
-
-    def _retry_connect(self, state):
-        if self.cancelled or self.finished:
-            return
-        self.to_connect.append(state)
-        self._connect_more()
-
-    def _reconnect_later(self, state):
-        """A host that is down is tried again in the background, less and
-        less often; it rejoins the run when it answers."""
-        state.attempts = 0
-        delay = RECONNECT_DELAYS[min(state.failures, len(RECONNECT_DELAYS) - 1)]
-        state.failures += 1
-        self.loop.call_later(delay, lambda: self._retry_connect(state))
-
-    def _host_ready(self, state):
-        was_down = state.failures > 0
-        state.state = HostState.READY
-        state.failures = 0
-        self.policy.host_up(state.host.index)
-        self.events.host_ready(state.host, was_down)
+    def connection_ready(self, connection, was_down):
+        self.policy.host_up(connection.host.index)
+        self.events.host_ready(connection.host, was_down)
         self.loop.call_soon(self._pump)
 
-    def _host_failed(self, state, reason):
-        first = state.failures == 0
-        state.state = HostState.DOWN
-        state.reason = reason
-        self.policy.host_down(state.host.index, "unreachable: " + reason)
+    def connection_failed(self, connection, reason, first):
+        self.policy.host_down(connection.host.index, "unreachable: " + reason)
         if first:
-            self.events.host_failed(state.host, reason)
-        self._reconnect_later(state)
+            self.events.host_failed(connection.host, reason)
+        self.loop.call_soon(self._pump)
+
+    def connection_lost(self, connection, reason):
+        self.policy.host_down(connection.host.index, HOST_LOST)
+        self.events.host_lost(connection.host, reason)
+        for run in self.runs_on[connection.host.index]:
+            run.reason = run.reason or HOST_LOST
         self.loop.call_soon(self._pump)
 
     # --- taking jobs -------------------------------------------------------
@@ -490,7 +384,6 @@ class Runner:
             self._launch(run)
 
     def _launch(self, run):
-        state = self.hosts[run.host.index]
         try:
             run.command = self.templates.render(
                 run.job.command, run.job.variables(run.host, run.place.slots_text),
@@ -510,9 +403,10 @@ class Runner:
                 self.events.job_started(run)
                 self._finish(run)
                 return
-            argv = ssh.job_argv(self.settings.ssh, run.host.hostname, state.control_path, remote)
+            argv = ssh.job_argv(self.settings.ssh, run.host.hostname,
+                                self.connections[run.host.index].control_path, remote)
         self.running.add(run)
-        state.runs.add(run)
+        self.runs_on[run.host.index].add(run)
         self.events.job_started(run)
         try:
             run.child = self.loop.spawn(
@@ -522,7 +416,7 @@ class Runner:
                 lambda child: self._exited(run))
         except OSError as exc:
             self.running.discard(run)
-            state.runs.discard(run)
+            self.runs_on[run.host.index].discard(run)
             run.reason = "could not start: %s" % exc.strerror
             self._finish(run)
             return
@@ -559,29 +453,27 @@ class Runner:
         self.loop.call_later(self.settings.kill_grace, lambda: self._cancel_run(run, kill=True))
 
     def _exited(self, run):
-        state = self.hosts[run.host.index]
+        connection = self.connections[run.host.index]
         run.returncode = run.child.returncode
         if run.returncode == 255 and not run.host.is_local and run.reason is None:
             # ssh exits 255 when the connection fails, and so does a command
             # that exits 255: ask the master. It may be dying right now, so
             # give it a moment to show it.
-            if state.master is not None and state.master.returncode is None:
+            if connection.master_alive:
                 self.loop.call_later(SETTLE_DELAY, lambda: self._settle(run))
                 return
             run.reason = HOST_LOST
         self._end(run)
 
     def _settle(self, run):
-        state = self.hosts[run.host.index]
-        if run.reason is None and state.master is not None \
-                and state.master.returncode is not None and not state.closing:
+        connection = self.connections[run.host.index]
+        if run.reason is None and not connection.master_alive and not connection.closing:
             run.reason = HOST_LOST
         self._end(run)
 
     def _end(self, run):
-        state = self.hosts[run.host.index]
         self.running.discard(run)
-        state.runs.discard(run)
+        self.runs_on[run.host.index].discard(run)
         if self.cancelled and run.reason is None and run.returncode != 0:
             run.reason = CANCELLED
         self._finish(run)
@@ -643,9 +535,7 @@ class Runner:
         if self.cancelled == 1:
             for run in list(self.running):
                 self._cancel_run(run)
-            for state in self.hosts:
-                if state.state == HostState.CONNECTING and state.master is not None:
-                    state.master.signal(signal.SIGTERM)
+            self.connections.stop_opening()
         else:
             self.events.warning("%s again: killing every job now" % name)
             for run in list(self.running):
@@ -656,15 +546,7 @@ class Runner:
     def _shutdown(self):
         """Close every master and wait for it, politely first."""
         self.finished = True
-        for state in self.hosts:
-            master = state.master
-            if master is None or master.returncode is not None:
-                continue
-            state.closing = True
-            if state.state == HostState.CONNECTING:
-                master.signal(signal.SIGTERM)
-            else:
-                master.close_stdin()  # the remote `cat` ends, and so does the master
+        self.connections.close()
         deadline = time.monotonic() + CLOSE_GRACE
         self.loop.call_later(CLOSE_GRACE, lambda: None)
         self.loop.run(until=lambda: not self.loop.children or time.monotonic() >= deadline)
