@@ -89,6 +89,13 @@ def _seconds(text):
     return value
 
 
+def _grace(text):
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError("must be a number of seconds, 0 or more")
+    return value
+
+
 def _count(text):
     value = int(text)
     if value < 0:
@@ -129,7 +136,7 @@ def _add_run_options(parser):
         help="when a job's host is lost mid-job, put the job back at the top of "
              "the queue for another host, up to N times (default: 0)")
     run.add_argument(
-        "--kill-grace", metavar="SECONDS", type=float, default=5.0,
+        "--kill-grace", metavar="SECONDS", type=_grace, default=5.0,
         help="time between SIGTERM and SIGKILL when a job is stopped "
              "(default: %(default)g)")
 

@@ -36,7 +36,13 @@ def editor_argv(args):
 def check(text, path, templates):
     """Check `text` as a runner would: YAML, entry shapes, special keys and
     template syntax. Raises SpecError."""
-    entries = yamlfile.entries(yamlfile.compose(text, path), path, "command")
+    return check_entries(yamlfile.entries(yamlfile.compose(text, path), path, "command"),
+                         templates)
+
+
+def check_entries(entries, templates):
+    """Special keys and template syntax of `entries`; raises SpecError with
+    every problem found."""
     expand_queue(entries)
     problems = []
     for entry in entries:
@@ -164,18 +170,7 @@ def new_entries(args, stdin=None):
                 raise SpecError.at(where, None, "the command is empty")
             entries.append(yamlfile.Entry(where, None,
                                           {"command": yamlfile.Value([item], False, None)}, True))
-    templates = Templates()
-    expand_queue(entries)
-    problems = []
-    for entry in entries:
-        for source in entry.values["command"].items:
-            try:
-                templates.compile(source, _where(entry))
-            except SpecError as exc:
-                problems.extend(exc.problems)
-    if problems:
-        raise SpecError(problems)
-    return entries
+    return check_entries(entries, Templates())
 
 
 def entries_text(entries):

@@ -3,7 +3,7 @@ policy allows, runs them, and reports what happens as events. It never
 prints; the handlers in output.py and report.py decide what is shown.
 
 Events (methods of the `events` object):
-    host_ready(host)            host_failed(host, reason)
+    host_ready(host, was_down)  host_failed(host, reason)
     host_lost(host, reason)     job_started(run)
     job_line(run, stream, text) job_finished(run)
     notice(text)                warning(text)
@@ -35,7 +35,7 @@ class Settings:
     """Everything a run needs to know, from the command line."""
 
     def __init__(self, mode="queue", daemon=False, timeout=None, kill_grace=5.0,
-                 ssh_settings=None, connect_parallel=32, error_aborts=False,
+                 ssh_settings=None, connect_parallel=64, error_aborts=False,
                  sessions=9, retries=0):
         self.mode = mode
         self.daemon = daemon
@@ -159,7 +159,6 @@ class Runner:
         self.cancelled = 0            # 1 after the first Ctrl-C, 2 after the second
         self.aborted = False          # broadcast -e: a job failed
         self.finished = False
-        self.failed_runs = 0
         self.broadcast_failed = False
         self.journal = None
         self.recovery_due = True
@@ -507,10 +506,8 @@ class Runner:
             self.to_put_back.append(run)
         elif run.job.ticket is not None:
             self._journal_done(run)
-        if not run.ok and not run.retried:
-            self.failed_runs += 1
-            if self.settings.mode == "broadcast":
-                self.broadcast_failed = True
+        if run.counts_as_failed and self.settings.mode == "broadcast":
+            self.broadcast_failed = True
         self.events.job_finished(run)
         self.policy.release(run.place)
         if self.settings.mode == "broadcast" and self.policy.outstanding == 0:
