@@ -5,7 +5,7 @@ import os
 import sys
 
 from . import cli
-from .errors import PegasusError, SpecError
+from .errors import PegasusError, SpecError, UsageError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
@@ -58,6 +58,10 @@ def load(args):
 
     queue = QueueFile(args.queue_file, consumed_path=getattr(args, "consumed_file", None),
                       validator=validator)
+    where = os.path.dirname(os.path.abspath(queue.consumed_path))
+    if not os.path.isdir(where):
+        raise UsageError("cannot record taken jobs in %s: no directory %s" % (
+            queue.consumed_path, where))
     jobs = validator(queue.read(), args.queue_file)
     return templates, subhosts, queue, jobs
 
