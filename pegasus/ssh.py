@@ -12,11 +12,12 @@ import tempfile
 from .template import shell_quote
 
 # The master runs this as its own session: the marker tells us the
-# connection is up (and the control socket listening); `cat` then holds the
-# session open until our end of its stdin closes -- when we are done, or
-# when we die -- so a master never outlives pegasus.
+# connection is up (and the control socket listening); the login shell then
+# waits in `read` until our end of its stdin closes -- when we are done, or
+# when we die -- so a master never outlives pegasus. (`read`, a builtin,
+# costs no process on the host.)
 MASTER_READY = "pegasus-master-ready"
-MASTER_COMMAND = "echo %s; exec cat >/dev/null" % MASTER_READY
+MASTER_COMMAND = "echo %s; read pegasus" % MASTER_READY
 
 # Every job runs inside this POSIX sh wrapper, on the remote host (or
 # locally for localhost). $c is the command, run by `sh -c` byte-exact; $g
