@@ -34,6 +34,9 @@ MASTER_COMMAND = "echo %s; read pegasus" % MASTER_READY
 # - Without setsid (some BSDs), only the command's top process is signalled.
 # - `hit` and `alive` also name the leader itself: for a moment after the
 #   fork, setsid has not yet made its group.
+# - The USR1 that tells the wrapper a cancel began can interrupt `wait`,
+#   which then returns 128+USR1: after a cancel, the job's own status is
+#   asked for once more (shells answer 127 when they already gave it).
 JOB_WRAPPER = r"""x=
 exec 3<&0 0</dev/null
 if command -v setsid >/dev/null 2>&1; then setsid sh -c -- "$c" 3<&- & p=-$!
@@ -54,7 +57,10 @@ hit KILL
 ) &
 w=$!
 while :; do wait $j; s=$?; kill -0 $j 2>/dev/null || break; done
-if [ -n "$x" ]; then while alive; do sleep 0.1; done; fi
+if [ -n "$x" ]; then
+wait $j 2>/dev/null; t=$?; [ $t -ne 127 ] && s=$t
+while alive; do sleep 0.1; done
+fi
 kill $w 2>/dev/null
 exit $s"""
 
