@@ -60,10 +60,6 @@ class TemplateError(SpecError):
     """A command or hostname template does not compile or does not render."""
 
 
-class SshError(PegasusError):
-    """ssh could not be started or a connection could not be made."""
-
-
 class LockError(PegasusError):
     """An fcntl lock cannot be taken at all (not: is held by someone else),
     e.g. on an NFS mount without a working lock service."""

@@ -41,10 +41,6 @@ def _expand_set(text):
     return values
 
 
-def has_range(name):
-    return "[" in name
-
-
 def expand(name):
     """Expand every `[...]` of `name`, leftmost varying slowest.
 

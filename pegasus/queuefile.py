@@ -25,7 +25,7 @@ import yaml
 from . import yamlfile
 from .errors import LockError, PegasusError, SpecError
 from .journal import PENDING, dead_journals, resolve_pending, sidecar_directory
-from .spec import expand_entry, expand_queue, _check_job_keys
+from .spec import check_job_keys, expand_entry, expand_queue, job_count
 
 LOCK_SUFFIX = ".lock"
 
@@ -174,10 +174,10 @@ def scan_head(text, path, want):
             entry = yamlfile.entries(yaml.SequenceNode("tag:yaml.org,2002:seq", [node]),
                                      path, "command")[0]
             problems = []
-            if not _check_job_keys(entry, problems):
+            if not check_job_keys(entry, problems):
                 raise SpecError(problems)
             head.items.append(HeadItem(entry, line_start, end_index))
-            jobs += _job_count(entry)
+            jobs += job_count(entry)
             previous_end = end_index
         if head.insert_at is None:
             head.insert_at = len(text)  # a block list with no entry left
@@ -186,13 +186,6 @@ def scan_head(text, path, want):
         raise yamlfile._syntax_error(exc, path) from None
     finally:
         loader.dispose()
-
-
-def _job_count(entry):
-    count = 1
-    for value in entry.values.values():
-        count *= len(value.items)
-    return count
 
 
 def splice(text, head, taken_items, rest_jobs):

@@ -196,7 +196,7 @@ def load_hosts(path, templates):
 
 # --- jobs -------------------------------------------------------------------
 
-def _check_job_keys(entry, problems):
+def check_job_keys(entry, problems):
     timeout = entry.values.get("timeout")
     if timeout is not None:
         for text in timeout.items:
@@ -244,7 +244,7 @@ def expand_queue(entries):
     problems = []
     jobs = []
     for entry in entries:
-        if _check_job_keys(entry, problems):
+        if check_job_keys(entry, problems):
             jobs.extend(expand_entry(entry))
     if problems:
         raise SpecError(problems)

@@ -155,12 +155,6 @@ def _session_options():
     ]
 
 
-def exit_argv(settings, destination, control_path):
-    """Ask a master to exit (used when closing it politely did not work)."""
-    return [settings.program] + settings.user_args() + [
-        "-o", "ControlPath=" + control_path, "-O", "exit", "--", destination]
-
-
 class ControlDirectory:
     """A private (0700) directory for the control sockets of one run.
 

@@ -6,7 +6,6 @@ composed but never constructed, so YAML 1.1 resolution (`on` -> True,
 `08` -> 8, `1e-4` -> 0.0001) never happens. Every entry remembers its line.
 """
 
-import os
 import re
 
 import yaml
@@ -359,16 +358,6 @@ def dump_entry(pairs, column=0):
         lead = pad + ("- " if number == 0 else "  ")
         lines.append("%s%s: %s\n" % (lead, key_scalar(key), scalar(value, column + 2)))
     return "".join(lines)
-
-
-def line_count(text):
-    return text.count("\n") + (0 if text.endswith("\n") or not text else 1)
-
-
-def realpath(path):
-    """The file a (possibly symlinked) path names, so it is replaced, not
-    the link."""
-    return os.path.realpath(path)
 
 
 def _flow_list(items):

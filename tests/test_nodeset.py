@@ -56,10 +56,6 @@ def test_a_range_up_to_the_limit_expands():
     assert len(nodeset.expand("n[1-%d]" % nodeset.LIMIT)) == nodeset.LIMIT
 
 
-def test_has_range():
-    assert nodeset.has_range("n[1-2]") and not nodeset.has_range("n1")
-
-
 @pytest.mark.parametrize("names, folded", [
     (["node1", "node2", "node3", "node7", "login"], "node[1-3,7],login"),
     (["node01", "node02", "node03"], "node[01-03]"),
