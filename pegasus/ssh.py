@@ -29,38 +29,60 @@ MASTER_COMMAND = "echo %s; read pegasus" % MASTER_READY
 #   ssh channel from pegasus: a line `t` asks for SIGTERM, `k` for SIGKILL,
 #   and end-of-file -- pegasus cancelled, died, or lost the connection --
 #   means SIGTERM, the grace period, then SIGKILL.
-# - After a cancel, the wrapper exits only once the whole group is gone, so
-#   when pegasus sees the job end, nothing of it is left.
+# - The shell itself only waits for the command; a subshell (the watcher)
+#   reads the channel. Nothing ever signals the waiting shell: a trap that
+#   interrupts `wait` just as the job ends makes bash lose the job's status
+#   and wait forever, and ksh runs no trap at all while `read` blocks.
+# - Once asked to stop, the watcher ignores SIGTERM, signals the group, and
+#   stays until the group is gone, SIGKILL at the end of the grace period.
+#   Meanwhile a second subshell keeps reading: a later `k` kills at once,
+#   and its exit tells the watcher to stop waiting (an init that is slow to
+#   reap zombies must not stretch a kill to the whole grace period).
+# - When the command has ended but its group has not, the shell sends the
+#   watcher SIGTERM and waits for it: an idle watcher dies at once and the
+#   group's leftovers are left alone (the job ended by itself); a stopping
+#   watcher ignores it, so the shell exits only once nothing of the job is
+#   left.
 # - Without setsid (some BSDs), only the command's top process is signalled.
 # - `hit` and `alive` also name the leader itself: for a moment after the
-#   fork, setsid has not yet made its group.
-# - The USR1 that tells the wrapper a cancel began can interrupt `wait`,
-#   which then returns 128+USR1: after a cancel, the job's own status is
-#   asked for once more (shells answer 127 when they already gave it).
-JOB_WRAPPER = r"""x=
+#   fork, setsid has not yet made its group. A stop that comes that early
+#   waits for the group: before its exec, the child still runs the login
+#   shell's signal handlers, and ksh's would swallow the SIGTERM. One `kill`
+#   per target: ksh's stops at the first target that fails.
+# - `wait ... 2>/dev/null` keeps the shells' own "Killed" notices out of the
+#   job's output; zsh would otherwise renice background jobs (bg_nice).
+JOB_WRAPPER = r"""[ -n "$ZSH_VERSION" ] && unsetopt bg_nice 2>/dev/null
 exec 3<&0 0</dev/null
 if command -v setsid >/dev/null 2>&1; then setsid sh -c -- "$c" 3<&- & p=-$!
 else sh -c -- "$c" 3<&- & p=; fi
 j=$!
-hit() { kill -$1 $p $j 2>/dev/null; }
+hit() { kill -$1 $p 2>/dev/null; kill -$1 $j 2>/dev/null; }
 alive() { kill -0 $p 2>/dev/null || kill -0 $j 2>/dev/null; }
-trap x=1 USR1
 (
-while read -r w <&3; do
-case $w in t) kill -USR1 $$; hit TERM ;; k) kill -USR1 $$; hit KILL ;; esac
+s=TERM
+while read -r m <&3; do
+case $m in t) break ;; k) s=KILL; break ;; esac
 done
-kill -USR1 $$ 2>/dev/null
-hit TERM
 n=0
-while alive && [ $n -lt $g ]; do sleep 0.1; n=$((n+1)); done
+while [ -n "$p" ] && ! kill -0 $p 2>/dev/null && kill -0 $j 2>/dev/null && [ $n -lt 20 ]
+do sleep 0.1; n=$((n+1)); done
+trap '' TERM
+hit $s
+if [ $s = TERM ]; then
+(while read -r m <&3; do [ "$m" = k ] && { hit KILL; exit 0; }; done; exit 1) &
+r=$!
+n=0
+while alive && [ $n -lt $g ]; do
+[ -z "$r" ] || kill -0 $r 2>/dev/null || { wait $r && break; r=; }
+sleep 0.1; n=$((n+1))
+done
 hit KILL
+[ -z "$r" ] || kill -9 $r 2>/dev/null
+fi
 ) &
 w=$!
-while :; do wait $j; s=$?; kill -0 $j 2>/dev/null || break; done
-if [ -n "$x" ]; then
-wait $j 2>/dev/null; t=$?; [ $t -ne 127 ] && s=$t
-while alive; do sleep 0.1; done
-fi
+wait $j 2>/dev/null; s=$?
+alive && kill $w 2>/dev/null && wait $w 2>/dev/null
 kill $w 2>/dev/null
 exit $s"""
 

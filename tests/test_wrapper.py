@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 import psutil
@@ -16,9 +17,14 @@ from pegasus import ssh
 SHELLS = [name for name in ("sh", "bash", "dash", "zsh", "ksh", "mksh") if shutil.which(name)]
 
 
+SUBREAPER = os.path.join(os.path.dirname(__file__), "subreaper.py")
+
+
 def start(shell, command, grace=1.0):
-    """The wrapper in `shell` as a session leader (as sshd starts it)."""
-    return subprocess.Popen([shell, "-c", ssh.wrapped_remote(command, grace)],
+    """The wrapper in `shell`, in a session of its own as sshd starts it,
+    under an init that reaps orphans at once."""
+    return subprocess.Popen([sys.executable, SUBREAPER, shell, "-c",
+                             ssh.wrapped_remote(command, grace)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True)
 
@@ -31,6 +37,28 @@ def finish(process, timeout=20):
     process.wait(timeout=timeout)
     process.stdin.close()
     return out, err
+
+
+def send(process, line):
+    """A control line; one the wrapper is no longer there to read is moot."""
+    try:
+        os.write(process.stdin.fileno(), line)
+    except BrokenPipeError:
+        pass
+
+
+def stop_all(process):
+    """Kill a wrapper that failed its test, and everything it started."""
+    try:
+        family = psutil.Process(process.pid).children(recursive=True)
+    except psutil.Error:
+        family = []
+    for member in family + [process]:
+        try:
+            member.kill()
+        except (psutil.Error, ProcessLookupError):
+            pass
+    process.wait()
 
 
 def marked(tag):
@@ -109,6 +137,54 @@ def test_a_job_ignoring_sigterm_is_killed_on_request(shell):
     process.stdin.flush()
     process.wait(timeout=20)
     assert wait_until(lambda: not marked(tag))
+    assert process.stderr.read() == b"", "no shell notice of the kill in the job's output"
+
+
+def test_leftovers_of_a_cancelled_job_are_waited_for_and_killed_on_request(shell):
+    # The top of the job dies at SIGTERM; a child that ignores it lives on.
+    tag = "35%d" % os.getpid()
+    process = start(shell, "(trap '' TERM; sleep %s) & wait" % tag, grace=60)
+    assert wait_until(lambda: marked(tag))
+    process.stdin.write(ssh.CANCEL)
+    process.stdin.flush()
+    time.sleep(0.5)
+    assert marked(tag)
+    assert process.poll() is None, "the job's group still lives: the wrapper waits"
+    process.stdin.write(ssh.KILL)
+    process.stdin.flush()
+    process.wait(timeout=20)  # not the 60 s grace
+    assert process.returncode == 128 + signal.SIGTERM, "the job's own status"
+    assert wait_until(lambda: not marked(tag))
+
+
+@pytest.mark.parametrize("ignore_term", [False, True], ids=["dies-at-term", "ignores-term"])
+def test_a_cancel_arriving_as_the_job_dies_never_hangs_the_wrapper(shell, ignore_term):
+    # bash loses a job's status when a trap interrupts `wait` just as the
+    # job ends, and then waits forever: vary the moment, many times.
+    command = ("trap '' TERM; " if ignore_term else "") + "sleep 300"
+    for attempt in range(20):
+        process = start(shell, command, grace=600)
+        time.sleep(0.02 + 0.01 * (attempt % 6))
+        send(process, ssh.CANCEL)
+        if ignore_term:
+            time.sleep(0.01 * (attempt % 4))
+            send(process, ssh.KILL)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            stop_all(process)
+            pytest.fail("attempt %d: the wrapper never ended" % attempt)
+        finally:
+            for stream in (process.stdin, process.stdout, process.stderr):
+                stream.close()
+        assert process.returncode in (128 + signal.SIGTERM, 128 + signal.SIGKILL)
+
+
+def test_the_job_runs_at_the_login_shell_s_priority(shell):
+    # zsh would renice background jobs (its bg_nice option).
+    process = start(shell, "nice")
+    out, _ = finish(process)
+    assert out.decode().strip() == str(os.nice(0))
 
 
 def test_end_of_file_on_stdin_ends_the_job_after_the_grace(shell):
