@@ -124,37 +124,24 @@ def test_cancel_stops_the_whole_job_group_then_the_wrapper_exits(shell):
     assert wait_until(lambda: not marked(tag))
 
 
-def test_a_job_ignoring_sigterm_is_killed_on_request(shell):
+@pytest.mark.parametrize("job, status", [
+    ("trap '' TERM; sleep {tag} & wait", 128 + signal.SIGKILL),
+    # The top of the job dies at SIGTERM; a child that ignores it lives on.
+    ("(trap '' TERM; sleep {tag}) & wait", 128 + signal.SIGTERM),
+], ids=["whole-job-ignores-term", "a-child-ignores-term"])
+def test_a_job_ignoring_sigterm_is_waited_for_then_killed_on_request(shell, job, status):
     tag = "32%d" % os.getpid()
-    process = start(shell, "trap '' TERM; sleep %s & wait" % tag, grace=60)
+    process = start(shell, job.format(tag=tag), grace=60)
     assert wait_until(lambda: marked(tag))
-    process.stdin.write(ssh.CANCEL)
-    process.stdin.flush()
+    send(process, ssh.CANCEL)
     time.sleep(0.5)
     assert marked(tag), "SIGTERM is ignored: the job must still be there"
-    assert process.poll() is None, "the wrapper waits while the group lives"
-    process.stdin.write(ssh.KILL)
-    process.stdin.flush()
-    process.wait(timeout=20)
+    assert process.poll() is None, "the wrapper waits while the job's group lives"
+    send(process, ssh.KILL)
+    process.wait(timeout=20)  # not the 60 s grace
+    assert process.returncode == status, "the job's own status"
     assert wait_until(lambda: not marked(tag))
     assert process.stderr.read() == b"", "no shell notice of the kill in the job's output"
-
-
-def test_leftovers_of_a_cancelled_job_are_waited_for_and_killed_on_request(shell):
-    # The top of the job dies at SIGTERM; a child that ignores it lives on.
-    tag = "35%d" % os.getpid()
-    process = start(shell, "(trap '' TERM; sleep %s) & wait" % tag, grace=60)
-    assert wait_until(lambda: marked(tag))
-    process.stdin.write(ssh.CANCEL)
-    process.stdin.flush()
-    time.sleep(0.5)
-    assert marked(tag)
-    assert process.poll() is None, "the job's group still lives: the wrapper waits"
-    process.stdin.write(ssh.KILL)
-    process.stdin.flush()
-    process.wait(timeout=20)  # not the 60 s grace
-    assert process.returncode == 128 + signal.SIGTERM, "the job's own status"
-    assert wait_until(lambda: not marked(tag))
 
 
 @pytest.mark.parametrize("ignore_term", [False, True], ids=["dies-at-term", "ignores-term"])
