@@ -159,7 +159,7 @@ class Connections:
                 connection.master.signal(signal.SIGTERM)
 
     def close(self):
-        """The end: each master is told to finish -- its remote `cat` sees
+        """The end: each master is told to finish -- its remote `read` sees
         end-of-file and the master exits once its last session is over."""
         self.active = False
         for connection in self.all:

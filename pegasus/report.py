@@ -95,6 +95,7 @@ class Summary:
             for run in runs:
                 reasons.setdefault(run.describe(), []).append(run.host)
             for reason, hosts in reasons.items():
+                hosts.sort(key=lambda host: host.index)  # hosts.yaml order, not finishing order
                 out.append("    %s: %s" % (reason, fold_hosts(hosts)))
         return out
 

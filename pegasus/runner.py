@@ -149,6 +149,7 @@ class Runner:
         self.control = None
         self.connections = None
         self.running = set()
+        self.waiting = {}             # sub-host -> its run of a broadcast job, until it connects
         self.runs_on = {host.index: set() for host in subhosts}  # sub-host -> running
         self.seq = 0
         self.queue_empty = False
@@ -201,7 +202,7 @@ class Runner:
         return not self.cancelled
 
     def _done(self):
-        if self.running or self.to_put_back:
+        if self.running or self.waiting or self.to_put_back:
             return False
         if self.cancelled:
             return True
@@ -218,20 +219,33 @@ class Runner:
     def connection_ready(self, connection, was_down):
         self.policy.host_up(connection.host.index)
         self.events.host_ready(connection.host, was_down)
+        run = self.waiting.pop(connection.host.index, None)
+        if run is not None:
+            self._launch(run)
         self.loop.call_soon(self._pump)
 
     def connection_failed(self, connection, reason, first):
         self.policy.host_down(connection.host.index, "unreachable: " + reason)
         if first:
             self.events.host_failed(connection.host, reason)
+        self._fail_waiting(connection.host.index, "unreachable: " + reason)
         self.loop.call_soon(self._pump)
 
     def connection_lost(self, connection, reason):
         self.policy.host_down(connection.host.index, HOST_LOST)
         self.events.host_lost(connection.host, reason)
+        self._fail_waiting(connection.host.index, HOST_LOST)
         for run in self.runs_on[connection.host.index]:
             run.reason = run.reason or HOST_LOST
         self.loop.call_soon(self._pump)
+
+    def _fail_waiting(self, index, reason):
+        """The run held for a sub-host that will not connect now ends."""
+        run = self.waiting.pop(index, None)
+        if run is not None:
+            run.reason = reason
+            self.events.job_started(run)
+            self._finish(run)
 
     # --- taking jobs -------------------------------------------------------
 
@@ -379,8 +393,10 @@ class Runner:
                 run.reason = place.failure
                 self.events.job_started(run)
                 self._finish(run)
-                continue
-            self._launch(run)
+            elif place.host in self.policy.ready:
+                self._launch(run)
+            else:
+                self.waiting[place.host] = run  # connecting: it starts when it is up
 
     def _launch(self, run):
         try:
@@ -406,6 +422,7 @@ class Runner:
                                 self.connections[run.host.index].control_path, remote)
         self.running.add(run)
         self.runs_on[run.host.index].add(run)
+        run.start_time, run.started = time.time(), time.monotonic()
         self.events.job_started(run)
         try:
             run.child = self.loop.spawn(
@@ -532,6 +549,8 @@ class Runner:
         if self.cancelled == 1:
             for run in list(self.running):
                 self._cancel_run(run)
+            for index in list(self.waiting):
+                self._fail_waiting(index, CANCELLED)
             self.connections.stop_opening()
         else:
             self.events.warning("%s again: killing every job now" % name)

@@ -36,7 +36,6 @@ class _Policy:
     def __init__(self, subhosts, sessions=None):
         self.subhosts = subhosts
         self.ready = set()
-        self.settled = set()   # ready, or known unreachable
         self.down = {}         # index -> why
         self.refused = False
         self.pending = deque()  # lists of Place, one list per accepted job
@@ -47,17 +46,11 @@ class _Policy:
 
     def host_up(self, index):
         self.ready.add(index)
-        self.settled.add(index)
         self.down.pop(index, None)
 
     def host_down(self, index, why):
         self.ready.discard(index)
-        self.settled.add(index)
         self.down[index] = why
-
-    def host_connecting(self, index):
-        self.ready.discard(index)
-        self.settled.discard(index)
 
     def start_take(self):
         self.refused = False
@@ -117,15 +110,18 @@ class QueuePolicy(_Policy):
 
 class BroadcastPolicy(_Policy):
     """Broadcast mode: each job on every sub-host, in lockstep. A job is
-    taken only when every sub-host is done with the previous one and every
-    connection attempt has settled; unreachable sub-hosts fail it."""
+    taken when every sub-host is done with the previous one and some
+    sub-host is connected. Unreachable sub-hosts fail it; those still
+    connecting get their place all the same and run it once they are up
+    (the runner holds it), so a cold start overlaps connecting and
+    running."""
 
     def __init__(self, subhosts, sessions=None):
         super().__init__(subhosts, sessions)
         self.outstanding = 0
 
     def capacity(self):
-        if self.outstanding or len(self.settled) < len(self.subhosts) or not self.ready:
+        if self.outstanding or not self.ready:
             return 0
         return 1
 
@@ -138,8 +134,8 @@ class BroadcastPolicy(_Policy):
             why = impossible(host.slots, job.slots, job.allocation_policy)
             if why:
                 places.append(Place(index, None, why))
-            elif index not in self.ready:
-                places.append(Place(index, None, self.down.get(index, "host not connected")))
+            elif index in self.down:
+                places.append(Place(index, None, self.down[index]))
             else:
                 places.append(Place(index, list(range(job.slots))))
         self.outstanding = len(places)

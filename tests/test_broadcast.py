@@ -129,3 +129,45 @@ def test_a_host_lost_mid_job_fails_it_there_and_the_barrier_moves_on(tmp_path, s
     assert process.returncode == 1
     assert "host lost: far-1" in err
     assert work.read("next") == "next\n"  # the second job ran on node-1
+
+
+def held_back_host(tmp_path, sshd, until):
+    """A workspace whose host slow-1 connects through a proxy that holds the
+    connection back until the file `until` exists, or gives up after 8 s
+    (before ssh's 10 s ConnectTimeout) and leaves the file proxy-gave-up."""
+    sshd.add_alias("slow-1")
+    gave_up = tmp_path / "proxy-gave-up"
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        "Include %s\n"
+        "Host slow-1\n"
+        "    ProxyCommand sh -c 'i=0; while [ ! -e %s ] && [ $i -lt 80 ]; do sleep 0.1; "
+        "i=$((i+1)); done; [ -e %s ] || touch %s; exec ssh -F %s -W %%h:%%p node-1'\n"
+        % (sshd.config, until, until, gave_up, sshd.config))
+    work = Workspace(tmp_path, str(config))
+    work.hosts("- node-1\n- slow-1\n")
+    return work, gave_up
+
+
+def test_a_cold_start_runs_on_connected_hosts_while_others_still_connect(tmp_path, sshd):
+    ran = tmp_path / "node-1-ran"
+    work, gave_up = held_back_host(tmp_path, sshd, until=ran)
+    work.queue("- touch %s; echo first on {{hostname}}\n- echo second on {{hostname}}\n" % ran)
+    result = work.run("b", timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert not gave_up.exists(), "node-1 waited for slow-1's connection"
+    for host in ("node-1", "slow-1"):
+        for job in ("first", "second"):
+            assert "%s on %s" % (job, host) in result.stdout
+
+
+def test_cancelling_while_a_host_still_connects_records_its_run_as_cancelled(tmp_path, sshd):
+    work, _ = held_back_host(tmp_path, sshd, until=tmp_path / "never")
+    work.queue("- touch %s; sleep 30\n- echo never\n" % work.file("started"))
+    process = work.start("b")
+    wait_for(lambda: work.exists("started"))
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert "never" not in out
+    assert "cancelled: node-1,slow-1" in err, err  # both runs of the job, in hosts.yaml order

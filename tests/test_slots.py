@@ -173,20 +173,24 @@ def test_the_sessions_cap_does_not_apply_to_localhost():
 
 # --- the broadcast policy ----------------------------------------------------
 
-def test_broadcast_waits_for_every_connection_then_for_the_barrier():
-    policy = BroadcastPolicy(hosts(1, 1, 1))
+def test_broadcast_starts_once_a_host_is_up_and_then_waits_for_the_barrier():
+    policy = BroadcastPolicy(hosts(1, 1, 1, 1))
+    assert policy.capacity() == 0            # nobody connected yet
     policy.host_up(0)
     policy.host_up(1)
-    assert policy.capacity() == 0            # node-3 still connecting
     policy.host_down(2, "unreachable: refused")
-    assert policy.capacity() == 1
+    assert policy.capacity() == 1            # node-4 still connecting: it need not
     assert policy.accept(job())
     places = policy.placements()
-    assert [(p.host, p.failure) for p in places] == [
-        (0, None), (1, None), (2, "unreachable: refused")]
-    assert policy.capacity() == 0
-    for place in places:
+    # node-4 gets its place all the same; the runner starts it once connected.
+    assert [(p.host, p.slots, p.failure) for p in places] == [
+        (0, [0], None), (1, [0], None), (2, None, "unreachable: refused"), (3, [0], None)]
+    policy.host_up(3)
+    assert policy.capacity() == 0            # the barrier: every run must end first
+    for place in places[:-1]:
         policy.release(place)
+    assert policy.capacity() == 0
+    policy.release(places[-1])
     assert policy.capacity() == 1
 
 
