@@ -234,7 +234,6 @@ class Runner:
     def connection_lost(self, connection, reason):
         self.policy.host_down(connection.host.index, HOST_LOST)
         self.events.host_lost(connection.host, reason)
-        self._fail_waiting(connection.host.index, HOST_LOST)
         for run in self.runs_on[connection.host.index]:
             run.reason = run.reason or HOST_LOST
         self.loop.call_soon(self._pump)
