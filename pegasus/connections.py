@@ -1,7 +1,12 @@
-"""The control masters of a run: one ssh connection per sub-host, opened a
-bounded number at a time, opened again when a server turned it away for
-now, watched for loss, tried again in the background while the host is
-down, and closed at the end.
+"""The connections of a run: one per sub-host whose transport needs one
+(an ssh ControlMaster), opened a bounded number at a time, opened again
+when a server turned it away for now, watched for loss, tried again in the
+background while the host is down, and closed at the end. A sub-host whose
+transport needs no connection (localhost) is ready at once.
+
+This module alone decides whether a sub-host is lost: when it was up and
+its master exits, and when a job's exit status may mean a failed
+connection (`judge`).
 
 It tells its listener what happens:
     connection_ready(connection, was_down)
@@ -9,25 +14,28 @@ It tells its listener what happens:
     connection_lost(connection, reason)            was up, is gone
 """
 
+from __future__ import annotations
+
 import random
 import signal
-
-from . import ssh
+from typing import Callable, List, Optional
 
 CONNECT_ATTEMPTS = 5       # for a server that turns connections away (MaxStartups)
 RECONNECT_DELAYS = (2, 5, 10, 20, 40, 60)  # trying again a host that is down
+SETTLE_DELAY = 0.5         # after an exit that may mean loss: time for a dying master to show it
 
 
 class Connection:
     """One sub-host's connection: its master process and its state."""
 
-    __slots__ = ("host", "control_path", "master", "state", "reason", "attempts",
-                 "stderr", "closing", "failures")
+    __slots__ = ("host", "transport", "control_path", "master", "state", "reason",
+                 "attempts", "stderr", "closing", "failures")
 
     CONNECTING, READY, DOWN, CLOSED = "connecting", "ready", "down", "closed"
 
-    def __init__(self, host, control_path):
+    def __init__(self, host, control_path: str):
         self.host = host
+        self.transport = host.transport
         self.control_path = control_path
         self.master = None
         self.state = None
@@ -38,39 +46,56 @@ class Connection:
         self.failures = 0       # connection attempts that failed in a row
 
     @property
-    def master_alive(self):
+    def master_alive(self) -> bool:
         return self.master is not None and self.master.returncode is None
 
 
 class Connections:
     """Every sub-host's connection, in hosts.yaml order."""
 
-    def __init__(self, loop, ssh_settings, subhosts, control, limit, listener):
+    def __init__(self, loop, subhosts, control, limit: int, listener):
         self.loop = loop
-        self.ssh = ssh_settings
         self.limit = limit
         self.listener = listener
         self.all = [Connection(host, control.socket(host.index)) for host in subhosts]
-        self.waiting = []       # to be opened when fewer than `limit` are opening
+        self.waiting: List[Connection] = []  # to be opened when fewer than `limit` are
         self.opening = 0
         self.active = True      # False once the run is ending: no more attempts
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: int) -> Connection:
         return self.all[index]
 
+    def is_ready(self, index: int) -> bool:
+        return self.all[index].state == Connection.READY
+
     @property
-    def settling(self):
+    def settling(self) -> bool:
         """Whether some connection is being opened or waits to be."""
         return bool(self.opening or self.waiting)
 
-    def start(self):
-        """localhost is ready at once; the others are opened."""
+    def start(self) -> None:
+        """Sub-hosts that need no connection are ready at once; the others
+        are opened."""
         for connection in self.all:
-            if connection.host.is_local:
-                self._ready(connection)
-            else:
+            if connection.transport.needs_connection:
                 self.waiting.append(connection)
+            else:
+                self._ready(connection)
         self._open_more()
+
+    def judge(self, index: int, returncode: Optional[int],
+              decide: Callable[[bool], None]) -> None:
+        """Whether a job that ended with `returncode` on sub-host `index`
+        ended because the sub-host was lost: `decide(lost)` is called, now
+        or after a moment (a dying master may take that long to show it)."""
+        connection = self.all[index]
+        if not connection.transport.exit_may_mean_lost(returncode):
+            decide(False)
+        elif not connection.master_alive:
+            decide(True)
+        else:
+            self.loop.call_later(SETTLE_DELAY, lambda: decide(
+                not connection.master_alive and not connection.closing))
 
     def _open_more(self):
         while self.active and self.waiting and self.opening < self.limit:
@@ -81,10 +106,11 @@ class Connections:
         connection.attempts += 1
         connection.stderr = []
         self.opening += 1
-        argv = ssh.master_argv(self.ssh, connection.host.hostname, connection.control_path)
+        argv = connection.transport.master_argv(connection.control_path)
 
         def on_stdout(text):
-            if text == ssh.MASTER_READY and connection.state == Connection.CONNECTING:
+            if connection.transport.master_ready(text) \
+                    and connection.state == Connection.CONNECTING:
                 self.opening -= 1
                 self._ready(connection)
                 self._open_more()
@@ -108,9 +134,10 @@ class Connections:
         if not self.active or connection.closing:
             connection.state = Connection.CLOSED
             return
-        reason = ssh.failure_reason(connection.stderr, connection.master.returncode)
+        transport = connection.transport
+        reason = transport.failure_reason(connection.stderr, connection.master.returncode)
         if was == Connection.CONNECTING:
-            if ssh.looks_refused("\n".join(connection.stderr)) \
+            if transport.refused_for_now("\n".join(connection.stderr)) \
                     and connection.attempts < CONNECT_ATTEMPTS:
                 # The server is busy (MaxStartups): try again a little later.
                 delay = 0.2 * 2 ** connection.attempts * (0.5 + random.random())
@@ -150,7 +177,7 @@ class Connections:
         self.listener.connection_failed(connection, reason, first)
         self._later(connection)
 
-    def stop_opening(self):
+    def stop_opening(self) -> None:
         """Cancelled: connections being opened are given up."""
         self.active = False
         for connection in self.all:
@@ -158,7 +185,7 @@ class Connections:
                 connection.closing = True
                 connection.master.signal(signal.SIGTERM)
 
-    def close(self):
+    def close(self) -> None:
         """The end: each master is told to finish -- its remote `read` sees
         end-of-file and the master exits once its last session is over."""
         self.active = False

@@ -1,16 +1,19 @@
 """`pegasus l`: edit the live queue under its lock, or append to it from a
 script. No runner takes a job while the lock is held; running jobs go on."""
 
+from __future__ import annotations
+
 import os
 import shlex
 import subprocess
 import sys
+from typing import List, Optional
 
 from . import yamlfile
 from .errors import PegasusError, Problem, SpecError, UsageError
-from .queuefile import QueueFile, atomic_write, insert_top, scan_head
-from .spec import expand_queue
+from .queuefile import QueueFile
 from .template import Templates
+from .validate import QueueValidator
 
 EXIT_INVALID = 2
 
@@ -33,34 +36,6 @@ def editor_argv(args):
     return argv
 
 
-def check(text, path, templates):
-    """Check `text` as a runner would: YAML, entry shapes, special keys and
-    template syntax. Raises SpecError."""
-    return check_entries(yamlfile.entries(yamlfile.compose(text, path), path, "command"),
-                         templates)
-
-
-def check_entries(entries, templates):
-    """Special keys and template syntax of `entries`; raises SpecError with
-    every problem found."""
-    expand_queue(entries)
-    problems = []
-    for entry in entries:
-        for source in entry.values["command"].items:
-            try:
-                templates.compile(source, _where(entry))
-            except SpecError as exc:
-                problems.extend(exc.problems)
-    if problems:
-        raise SpecError(problems)
-    return entries
-
-
-def _where(entry):
-    from .template import Where
-    return Where(entry.path, entry.values["command"].line, "command")
-
-
 def acquire(queue):
     """Take the queue lock, saying so if someone else holds it."""
     if queue.try_lock():
@@ -70,20 +45,21 @@ def acquire(queue):
     queue.lock()
 
 
-def run(args):
-    queue = QueueFile(args.queue_file)
+def run(args) -> int:
+    # `pegasus l` knows no hosts: templates are checked for syntax only.
+    validator = QueueValidator(Templates())
+    queue = QueueFile(args.queue_file, validator=validator)
     if args.append is not None:
         return append(args, queue)
     argv = editor_argv(args)
-    templates = Templates()
     acquire(queue)
     try:
-        return _edit(args, queue, argv, templates)
+        return _edit(args, queue, argv)
     finally:
         queue.unlock()
 
 
-def _read_or_empty(path):
+def _read_or_empty(path: str) -> Optional[bytes]:
     try:
         with open(path, "rb") as stream:
             return stream.read()
@@ -91,7 +67,7 @@ def _read_or_empty(path):
         return None
 
 
-def _edit(args, queue, argv, templates):
+def _edit(args, queue: QueueFile, argv: List[str]) -> int:
     before = _read_or_empty(queue.target)
     while True:
         try:
@@ -105,7 +81,7 @@ def _edit(args, queue, argv, templates):
         if after is None or after == before:
             return 0
         try:
-            check(yamlfile.decode(after, queue.path), queue.path, templates)
+            queue.validator(yamlfile.decode(after, queue.path), queue.path)
             return 0
         except SpecError as exc:
             for problem in exc.problems:
@@ -114,10 +90,7 @@ def _edit(args, queue, argv, templates):
         if choice == "edit":
             continue
         if choice == "restore":
-            if before is None:
-                os.unlink(queue.target)
-            else:
-                atomic_write(queue.target, before.decode("utf-8", "surrogateescape"))
+            queue.restore(before)
             _say("restored %s as it was before the edit" % queue.path)
             return EXIT_INVALID
         _say("kept %s as it is: runners take nothing from it until it is fixed" % queue.path)
@@ -157,7 +130,7 @@ def _entries_from_stdin(text):
                            True) for number, line in enumerate(lines, 1)]
 
 
-def new_entries(args, stdin=None):
+def new_entries(args, validator: QueueValidator, stdin=None) -> List[yamlfile.Entry]:
     """The entries --append asks for, checked."""
     entries = []
     for number, item in enumerate(args.append, 1):
@@ -170,7 +143,8 @@ def new_entries(args, stdin=None):
                 raise SpecError.at(where, None, "the command is empty")
             entries.append(yamlfile.Entry(where, None,
                                           {"command": yamlfile.Value([item], False, None)}, True))
-    return check_entries(entries, Templates())
+    validator.check_entries(entries)
+    return entries
 
 
 def entries_text(entries):
@@ -184,45 +158,24 @@ def entries_text(entries):
     return "".join(parts)
 
 
-def append(args, queue, stdin=None):
-    entries = new_entries(args, stdin)
+def append(args, queue: QueueFile, stdin=None) -> int:
+    entries = new_entries(args, queue.validator, stdin)
     if not entries:
         _say("nothing to add")
         return 0
-    items = entries_text(entries)
     acquire(queue)
     try:
         try:
-            text = queue.read()
+            queue.insert_locked(entries_text(entries), top=args.prepend)
         except SpecError as exc:
-            if exc.first.message != "no such file":
-                raise
-            text = ""
-        try:
-            check(text, queue.path, Templates())
-        except SpecError as exc:
-            raise SpecError(exc.problems + [Problem(
-                queue.path, None, "is invalid, so nothing was added",
-                "fix it first, e.g. with `pegasus l`")]) from None
-        head = scan_head(text, queue.path, 1)
-        if args.prepend or head.empty_flow is not None:
-            new_text = insert_top(text, head, items)
-        else:
-            new_text = _append_bottom(text, head, items)
-        check(new_text, queue.path, Templates())
-        atomic_write(queue.target, new_text)
+            if exc.problems and exc.problems[-1].path == queue.path:
+                raise SpecError(exc.problems + [Problem(
+                    queue.path, None, "is invalid, so nothing was added",
+                    "fix it first, e.g. with `pegasus l`")]) from None
+            raise
     finally:
         queue.unlock()
     _say("%s %d entr%s %s %s" % ("put" if args.prepend else "added", len(entries),
                                  "y" if len(entries) == 1 else "ies",
                                  "at the top of" if args.prepend else "to", queue.path))
     return 0
-
-
-def _append_bottom(text, head, items):
-    if head.column:
-        items = "".join(" " * head.column + line if line.strip() else line
-                        for line in items.splitlines(True))
-    if text and not text.endswith("\n"):
-        text += "\n"
-    return text + items

@@ -1,8 +1,11 @@
 """Entry point: wires the files, the engine and the output together, and is
 the one place where errors become messages and exit statuses."""
 
+from __future__ import annotations
+
 import os
 import sys
+from typing import Callable, Dict, List, Optional
 
 from . import cli
 from .errors import PegasusError, SpecError, UsageError
@@ -10,19 +13,16 @@ from .errors import PegasusError, SpecError, UsageError
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
 
-def _say(message):
+def _say(message: str) -> None:
     sys.stderr.write("pegasus: %s\n" % message)
     sys.stderr.flush()
 
 
-def main(argv=None):
+def main(argv: Optional[List[str]] = None) -> int:
     """Run the `pegasus` command; return its exit status."""
     args = cli.parse_args(argv)
     try:
-        if args.mode == "lock":
-            from . import lockmode
-            return lockmode.run(args)
-        return run(args)
+        return MODES[args.mode](args)
     except SpecError as exc:
         for problem in exc.problems:
             _say(str(problem))
@@ -39,23 +39,30 @@ def main(argv=None):
         return EXIT_OK
 
 
-def load(args):
-    """Read and check hosts.yaml and queue.yaml as the run will use them.
+class Loaded:
+    """hosts.yaml and queue.yaml, read and checked as the run will use them."""
 
-    Returns (templates, sub-hosts, queue file, jobs now in the queue).
-    """
-    from .queuefile import QueueFile, validate_text
-    from .spec import check_templates, load_hosts
+    def __init__(self, settings, templates, subhosts, queue, jobs):
+        self.settings = settings
+        self.templates = templates
+        self.subhosts = subhosts
+        self.queue = queue
+        self.jobs = jobs
+
+
+def load(args) -> Loaded:
+    from . import transports
+    from .queuefile import QueueFile
+    from .settings import Settings
+    from .spec import load_hosts
     from .template import Templates
+    from .validate import QueueValidator
 
+    settings = Settings.from_args(args)
     templates = Templates()
     subhosts = load_hosts(args.hosts_file, templates)
-
-    def validator(text, path):
-        jobs = validate_text(text, path)
-        check_templates(jobs, subhosts, templates)
-        return jobs
-
+    transports.attach(subhosts, settings)
+    validator = QueueValidator(templates, subhosts)
     queue = QueueFile(args.queue_file, consumed_path=getattr(args, "consumed_file", None),
                       validator=validator)
     where = os.path.dirname(os.path.abspath(queue.consumed_path))
@@ -63,62 +70,75 @@ def load(args):
         raise UsageError("cannot record taken jobs in %s: no directory %s" % (
             queue.consumed_path, where))
     jobs = validator(queue.read(), args.queue_file)
-    return templates, subhosts, queue, jobs
+    return Loaded(settings, templates, subhosts, queue, jobs)
 
 
-def run(args):
-    templates, subhosts, queue, jobs = load(args)
+def run(args) -> int:
+    """`pegasus q` and `pegasus b`."""
+    from . import policy
+    loaded = load(args)
+    fans_out = policy.fans_out(args.mode)
     if args.dry_run:
-        from .output import dry_run_lines
-        for line in dry_run_lines(args.mode, jobs, subhosts, templates):
+        from .dryrun import dry_run_lines
+        for line in dry_run_lines(fans_out, loaded.jobs, loaded.subhosts, loaded.templates):
             sys.stdout.write(line + "\n")
         sys.stdout.flush()
         return EXIT_OK
-    if not jobs and not args.daemon:
+    if not loaded.jobs and not args.daemon:
         _say("%s is empty: nothing to run" % args.queue_file)
         return EXIT_OK
 
-    from . import ssh
+    from .events import Fanout
     from .output import Printer
-    from .report import Fanout, JobLog, LogDir, Summary, print_summary
-    from .runner import Runner, Settings
+    from .queuefile import LiveQueue
+    from .report import JobLog, LogDir, Summary, print_summary
+    from .runner import Runner
 
-    settings = Settings(
-        mode=args.mode, daemon=args.daemon, timeout=args.timeout,
-        kill_grace=args.kill_grace,
-        ssh_settings=ssh.SshSettings(config_file=args.ssh_config, options=args.ssh_option),
-        connect_parallel=args.connect_limit,
-        error_aborts=getattr(args, "error_aborts", False),
-        sessions=max(1, args.max_sessions - 1),
-        retries=args.retries)
+    printer: Printer
     if args.gather:
-        from .output import Gatherer
-        runs_per_job = len(subhosts) if args.mode == "broadcast" else 1
-        printer = Gatherer(runs_per_job, color=args.color)
+        from .gather import Gatherer
+        printer = Gatherer(len(loaded.subhosts) if fans_out else 1, color=args.color)
     else:
         printer = Printer(color=args.color, print_period=args.print_period)
-    summary = Summary(args.mode)
+    summary = Summary(per_job=fans_out)
     joblog = JobLog(args.joblog) if args.joblog else None
     logdir = LogDir(args.log_dir) if args.log_dir else None
-    events = Fanout([summary, joblog, logdir, printer])
-    runner = Runner(settings, subhosts, queue, templates, events)
+    handler = Fanout([summary, joblog, logdir, printer])
+    runner = Runner(loaded.settings, loaded.subhosts, LiveQueue(loaded.queue),
+                    loaded.templates, handler)
     printer.attach(runner.loop)
     try:
-        completed = runner.run()
+        result = runner.run()
     finally:
         printer.flush()
-        for handler in (joblog, logdir):
-            if handler is not None:
-                handler.close()
+        for closing in (joblog, logdir):
+            if closing is not None:
+                closing.close()
     print_summary(summary)
-    if not completed:
+    if result.cancelled:
         return EXIT_CANCELLED
-    if runner.queue_broken is not None:
+    if result.queue_broken:
         _say("stopped with %s invalid: what is left in it was not run" % args.queue_file)
         return EXIT_USAGE
-    if summary.failed or runner.aborted:
+    if result.failed or result.aborted:
         return EXIT_FAILED
-    if not summary.ready and not summary.runs:
+    if not result.connected and not result.runs:
         _say("no host could be connected: nothing was run, the queue is untouched")
         return EXIT_FAILED
     return EXIT_OK
+
+
+def lock(args) -> int:
+    """`pegasus l`."""
+    from . import lockmode
+    return lockmode.run(args)
+
+
+def _modes() -> Dict[str, Callable[..., int]]:
+    from .policy import POLICIES
+    modes: Dict[str, Callable[..., int]] = {name: run for name in POLICIES}
+    modes["lock"] = lock
+    return modes
+
+
+MODES = _modes()

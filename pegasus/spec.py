@@ -21,14 +21,6 @@ HOST_KEYS = ("hostname", "slots")
 JOB_KEYS = ("command", "timeout", "slots", "allocation_policy")
 POLICIES = ("first_fit", "buddy")
 
-LOCAL_NAMES = frozenset(["localhost", "127.0.0.1", "::1"])
-
-
-def is_local(hostname):
-    """Whether commands for `hostname` run through a local `sh -c`."""
-    return hostname.lower() in LOCAL_NAMES
-
-
 def _product(values):
     keys = list(values)
     for combination in itertools.product(*(values[k].items for k in keys)):
@@ -37,9 +29,10 @@ def _product(values):
 
 class SubHost:
     """One combination of a hosts.yaml entry: it runs one job at a time (or
-    `slots` of them) over its own SSH connection."""
+    `slots` of them) over its own connection. Its `transport` (how jobs
+    reach it: transports.py) is attached once the hosts are loaded."""
 
-    __slots__ = ("index", "hostname", "params", "slots", "path", "line")
+    __slots__ = ("index", "hostname", "params", "slots", "path", "line", "transport")
 
     def __init__(self, index, hostname, params, slots=1, path="hosts.yaml", line=0):
         self.index = index
@@ -48,6 +41,7 @@ class SubHost:
         self.slots = slots
         self.path = path
         self.line = line
+        self.transport = None
 
     @property
     def label(self):
@@ -55,10 +49,6 @@ class SubHost:
         if not self.params:
             return self.hostname
         return "%s (%s)" % (self.hostname, ",".join("%s=%s" % kv for kv in self.params.items()))
-
-    @property
-    def is_local(self):
-        return is_local(self.hostname)
 
     def variables(self):
         """Template variables this sub-host contributes (they win over the
@@ -256,35 +246,3 @@ def job_count(entry):
     for value in entry.values.values():
         count *= len(value.items)
     return count
-
-
-def check_templates(jobs, subhosts, templates):
-    """Render every job on every sub-host it could run on, so that an unknown
-    variable or helper is reported before anything runs.
-
-    Whether a render succeeds depends on the template and on which variable
-    names exist, not on their values, so each distinct combination of
-    (template, job keys, host keys) is rendered once.
-    """
-    seen = set()
-    problems = []
-    host_kinds = {}
-    for host in subhosts:
-        host_kinds.setdefault(frozenset(host.params), host)
-    for job in jobs:
-        if "{{" not in job.command:
-            continue
-        job_keys = frozenset(job.params)
-        for host_keys, host in host_kinds.items():
-            key = (job.command, job_keys, host_keys)
-            if key in seen:
-                continue
-            seen.add(key)
-            try:
-                templates.render(job.command, job.variables(host, slots="0"), job.where,
-                                 owner="sub-host %s" % host.label)
-            except SpecError as exc:
-                problems.extend(exc.problems)
-                break
-    if problems:
-        raise SpecError(problems)

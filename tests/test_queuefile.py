@@ -12,9 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pegasus import queuefile, yamlfile
+from pegasus import queuefile, queuetext, yamlfile
 from pegasus.errors import SpecError
-from pegasus.queuefile import QueueFile, validate_text
+from pegasus.queuefile import QueueFile
+from pegasus.validate import validate_text
 from pegasus.spec import Job
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,8 +38,17 @@ def make_queue(tmp_path, text, **kwargs):
 
 
 def take(queue, limit=1, accept=None):
+    """Take up to `limit` jobs; `accept(job)` may refuse one (FIFO: taking
+    stops there)."""
+    def choose(candidates):
+        count = 0
+        for job in candidates:
+            if not accept(job):
+                break
+            count += 1
+        return count
     with queue.locked():
-        return queue.take_locked(limit, accept)
+        return queue.take_locked(limit, choose if accept else None)
 
 
 def commands(jobs):
@@ -288,18 +298,35 @@ def test_consumed_file_without_final_newline_gets_one_before_the_append(tmp_path
     assert read(queue.consumed_path) == "- command: old\n- command: a\n"
 
 
-def test_consumed_is_written_before_the_queue_is_replaced(tmp_path, monkeypatch):
-    queue = make_queue(tmp_path, "- a\n- b\n")
+def test_consumed_is_written_before_the_queue_is_replaced(tmp_path):
+    # The runner dies at the rename: the job is recorded, and still queued
+    # (it may run twice; it is never lost).
+    write(tmp_path / "queue.yaml", "- a\n- b\n")
+    code = ("import os, sys; from pegasus.queuefile import QueueFile\n"
+            "os.replace = lambda *a: os._exit(9)\n"
+            "queue = QueueFile(sys.argv[1])\n"
+            "with queue.locked(): queue.take_locked(1)\n")
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "queue.yaml")],
+                            env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert result.returncode == 9
+    assert read(tmp_path / "consumed.yaml") == "- command: a\n"
+    assert read(tmp_path / "queue.yaml") == "- a\n- b\n"
 
-    def crash(*_args, **_kwargs):
-        raise OSError("disk full")
 
-    monkeypatch.setattr(queuefile, "atomic_write", crash)
+def test_a_take_whose_replace_fails_leaves_no_record(tmp_path, monkeypatch):
+    queue = make_queue(tmp_path, "- old\n")
+    take(queue)
+    write(queue.path, "- a\n- b\n")
+
+    def fail(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(queuefile.os, "replace", fail)
     with pytest.raises(OSError):
         take(queue)
-    assert read(queue.consumed_path) == "- command: a\n"
-    assert read(queue.target) == "- a\n- b\n"
+    assert read(queue.consumed_path) == "- command: old\n"
     assert read(queue.path) == "- a\n- b\n"
+    assert [name for name in os.listdir(tmp_path) if name.endswith(".tmp")] == []
 
 
 def test_tail_of_consumed_requeues_a_single_line_entry(tmp_path):
@@ -391,14 +418,14 @@ def test_taking_from_a_large_queue_parses_only_its_head(tmp_path, monkeypatch):
     queue = make_queue(tmp_path, text)
     take(queue)  # validates the whole file once
     composed = []
-    original = queuefile._head_loader
+    original = queuetext._head_loader
 
     def counting_loader(source):
         loader = original(source)
         composed.append(loader)
         return loader
 
-    monkeypatch.setattr(queuefile, "_head_loader", counting_loader)
+    monkeypatch.setattr(queuetext, "_head_loader", counting_loader)
     monkeypatch.setattr(queuefile.yamlfile, "compose",
                         lambda *args: pytest.fail("the whole file was parsed"))
     take(queue)

@@ -2,9 +2,17 @@
 
 import pytest
 
-from pegasus.schedule import BroadcastPolicy, QueuePolicy
-from pegasus.slots import BUDDY, FIRST_FIT, SlotAllocator, impossible
+from pegasus import transports
+from pegasus.outcome import Reason
+from pegasus.policy import BroadcastPolicy, QueuePolicy
+from pegasus.settings import Settings
+from pegasus.slots import BUDDY, FIRST_FIT, SlotAllocator, misfit
 from pegasus.spec import Job, SubHost
+
+
+def impossible(size, count, policy):
+    found = misfit(size, count, policy)
+    return None if found is None else str(found)
 
 
 def allocator(size, used=()):
@@ -101,6 +109,12 @@ def hosts(*sizes):
     return [SubHost(i, "node-%d" % (i + 1), {}, size) for i, size in enumerate(sizes)]
 
 
+def make(policy_class, subhosts, sessions=None):
+    settings = Settings(sessions=sessions if sessions is not None else 10 ** 6)
+    transports.attach(subhosts, settings)
+    return policy_class(subhosts, settings)
+
+
 def job(slots=1, policy=None):
     params = {"slots": str(slots)}
     if policy:
@@ -109,7 +123,7 @@ def job(slots=1, policy=None):
 
 
 def ready_queue(*sizes, sessions=None):
-    policy = QueuePolicy(hosts(*sizes), sessions)
+    policy = make(QueuePolicy, hosts(*sizes), sessions)
     for index in range(len(sizes)):
         policy.host_up(index)
     return policy
@@ -117,40 +131,34 @@ def ready_queue(*sizes, sessions=None):
 
 def test_the_head_goes_to_the_first_sub_host_with_room():
     policy = ready_queue(2, 4)
-    assert policy.accept(job(4))
-    assert [(p.host, p.slots) for p in policy.placements()] == [(1, [0, 1, 2, 3])]
-    assert policy.accept(job(1))
-    assert [(p.host, p.slots) for p in policy.placements()] == [(0, [0])]
+    assert [(p.host, p.slots) for p in policy.accept(job(4))] == [(1, [0, 1, 2, 3])]
+    assert [(p.host, p.slots) for p in policy.accept(job(1))] == [(0, [0])]
 
 
 def test_fifo_the_head_waits_and_nothing_overtakes_it():
     policy = ready_queue(4)
     assert policy.accept(job(2))
-    policy.placements()
-    policy.start_take()
-    assert not policy.accept(job(4))   # does not fit yet
-    assert policy.refused
+    assert policy.accept(job(4)) is None   # does not fit yet
     assert policy.capacity() == 2      # a 1-slot job would fit, but must wait its turn
 
 
 def test_a_job_larger_than_every_host_fails_at_once():
     policy = ready_queue(2, 4)
-    assert policy.accept(job(8))
-    [place] = policy.placements()
-    assert place.host is None and "needs 8 slots" in place.failure
+    [place] = policy.accept(job(8))
+    assert place.host is None and place.reason is Reason.NO_ROOM
+    assert "needs 8 slots" in place.detail
 
 
 def test_a_job_that_fits_a_host_that_is_down_waits_for_it():
-    policy = QueuePolicy(hosts(2, 8))
+    policy = make(QueuePolicy, hosts(2, 8))
     policy.host_up(0)
-    policy.host_down(1, "unreachable")
+    policy.host_down(1, Reason.UNREACHABLE)
     assert not policy.accept(job(8))
 
 
 def test_released_slots_make_room_again():
     policy = ready_queue(2)
-    assert policy.accept(job(2))
-    [place] = policy.placements()
+    [place] = policy.accept(job(2))
     assert policy.capacity() == 0
     policy.release(place)
     assert policy.capacity() == 2
@@ -165,7 +173,7 @@ def test_sessions_cap_the_jobs_on_one_connection():
 
 
 def test_the_sessions_cap_does_not_apply_to_localhost():
-    policy = QueuePolicy([SubHost(0, "localhost", {}, 16)], sessions=9)
+    policy = make(QueuePolicy, [SubHost(0, "localhost", {}, 16)], sessions=9)
     policy.host_up(0)
     for _ in range(16):
         assert policy.accept(job(1))
@@ -174,17 +182,17 @@ def test_the_sessions_cap_does_not_apply_to_localhost():
 # --- the broadcast policy ----------------------------------------------------
 
 def test_broadcast_starts_once_a_host_is_up_and_then_waits_for_the_barrier():
-    policy = BroadcastPolicy(hosts(1, 1, 1, 1))
+    policy = make(BroadcastPolicy, hosts(1, 1, 1, 1))
     assert policy.capacity() == 0            # nobody connected yet
     policy.host_up(0)
     policy.host_up(1)
-    policy.host_down(2, "unreachable: refused")
+    policy.host_down(2, Reason.UNREACHABLE, "refused")
     assert policy.capacity() == 1            # node-4 still connecting: it need not
-    assert policy.accept(job())
-    places = policy.placements()
+    places = policy.accept(job())
     # node-4 gets its place all the same; the runner starts it once connected.
-    assert [(p.host, p.slots, p.failure) for p in places] == [
-        (0, [0], None), (1, [0], None), (2, None, "unreachable: refused"), (3, [0], None)]
+    assert [(p.host, p.slots, p.reason, p.detail) for p in places] == [
+        (0, [0], None, ""), (1, [0], None, ""), (2, None, Reason.UNREACHABLE, "refused"),
+        (3, [0], None, "")]
     policy.host_up(3)
     assert policy.capacity() == 0            # the barrier: every run must end first
     for place in places[:-1]:
@@ -195,9 +203,8 @@ def test_broadcast_starts_once_a_host_is_up_and_then_waits_for_the_barrier():
 
 
 def test_broadcast_gives_each_sub_host_the_first_slots_or_fails_where_too_small():
-    policy = BroadcastPolicy(hosts(4, 1))
+    policy = make(BroadcastPolicy, hosts(4, 1))
     policy.host_up(0)
     policy.host_up(1)
-    assert policy.accept(job(2))
-    first, second = policy.placements()
-    assert first.slots == [0, 1] and second.failure == "needs 2 slots, the host has 1"
+    first, second = policy.accept(job(2))
+    assert first.slots == [0, 1] and second.detail == "needs 2 slots, the host has 1"

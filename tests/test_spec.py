@@ -3,9 +3,9 @@ cartesian expansion, literal scalars, host ranges, special keys."""
 
 import pytest
 
-from pegasus import spec
+from pegasus import spec, transports, validate
 from pegasus.errors import SpecError
-from pegasus.queuefile import validate_text
+from pegasus.validate import validate_text
 from pegasus.template import Templates
 
 
@@ -300,18 +300,18 @@ def test_hosts_file_with_no_host_is_an_error(tmp_path):
 @pytest.mark.parametrize("name", ["localhost", "LocalHost", "LOCALHOST", "127.0.0.1", "::1"])
 def test_localhost_is_detected_in_any_case(tmp_path, name):
     [host] = hosts(tmp_path, "- '%s'\n" % name)
-    assert host.is_local
+    assert transports.choose(host) is transports.LocalTransport
 
 
 @pytest.mark.parametrize("name", ["node-1", "ann@localhost", "localhost2", "127.0.0.2"])
 def test_other_hosts_are_not_local(tmp_path, name):
     [host] = hosts(tmp_path, "- '%s'\n" % name)
-    assert not host.is_local
+    assert transports.choose(host) is transports.SshTransport
 
 
 def test_plain_ipv6_loopback_is_read_as_a_host_name(tmp_path):
     [host] = hosts(tmp_path, "- ::1\n")
-    assert host.hostname == "::1" and host.is_local
+    assert host.hostname == "::1" and transports.choose(host) is transports.LocalTransport
 
 
 # --- variables ---------------------------------------------------------------------
@@ -330,12 +330,12 @@ def test_slots_variable_is_the_allocation_not_the_job_key(tmp_path):
 
 def test_check_templates_reports_a_variable_a_host_lacks(tmp_path):
     subhosts = hosts(tmp_path, "- hostname: a\n  gpu: 0\n- b\n")
-    message = spec_error(spec.check_templates, jobs("- echo {{ gpu }}\n", "q.yaml"),
+    message = spec_error(validate.check_templates, jobs("- echo {{ gpu }}\n", "q.yaml"),
                          subhosts, Templates())
     assert "q.yaml:1:" in message and "'gpu'" in message and "sub-host b" in message
 
 
 def test_check_templates_accepts_variables_every_host_has(tmp_path):
     subhosts = hosts(tmp_path, "- hostname: a\n  gpu: 0\n- hostname: b\n  gpu: 1\n")
-    spec.check_templates(jobs("- echo {{ gpu }} {{ hostname }} {{ slots }}\n"),
+    validate.check_templates(jobs("- echo {{ gpu }} {{ hostname }} {{ slots }}\n"),
                          subhosts, Templates())

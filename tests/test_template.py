@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from pegasus import spec
 from pegasus.errors import TemplateError
-from pegasus.queuefile import validate_text
+from pegasus.validate import validate_text
 from pegasus.template import Templates, Where, shell_quote
 
 REPO = Path(__file__).resolve().parent.parent

@@ -12,7 +12,7 @@ import time
 import psutil
 import pytest
 
-from pegasus import ssh
+from pegasus import wrapper
 
 SHELLS = [name for name in ("sh", "bash", "dash", "zsh", "ksh", "mksh") if shutil.which(name)]
 
@@ -24,7 +24,7 @@ def start(shell, command, grace=1.0):
     """The wrapper in `shell`, in a session of its own as sshd starts it,
     under an init that reaps orphans at once."""
     return subprocess.Popen([sys.executable, SUBREAPER, shell, "-c",
-                             ssh.wrapped_remote(command, grace)],
+                             wrapper.wrapped_remote(command, grace)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True)
 
@@ -117,7 +117,7 @@ def test_cancel_stops_the_whole_job_group_then_the_wrapper_exits(shell):
     tag = "31%d" % os.getpid()
     process = start(shell, "sleep %s & sleep %s | cat; wait" % (tag, tag), grace=5)
     assert wait_until(lambda: len(marked(tag)) >= 2)
-    process.stdin.write(ssh.CANCEL)
+    process.stdin.write(wrapper.CANCEL)
     process.stdin.flush()
     process.wait(timeout=20)
     assert process.returncode == 128 + signal.SIGTERM
@@ -133,11 +133,11 @@ def test_a_job_ignoring_sigterm_is_waited_for_then_killed_on_request(shell, job,
     tag = "32%d" % os.getpid()
     process = start(shell, job.format(tag=tag), grace=60)
     assert wait_until(lambda: marked(tag))
-    send(process, ssh.CANCEL)
+    send(process, wrapper.CANCEL)
     time.sleep(0.5)
     assert marked(tag), "SIGTERM is ignored: the job must still be there"
     assert process.poll() is None, "the wrapper waits while the job's group lives"
-    send(process, ssh.KILL)
+    send(process, wrapper.KILL)
     process.wait(timeout=20)  # not the 60 s grace
     assert process.returncode == status, "the job's own status"
     assert wait_until(lambda: not marked(tag))
@@ -152,10 +152,10 @@ def test_a_cancel_arriving_as_the_job_dies_never_hangs_the_wrapper(shell, ignore
     for attempt in range(20):
         process = start(shell, command, grace=600)
         time.sleep(0.02 + 0.01 * (attempt % 6))
-        send(process, ssh.CANCEL)
+        send(process, wrapper.CANCEL)
         if ignore_term:
             time.sleep(0.01 * (attempt % 4))
-            send(process, ssh.KILL)
+            send(process, wrapper.KILL)
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:

@@ -1,0 +1,176 @@
+"""The event protocol between the engine and what a person sees.
+
+The engine (runner.py and its parts) never prints: it calls the `on_*`
+methods of one `Handler`, usually a `Fanout` of several (the printer, the
+summary, the joblog...). Every event is a method of `Handler` below with a
+documented no-op body; a handler overrides the ones it cares about. A
+subclass that defines an `on_*` method `Handler` does not know is refused
+when the class is made, so a misspelt handler cannot silently never fire.
+
+Notices are typed values (the dataclasses below), not sentences: words.py
+alone turns them into words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Iterable, List, Optional
+
+if TYPE_CHECKING:
+    from .outcome import Launch, Outcome
+    from .spec import Job, SubHost
+
+
+class Handler:
+    """Receives the events of a run. Every method is a no-op here."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        unknown = [name for name in vars(cls)
+                   if name.startswith("on_") and not hasattr(Handler, name)]
+        if unknown:
+            raise TypeError("%s defines %s, which no event calls (events: %s)" % (
+                cls.__name__, ", ".join(unknown), ", ".join(EVENTS)))
+
+    def on_host_ready(self, host: SubHost, was_down: bool) -> None:
+        """`host` is connected and takes jobs; `was_down`: it had been
+        unreachable or lost before."""
+
+    def on_host_failed(self, host: SubHost, reason: str) -> None:
+        """`host` could not be connected (`reason`: from ssh); it is tried
+        again in the background."""
+
+    def on_host_lost(self, host: SubHost, reason: str) -> None:
+        """`host` was connected and its connection is gone; its running jobs
+        end with reason HOST_LOST."""
+
+    def on_job_started(self, launch: Launch) -> None:
+        """A run starts (or, for a run that fails before it can start, is
+        about to be reported as finished)."""
+
+    def on_job_line(self, launch: Launch, stream: str, text: str) -> None:
+        """One whole line of a run's output; `stream` is "out" or "err"."""
+
+    def on_job_finished(self, outcome: Outcome) -> None:
+        """A run ended, however it ended."""
+
+    def on_notice(self, notice: Notice) -> None:
+        """Something a person should know about the run as a whole."""
+
+
+EVENTS = tuple(name for name in vars(Handler) if name.startswith("on_"))
+
+
+class Fanout(Handler):
+    """Passes every event to each handler in turn, in the order given."""
+
+    def __init__(self, handlers: Iterable[Optional[Handler]]):
+        self.handlers: List[Handler] = [h for h in handlers if h is not None]
+
+    def on_host_ready(self, host, was_down):
+        for handler in self.handlers:
+            handler.on_host_ready(host, was_down)
+
+    def on_host_failed(self, host, reason):
+        for handler in self.handlers:
+            handler.on_host_failed(host, reason)
+
+    def on_host_lost(self, host, reason):
+        for handler in self.handlers:
+            handler.on_host_lost(host, reason)
+
+    def on_job_started(self, launch):
+        for handler in self.handlers:
+            handler.on_job_started(launch)
+
+    def on_job_line(self, launch, stream, text):
+        for handler in self.handlers:
+            handler.on_job_line(launch, stream, text)
+
+    def on_job_finished(self, outcome):
+        for handler in self.handlers:
+            handler.on_job_finished(outcome)
+
+    def on_notice(self, notice):
+        for handler in self.handlers:
+            handler.on_notice(notice)
+
+
+# --- notices ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Notice:
+    """Base of the notices; `warning` ones are shown as such."""
+
+    warning: ClassVar[bool] = False
+
+
+@dataclass(frozen=True)
+class QueueInvalid(Notice):
+    """The queue cannot be taken from (bad YAML, a bad entry, a failed
+    write); nothing is taken until it changes."""
+
+    warning: ClassVar[bool] = True
+    message: str
+
+
+@dataclass(frozen=True)
+class QueueValidAgain(Notice):
+    path: str
+
+
+@dataclass(frozen=True)
+class JobPutBack(Notice):
+    """A job went back to the top of the queue for another sub-host."""
+
+    path: str
+    job: Job
+
+
+@dataclass(frozen=True)
+class PutBackFailed(Notice):
+    warning: ClassVar[bool] = True
+    path: str
+    error: str
+
+
+@dataclass(frozen=True)
+class JobsRecovered(Notice):
+    """A dead runner's unfinished jobs went back to the top of the queue."""
+
+    warning: ClassVar[bool] = True
+    owner: str
+    count: int
+    path: str
+
+
+@dataclass(frozen=True)
+class RecoveryFailed(Notice):
+    warning: ClassVar[bool] = True
+    error: str
+
+
+@dataclass(frozen=True)
+class Cancelling(Notice):
+    """The first Ctrl-C (or SIGTERM, SIGHUP): `running` jobs are stopped,
+    SIGTERM then SIGKILL after `grace` seconds."""
+
+    warning: ClassVar[bool] = True
+    signal_name: str
+    running: int
+    grace: float
+
+
+@dataclass(frozen=True)
+class KillingNow(Notice):
+    """A second cancel signal: every job is killed at once."""
+
+    warning: ClassVar[bool] = True
+    signal_name: str
+
+
+@dataclass(frozen=True)
+class Aborting(Notice):
+    """A job failed and the run takes no further job (`-e`)."""
+
+    warning: ClassVar[bool] = True

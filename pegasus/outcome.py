@@ -1,0 +1,119 @@
+"""What the engine tells its handlers about one run of a job: where and what
+it started (`Launch`), and how it ended (`Outcome`), as immutable values
+with a typed reason. Words for them live in words.py."""
+
+from __future__ import annotations
+
+import enum
+import signal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:
+    from .spec import Job, SubHost
+
+
+class Reason(enum.Enum):
+    """Why a run ended other than by its command exiting by itself."""
+
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+    HOST_LOST = "host lost"
+    UNREACHABLE = "unreachable"      # its sub-host could not be connected
+    NO_ROOM = "no room"              # its slots fit no sub-host (detail: the misfit)
+    TEMPLATE = "template error"
+    TOO_LONG = "command too long"
+    NOT_STARTED = "could not start"  # spawning the command failed
+
+
+# Stopped by pegasus itself: the joblog shows the signal pegasus sent.
+STOPPED_BY_PEGASUS = frozenset([Reason.TIMEOUT, Reason.CANCELLED])
+
+
+@dataclass(frozen=True)
+class Launch:
+    """One run of a job on one sub-host, as it starts.
+
+    `seq` numbers runs in the order they start (the joblog's Seq); `job` is
+    shared by every run of one taken job (a broadcast job has one run per
+    sub-host); `host` is None for a job that fits no sub-host.
+    """
+
+    seq: int
+    job: Job
+    host: Optional[SubHost]
+    slots: Optional[tuple]
+    command: str
+    started: float            # wall-clock time (time.time())
+
+    @property
+    def slots_text(self) -> str:
+        """`{{ slots }}`: the indices, comma-separated; `0` without slots."""
+        return ",".join(str(i) for i in self.slots) if self.slots else "0"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one run ended: the command's exit status (as in subprocess: -N
+    for signal N; None if it never ran or its end is unknown), or a typed
+    reason with a detail; whether pegasus sent it SIGTERM or SIGKILL; what
+    it printed; whether it goes back to the queue for another try."""
+
+    launch: Launch
+    duration: float
+    returncode: Optional[int] = None
+    reason: Optional[Reason] = None
+    detail: str = ""
+    stop_signal: int = 0     # the signal pegasus sent to stop it, 0 if none
+    received: int = 0        # bytes of output
+    lines: int = 0
+    retried: bool = False    # it goes back to the queue: not a failure (yet)
+
+    # Shorthands for the launch's fields.
+    @property
+    def seq(self) -> int:
+        return self.launch.seq
+
+    @property
+    def job(self) -> Job:
+        return self.launch.job
+
+    @property
+    def host(self) -> Optional[SubHost]:
+        return self.launch.host
+
+    @property
+    def command(self) -> str:
+        return self.launch.command
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is None and self.returncode == 0
+
+    @property
+    def counts_as_failed(self) -> bool:
+        return not self.ok and not self.retried
+
+    @property
+    def signal(self) -> int:
+        """The signal that ended the command: the one pegasus sent when it
+        stopped the job, else as far as the exit status tells; 0 if none."""
+        if self.reason in STOPPED_BY_PEGASUS and self.stop_signal:
+            return self.stop_signal
+        if self.returncode is not None and self.returncode < 0:
+            return -self.returncode
+        return 0
+
+    @property
+    def exit_value(self) -> int:
+        """The exit status as a shell reports it (128+N for signal N); -1 if
+        the command never ran or its end is unknown."""
+        if self.reason in STOPPED_BY_PEGASUS and self.stop_signal:
+            return 128 + self.stop_signal
+        if self.returncode is None:
+            return -1
+        return 128 - self.returncode if self.returncode < 0 else self.returncode
+
+
+SIGTERM = int(signal.SIGTERM)
+SIGKILL = int(signal.SIGKILL)

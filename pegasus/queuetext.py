@@ -1,0 +1,269 @@
+"""The text surgery of queue.yaml, pure: where the top entries are, what the
+file becomes when jobs are taken from its top or put back there, or when
+entries are appended. No I/O and no locking here: queuefile.py does those.
+
+Taking a job edits the text rather than re-dumping it: only the lines of the
+entries taken are replaced (by the rest of a multi-job entry, in canonical
+form), so every other byte -- comments, blank lines, quoting, block scalars,
+key order, line ends -- stays as the user wrote it. Only the head of the file
+is parsed.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Sequence, Tuple
+
+import yaml
+
+from . import yamlfile
+from .errors import SpecError
+from .spec import Job, check_job_keys, expand_entry, job_count
+
+
+def _head_loader(text):
+    """A loader that composes one node at a time, on libyaml's events when
+    PyYAML has them."""
+    from yaml.composer import Composer
+    from yaml.resolver import Resolver
+    try:
+        from yaml._yaml import CParser as Parser
+    except ImportError:  # pragma: no cover - depends on the PyYAML build
+        Parser = None
+    if Parser is not None:
+        class Loader(Parser, Composer, Resolver):
+            def __init__(self, stream):
+                Parser.__init__(self, stream)
+                Composer.__init__(self)
+                Resolver.__init__(self)
+        return Loader(text)
+    return yaml.SafeLoader(text)
+
+
+class HeadItem:
+    """One top-level entry found by scanning the head: its text span."""
+
+    __slots__ = ("entry", "start", "end")
+
+    def __init__(self, entry, start, end):
+        self.entry = entry
+        self.start = start  # offset of the start of the line of its '-'
+        self.end = end      # offset just past its last line
+
+
+class Head:
+    """What scanning the head of queue.yaml found.
+
+    `simple` is False when the text cannot be edited in place (a flow-style
+    list, anchors and aliases, a comment between '-' and its entry); the
+    caller then rewrites the whole file in canonical form.
+    """
+
+    __slots__ = ("items", "column", "insert_at", "simple", "empty_flow")
+
+    def __init__(self):
+        self.items = []
+        self.column = 0
+        self.insert_at = None
+        self.simple = True
+        self.empty_flow = None  # (start, end) of a `[]`, `~` or `null` root
+
+
+def _line_start(text, offset):
+    return text.rfind("\n", 0, offset) + 1
+
+
+def _block_scalar_end(text, node):
+    """Where a literal or folded block scalar ends: after its last content
+    line. The blank lines after it separate it from what follows, unless its
+    header keeps them as content (`|+`)."""
+    end = node.end_mark.index
+    header_end = text.find("\n", node.start_mark.index, end)
+    header = text[node.start_mark.index:header_end if header_end >= 0 else end]
+    last = len(text[:end].rstrip())
+    if "+" in header.split("#", 1)[0] or header_end < 0 or last <= header_end:
+        return (end, node.end_mark.column)
+    return (last, last - _line_start(text, last))
+
+
+def _leaves_end(text, node, start):
+    """The furthest (index, column) of the scalars and flow collections of
+    `node`; None if an alias points before `start`."""
+    best = (node.end_mark.index, node.end_mark.column)
+    if isinstance(node, yaml.ScalarNode) or getattr(node, "flow_style", False):
+        if node.start_mark.index < start:
+            return None
+        if isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"):
+            return _block_scalar_end(text, node)
+        return best
+    best = None
+    children = node.value if isinstance(node, yaml.SequenceNode) else \
+        [n for pair in node.value for n in pair]
+    for child in children:
+        end = _leaves_end(text, child, start)
+        if end is None:
+            return None
+        if best is None or end > best:
+            best = end
+    return best
+
+
+def scan_head(text: str, path: str, want: int) -> Head:
+    """Compose top-level entries from the top of `text` until they hold at
+    least `want` jobs (or the list ends). Raises SpecError on bad YAML."""
+    head = Head()
+    loader = _head_loader(text)
+    try:
+        loader.get_event()  # stream start
+        if loader.check_event(yaml.StreamEndEvent):
+            head.insert_at = len(text)
+            return head
+        loader.get_event()  # document start
+        if not loader.check_event(yaml.SequenceStartEvent):
+            # Empty document, or not a list: the full parse reports the latter.
+            if loader.check_event(yaml.ScalarEvent):
+                event = loader.peek_event()
+                if not event.style and event.value.strip() in yamlfile.NULLS:
+                    if event.value:  # `~` or `null`: entries replace it
+                        head.empty_flow = (event.start_mark.index, event.end_mark.index)
+                    head.insert_at = len(text)
+                    return head
+            yamlfile.root_sequence(yamlfile.compose(text, path), path)
+            head.insert_at = len(text)
+            return head
+        start_event = loader.get_event()
+        if start_event.flow_style:
+            if loader.check_event(yaml.SequenceEndEvent):
+                head.empty_flow = (start_event.start_mark.index, loader.peek_event().end_mark.index)
+            else:
+                head.simple = False
+            return head
+        jobs = 0
+        previous_end = 0
+        while jobs < want and not loader.check_event(yaml.SequenceEndEvent):
+            node = loader.compose_node(None, None)
+            start = node.start_mark.index
+            dash = text.rfind("-", previous_end, start)
+            between = text[dash + 1:start] if dash >= 0 else None
+            line_start = _line_start(text, dash)
+            end = _leaves_end(text, node, start)
+            if (dash < 0 or between.strip() or text[line_start:dash].strip()
+                    or end is None or loader.anchors):
+                head.simple = False
+                return head
+            end_index, end_column = end
+            if end_column != 0:
+                newline = text.find("\n", end_index)
+                end_index = len(text) if newline < 0 else newline + 1
+            if not head.items:
+                head.column = dash - line_start
+                head.insert_at = line_start
+            entry = yamlfile.entries(yaml.SequenceNode("tag:yaml.org,2002:seq", [node]),
+                                     path, "command")[0]
+            problems = []
+            if not check_job_keys(entry, problems):
+                raise SpecError(problems)
+            head.items.append(HeadItem(entry, line_start, end_index))
+            jobs += job_count(entry)
+            previous_end = end_index
+        if head.insert_at is None:
+            head.insert_at = len(text)  # a block list with no entry left
+        return head
+    except yaml.YAMLError as exc:
+        raise yamlfile._syntax_error(exc, path) from None
+    finally:
+        loader.dispose()
+
+
+def splice(text: str, head: Head, taken_items: int, rest_jobs: Sequence[Job]) -> str:
+    """The new text of queue.yaml: the first `taken_items` entries of `head`
+    removed, `rest_jobs` (what is left of the last one) in their place."""
+    if taken_items == 0:
+        return text
+    first = head.items[0].start
+    last = head.items[taken_items - 1].end
+    rest = _newlines_of(text, "".join(job.canonical(head.column) for job in rest_jobs))
+    # Keep what lies between consumed entries (comments, blank lines).
+    kept = []
+    for before, after in zip(head.items[:taken_items - 1], head.items[1:taken_items]):
+        kept.append(text[before.end:after.start])
+    return text[:first] + "".join(kept) + rest + text[last:]
+
+
+def _newline(text):
+    """The line end `text` uses: CRLF if its first line ends so, else LF."""
+    first = text.find("\n")
+    return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
+
+
+def _newlines_of(text, items_text):
+    """`items_text` (written with LF) with the line ends `text` uses."""
+    newline = _newline(text)
+    return items_text if newline == "\n" else items_text.replace("\n", newline)
+
+
+def insert_top(text: str, head: Head, items_text: str) -> str:
+    """`items_text` (canonical entries at column 0) put first in the list."""
+    newline = _newline(text)
+    items_text = _newlines_of(text, items_text)
+    if head.empty_flow is not None:
+        start, end = head.empty_flow
+        prefix, suffix = text[:start], text[end:]
+        if prefix and not prefix.endswith("\n"):
+            prefix += newline
+        rest_of_line = suffix.lstrip(" \t")
+        if rest_of_line.startswith(("\n", "\r\n")):
+            suffix = rest_of_line[rest_of_line.index("\n") + 1:]
+        return prefix + items_text + suffix
+    if head.column:
+        items_text = _indent(items_text, head.column)
+    at = head.insert_at if head.insert_at is not None else len(text)
+    if at == len(text) and text and not text.endswith("\n"):
+        items_text = newline + items_text
+    return text[:at] + items_text + text[at:]
+
+
+def _indent(items_text, column):
+    pad = " " * column
+    return "".join(pad + line if line.strip() else line
+                   for line in items_text.splitlines(True))
+
+
+def append_bottom(text: str, head: Head, items_text: str) -> str:
+    """`items_text` (canonical entries at column 0) put last in the list."""
+    if head.column:
+        items_text = _indent(items_text, head.column)
+    items_text = _newlines_of(text, items_text)
+    if text and not text.endswith("\n"):
+        text += _newline(text)
+    return text + items_text
+
+
+class Candidates:
+    """The jobs at the top of the queue, in order, from the first entries
+    (each expanded), as offered to a take."""
+
+    __slots__ = ("expansions", "jobs")
+
+    def __init__(self, entries: Sequence, limit: int):
+        self.expansions: List[List[Job]] = []
+        self.jobs: List[Job] = []
+        for entry in entries:
+            if len(self.jobs) >= limit:
+                break
+            expanded = expand_entry(entry)
+            self.expansions.append(expanded)
+            self.jobs.extend(expanded[:limit - len(self.jobs)])
+
+    def split(self, count: int) -> Tuple[int, List[Job]]:
+        """Taking the first `count` jobs: how many entries are used (fully or
+        partly), and the jobs left of the last one used."""
+        used = 0
+        left = count
+        for expanded in self.expansions:
+            if left <= 0:
+                break
+            used += 1
+            if left < len(expanded):
+                return used, expanded[left:]
+            left -= len(expanded)
+        return used, []

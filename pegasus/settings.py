@@ -1,0 +1,57 @@
+"""What a run was asked to do, from the command line: one value, passed to
+the parts that need it (no module-level state)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+
+@dataclass
+class SshSettings:
+    """What the user said about ssh: `-F FILE` and `-o` options, and the
+    values of pegasus's own defaults."""
+
+    config_file: Optional[str] = None
+    options: List[str] = field(default_factory=list)
+    connect_timeout: int = 10
+    alive_interval: int = 5
+    alive_count: int = 3
+    program: str = "ssh"
+
+    def user_args(self) -> List[str]:
+        """The user's own options. They come first on every command line:
+        ssh keeps the first value it gets for an option, so these win."""
+        args: List[str] = []
+        if self.config_file:
+            args += ["-F", self.config_file]
+        for option in self.options:
+            args += ["-o", option]
+        return args
+
+
+@dataclass
+class Settings:
+    """Everything a run needs to know, from the command line."""
+
+    mode: str = "queue"
+    daemon: bool = False
+    timeout: Optional[float] = None
+    kill_grace: float = 5.0
+    ssh: SshSettings = field(default_factory=SshSettings)
+    connect_parallel: int = 64
+    error_aborts: bool = False
+    # At most this many jobs at once over one ssh connection (MaxSessions - 1).
+    sessions: int = 9
+    retries: int = 0
+
+    @classmethod
+    def from_args(cls, args) -> "Settings":
+        return cls(
+            mode=args.mode, daemon=args.daemon, timeout=args.timeout,
+            kill_grace=args.kill_grace,
+            ssh=SshSettings(config_file=args.ssh_config, options=list(args.ssh_option)),
+            connect_parallel=args.connect_limit,
+            error_aborts=getattr(args, "error_aborts", False),
+            sessions=max(1, args.max_sessions - 1),
+            retries=args.retries)

@@ -1,0 +1,71 @@
+"""Where a runner takes its jobs from: the queue-source seam.
+
+The engine knows a source only through `QueueSource`: take jobs from its top
+(FIFO, as the caller chooses), put jobs back there, say that a job is over,
+recover what dead runners left, and tell whether it changed. Two sources
+exist: the live queue file (queuefile.LiveQueue) and an in-memory list of
+commands (MemoryQueue), for jobs given on the command line.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Hashable, List, Sequence, Tuple
+
+from .spec import Job
+
+
+class Busy(Exception):
+    """The source is locked by someone else right now: try again soon."""
+
+
+class QueueSource:
+    """The interface; every method may raise Busy, SpecError (the source is
+    invalid) or OSError."""
+
+    name = "?"
+
+    def start(self) -> None:
+        """Before the first take."""
+
+    def take(self, want: int, choose: Callable[[List[Job]], int]) -> List[Job]:
+        """Offer `choose` the first jobs (at most `want`) and take the first
+        N of them that it says; return those."""
+        raise NotImplementedError
+
+    def put_back(self, jobs: Sequence[Job]) -> None:
+        """Put `jobs` back on top, in this order."""
+        raise NotImplementedError
+
+    def finished(self, job: Job) -> None:
+        """Every run of `job` is over (it will not be put back)."""
+
+    def recover(self) -> List[Tuple[str, int]]:
+        """Put back the jobs of dead runners: [(runner, number of jobs)]."""
+        return []
+
+    def marker(self) -> Hashable:
+        """A value that changes whenever the source may hold new jobs."""
+        return None
+
+    def close(self, clean: bool) -> None:
+        """After the last job; `clean` if every job taken has ended."""
+
+
+class MemoryQueue(QueueSource):
+    """Jobs held in memory, in order; nothing is written anywhere."""
+
+    name = "the command line"
+
+    def __init__(self, jobs: Sequence[Job]):
+        self.jobs = list(jobs)
+
+    def take(self, want, choose):
+        count = max(0, min(len(self.jobs), choose(self.jobs[:want])))
+        taken, self.jobs = self.jobs[:count], self.jobs[count:]
+        return taken
+
+    def put_back(self, jobs):
+        self.jobs[:0] = list(jobs)
+
+    def marker(self):
+        return len(self.jobs)

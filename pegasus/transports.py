@@ -1,0 +1,140 @@
+"""How jobs reach a sub-host: the transport seam.
+
+Each sub-host gets one Transport object, chosen once when the hosts are
+loaded (`attach`): `local` for localhost, `ssh` for everything else. It
+knows how to open the sub-host's connection (if it has one), how to build a
+job's command line, what it can carry, and what its exit statuses and its
+own messages mean. Nothing else in pegasus asks "localhost or ssh?".
+
+Every transport runs the job inside the same job wrapper (wrapper.py), so
+stopping a job is the same everywhere: a line on the wrapper's stdin.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, List, Optional, Sequence
+
+from . import ssh, wrapper
+
+if TYPE_CHECKING:
+    from .settings import Settings
+    from .spec import SubHost
+
+LOCAL_NAMES = frozenset(["localhost", "127.0.0.1", "::1"])
+
+
+class Transport:
+    """How jobs reach one sub-host. Subclasses say how."""
+
+    kind: ClassVar[str] = "?"
+    # Whether a connection (a master process) must be up before jobs start.
+    needs_connection: ClassVar[bool] = False
+
+    def __init__(self, host: SubHost, settings: Settings):
+        self.host = host
+        self.settings = settings
+
+    @property
+    def sessions(self) -> Optional[int]:
+        """At most this many jobs at once on this sub-host whatever its
+        slots; None: no limit."""
+        return None
+
+    def job_argv(self, command: str, control_path: Optional[str]) -> List[str]:
+        raise NotImplementedError
+
+    def command_problem(self, command: str) -> Optional[str]:
+        """Why `command` cannot be sent this way, or None."""
+        return None
+
+    def master_argv(self, control_path: str) -> List[str]:
+        """The command line of the connection's master process."""
+        raise NotImplementedError
+
+    def master_ready(self, line: str) -> bool:
+        """Whether this line of the master's stdout says it is up."""
+        return False
+
+    def exit_may_mean_lost(self, returncode: Optional[int]) -> bool:
+        """Whether a job's exit status might mean that the connection, not
+        the command, failed: then its connection is asked (connections.py
+        decides)."""
+        return False
+
+    def refused_for_now(self, stderr_text: str) -> bool:
+        """Whether a failed connection was turned away for now (try again)."""
+        return False
+
+    def failure_reason(self, stderr_lines: Sequence[str], returncode: Optional[int]) -> str:
+        """One line saying why the connection failed."""
+        return "exited with status %s" % returncode
+
+
+class LocalTransport(Transport):
+    """localhost: each job is a local `sh -c` inside the wrapper; no
+    connection, no session limit."""
+
+    kind = "local"
+
+    def job_argv(self, command, control_path):
+        return wrapper.wrapped_local(command, self.settings.kill_grace)
+
+
+class SshTransport(Transport):
+    """A host reached with the system ssh: one ControlMaster per sub-host,
+    every job a session over it (see ssh.py for every option and why)."""
+
+    kind = "ssh"
+    needs_connection = True
+
+    @property
+    def sessions(self):
+        # sshd caps the sessions of one connection (MaxSessions, 10 by
+        # default, one of them the master's own).
+        return self.settings.sessions
+
+    def _remote(self, command: str) -> str:
+        return wrapper.wrapped_remote(command, self.settings.kill_grace)
+
+    def job_argv(self, command, control_path):
+        return ssh.job_argv(self.settings.ssh, self.host.hostname, control_path,
+                            self._remote(command))
+
+    def command_problem(self, command):
+        size = len(self._remote(command).encode("utf-8", "surrogateescape"))
+        if size > wrapper.MAX_REMOTE_COMMAND:
+            return "command too long for ssh (%d bytes once quoted)" % size
+        return None
+
+    def master_argv(self, control_path):
+        return ssh.master_argv(self.settings.ssh, self.host.hostname, control_path)
+
+    def master_ready(self, line):
+        return line == ssh.MASTER_READY
+
+    def exit_may_mean_lost(self, returncode):
+        # ssh exits 255 when the connection fails, and so does a command
+        # that exits 255.
+        return returncode == 255
+
+    def refused_for_now(self, stderr_text):
+        return ssh.looks_refused(stderr_text)
+
+    def failure_reason(self, stderr_lines, returncode):
+        return ssh.failure_reason(stderr_lines, returncode)
+
+
+def is_local(hostname: str) -> bool:
+    """Whether commands for `hostname` run through a local `sh -c`."""
+    return hostname.lower() in LOCAL_NAMES
+
+
+def choose(host: SubHost) -> type:
+    """The transport class for `host`."""
+    return LocalTransport if is_local(host.hostname) else SshTransport
+
+
+def attach(subhosts: Sequence[SubHost], settings: Settings) -> None:
+    """Give every sub-host its transport, once."""
+    for host in subhosts:
+        host.transport = choose(host)(host, settings)

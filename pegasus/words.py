@@ -1,0 +1,91 @@
+"""Every sentence pegasus says about what happened in a run: how a run
+ended, and each notice. The engine hands over typed values (outcome.py,
+events.py); output.py and report.py show what this module says of them."""
+
+from __future__ import annotations
+
+from typing import Callable, Dict
+
+from . import events
+from .outcome import Outcome, Reason
+
+_WITH_DETAIL = {
+    Reason.UNREACHABLE: "unreachable: %s",
+    Reason.TEMPLATE: "template error: %s",
+    Reason.NOT_STARTED: "could not start: %s",
+    Reason.NO_ROOM: "%s",
+    Reason.TOO_LONG: "%s",
+}
+
+
+def plural(count: int, word: str, many: str = "") -> str:
+    """`1 job`, `2 jobs` (or the given plural)."""
+    return "%d %s" % (count, word if count == 1 else (many or word + "s"))
+
+
+def ending(outcome: Outcome) -> str:
+    """How a run ended, in a few words: 'exit 3', 'timeout', 'host lost'."""
+    reason = outcome.reason
+    if reason is None:
+        if outcome.returncode is not None and outcome.returncode < 0:
+            return "killed by signal %d" % -outcome.returncode
+        return "exit %s" % outcome.returncode
+    template = _WITH_DETAIL.get(reason)
+    if template is not None:
+        return template % outcome.detail
+    return reason.value
+
+
+def first_line(command: str, limit: int = 200) -> str:
+    """The first line of a command, cut at `limit` characters."""
+    line, _, rest = command.partition("\n")
+    if rest or len(line) > limit:
+        line = line[:limit] + " ..."
+    return line
+
+
+def seconds(duration: float) -> str:
+    if duration < 600:
+        return "%.1f s" % duration
+    return "%d min %02d s" % divmod(int(duration), 60)
+
+
+# --- notices ------------------------------------------------------------------
+
+def _queue_invalid(notice: events.QueueInvalid) -> str:
+    return "%s\n  nothing is taken until the file is fixed" % notice.message
+
+
+def _put_back(notice: events.JobPutBack) -> str:
+    return "put back at the top of %s: %s" % (notice.path, notice.job.command.split("\n")[0])
+
+
+def _recovered(notice: events.JobsRecovered) -> str:
+    return ("runner %s died with %s it had taken and not finished: put back at the top "
+            "of %s" % (notice.owner, plural(notice.count, "job"), notice.path))
+
+
+def _cancelling(notice: events.Cancelling) -> str:
+    if not notice.running:
+        return "%s: stopping (no job was running)" % notice.signal_name
+    return ("%s: cancelling %s running job%s (SIGTERM, then SIGKILL after %g s); again to "
+            "kill at once" % (notice.signal_name, notice.running,
+                              "" if notice.running == 1 else "s", notice.grace))
+
+
+_NOTICES: Dict[type, Callable] = {
+    events.QueueInvalid: _queue_invalid,
+    events.QueueValidAgain: lambda n: "%s is valid again; taking jobs" % n.path,
+    events.JobPutBack: _put_back,
+    events.PutBackFailed: lambda n: "could not put jobs back in %s: %s" % (n.path, n.error),
+    events.JobsRecovered: _recovered,
+    events.RecoveryFailed: lambda n: "could not recover the jobs of a dead runner: %s" % n.error,
+    events.Cancelling: _cancelling,
+    events.KillingNow: lambda n: "%s again: killing every job now" % n.signal_name,
+    events.Aborting: lambda n: "a job failed and -e is set: no further job is taken",
+}
+
+
+def notice(event: events.Notice) -> str:
+    """What pegasus says of `event`."""
+    return _NOTICES[type(event)](event)

@@ -1,0 +1,101 @@
+"""The job wrapper: a small POSIX sh script that every job runs inside, on
+its host (remote over ssh, a Slurm node under srun, or locally), whatever
+the transport. It gives the job a process group of its own and stops that
+group when pegasus asks, or when pegasus is gone.
+"""
+
+from typing import List
+
+from .template import shell_quote
+
+# Every job runs inside this POSIX sh wrapper, on the remote host (or
+# locally for localhost). $c is the command, run by `sh -c` byte-exact; $g
+# the grace period in tenths of a second.
+#
+# - The command gets its own process group (setsid), so that cancelling it
+#   reaches its pipelines and background children too.
+# - Its stdin is /dev/null. The wrapper's own stdin (kept as fd 3) is the
+#   ssh channel from pegasus: a line `t` asks for SIGTERM, `k` for SIGKILL,
+#   and end-of-file -- pegasus cancelled, died, or lost the connection --
+#   means SIGTERM, the grace period, then SIGKILL.
+# - The shell itself only waits for the command; a subshell (the watcher)
+#   reads the channel. Nothing ever signals the waiting shell: a trap that
+#   interrupts `wait` just as the job ends makes bash lose the job's status
+#   and wait forever, and ksh runs no trap at all while `read` blocks.
+# - Once asked to stop, the watcher ignores SIGTERM, signals the group, and
+#   stays until the group is gone, SIGKILL at the end of the grace period.
+#   Meanwhile a second subshell keeps reading: a later `k` kills at once,
+#   and its exit tells the watcher to stop waiting (an init that is slow to
+#   reap zombies must not stretch a kill to the whole grace period).
+# - When the command has ended but its group has not, the shell sends the
+#   watcher SIGTERM and waits for it: an idle watcher dies at once and the
+#   group's leftovers are left alone (the job ended by itself); a stopping
+#   watcher ignores it, so the shell exits only once nothing of the job is
+#   left.
+# - Without setsid (some BSDs), only the command's top process is signalled.
+# - `hit` and `alive` also name the leader itself: for a moment after the
+#   fork, setsid has not yet made its group. A stop that comes that early
+#   waits for the group: before its exec, the child still runs the login
+#   shell's signal handlers, and ksh's would swallow the SIGTERM. One `kill`
+#   per target: ksh's stops at the first target that fails.
+# - `wait ... 2>/dev/null` keeps the shells' own "Killed" notices out of the
+#   job's output; zsh would otherwise renice background jobs (bg_nice).
+JOB_WRAPPER = r"""[ -n "$ZSH_VERSION" ] && unsetopt bg_nice 2>/dev/null
+exec 3<&0 0</dev/null
+if command -v setsid >/dev/null 2>&1; then setsid sh -c -- "$c" 3<&- & p=-$!
+else sh -c -- "$c" 3<&- & p=; fi
+j=$!
+hit() { kill -$1 $p 2>/dev/null; kill -$1 $j 2>/dev/null; }
+alive() { kill -0 $p 2>/dev/null || kill -0 $j 2>/dev/null; }
+(
+s=TERM
+while read -r m <&3; do
+case $m in t) break ;; k) s=KILL; break ;; esac
+done
+n=0
+while [ -n "$p" ] && ! kill -0 $p 2>/dev/null && kill -0 $j 2>/dev/null && [ $n -lt 20 ]
+do sleep 0.1; n=$((n+1)); done
+trap '' TERM
+hit $s
+if [ $s = TERM ]; then
+(while read -r m <&3; do [ "$m" = k ] && { hit KILL; exit 0; }; done; exit 1) &
+r=$!
+n=0
+while alive && [ $n -lt $g ]; do
+[ -z "$r" ] || kill -0 $r 2>/dev/null || { wait $r && break; r=; }
+sleep 0.1; n=$((n+1))
+done
+hit KILL
+[ -z "$r" ] || kill -9 $r 2>/dev/null
+fi
+) &
+w=$!
+wait $j 2>/dev/null; s=$?
+alive && kill $w 2>/dev/null && wait $w 2>/dev/null
+kill $w 2>/dev/null
+exit $s"""
+
+CANCEL = b"t\n"
+KILL = b"k\n"
+
+# Linux caps one argument at 128 KiB (MAX_ARG_STRLEN), and the remote login
+# shell receives the whole wrapped command as one argument.
+MAX_REMOTE_COMMAND = 128 * 1024 - 1
+
+
+def grace_tenths(seconds: float) -> int:
+    return max(0, int(round(seconds * 10)))
+
+
+def wrapped_local(command: str, grace: float) -> List[str]:
+    """argv running `command` locally inside the job wrapper."""
+    return ["sh", "-c", "c=$1 g=$2\n" + JOB_WRAPPER, "pegasus", command,
+            str(grace_tenths(grace))]
+
+
+def wrapped_remote(command: str, grace: float) -> str:
+    """The one string ssh sends. The remote login shell (sh, bash, dash,
+    zsh, ksh: any POSIX shell) runs the wrapper itself -- one exec less per
+    job than handing it to `sh` -- and the wrapper hands `command` to
+    `sh -c` unchanged, whatever quotes or bytes it holds."""
+    return "c=%s g=%d\n%s" % (shell_quote(command), grace_tenths(grace), JOB_WRAPPER)
