@@ -160,3 +160,22 @@ def test_dry_run_output_into_a_closed_pipe_is_quiet(quiz):
         timeout=120)
     assert result.stdout.splitlines() == ["job 1 (queue.yaml:1)", "status=0"]
     assert "Traceback" not in result.stderr and "Broken pipe" not in result.stderr
+
+
+def test_dry_run_gives_a_buddy_job_that_fits_nowhere_the_reason_a_run_gives(tmp_path):
+    # Three slots, buddy: never on a 4-slot host. A dry run must not show it
+    # running there, and must say what the run then says.
+    (tmp_path / "hosts.yaml").write_text("- hostname: localhost\n  slots: 4\n")
+    (tmp_path / "queue.yaml").write_text(
+        "- command: train --gpus {{ slots }}\n  slots: 3\n  allocation_policy: buddy\n")
+    reason = "cannot run anywhere: buddy allocation needs a power-of-two slot count, not 3"
+    dry = run_pegasus(tmp_path, "q", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    lines = dry.stdout.splitlines()
+    assert not any(line.startswith("  [localhost] train") for line in lines)
+    assert ("  [localhost] -- not here: buddy allocation needs a power-of-two slot count, "
+            "not 3") in lines
+    assert any(reason in line for line in lines)
+    run = run_pegasus(tmp_path, "q")
+    assert run.returncode == 1
+    assert reason in run.stdout + run.stderr

@@ -329,6 +329,28 @@ def test_a_take_whose_replace_fails_leaves_no_record(tmp_path, monkeypatch):
     assert [name for name in os.listdir(tmp_path) if name.endswith(".tmp")] == []
 
 
+def test_a_take_racing_an_unlocked_append_records_each_job_once(tmp_path, monkeypatch):
+    # `echo ... >> queue.yaml` lands while a take is under way: the take is
+    # abandoned and tried again, and the job it then takes is recorded once.
+    queue = make_queue(tmp_path, "- a\n- b\n")
+    real_mkstemp = tempfile.mkstemp
+    raced = []
+
+    def racing_mkstemp(*args, **kwargs):
+        if not raced:
+            raced.append(True)
+            with open(queue.path, "a") as stream:
+                stream.write("- c\n")
+        return real_mkstemp(*args, **kwargs)
+
+    monkeypatch.setattr(queuefile.tempfile, "mkstemp", racing_mkstemp)
+    with pytest.raises(queuefile.QueueChanged):
+        take(queue)
+    assert commands(take(queue)) == ["a"]
+    assert read(queue.consumed_path) == "- command: a\n"
+    assert read(queue.path) == "- b\n- c\n"
+
+
 def test_tail_of_consumed_requeues_a_single_line_entry(tmp_path):
     queue = make_queue(tmp_path, "- echo one\n- command: sleep {{ t }}\n  t: 5\n- echo three\n")
     take(queue, 2)
