@@ -41,7 +41,7 @@ class Connection:
         self.state = None
         self.reason = None
         self.attempts = 0       # tries of the current connection attempt
-        self.stderr = []
+        self.stderr: List[str] = []
         self.closing = False
         self.failures = 0       # connection attempts that failed in a row
 
@@ -193,7 +193,9 @@ class Connections:
             if not connection.master_alive:
                 continue
             connection.closing = True
+            master = connection.master
+            assert master is not None
             if connection.state == Connection.CONNECTING:
-                connection.master.signal(signal.SIGTERM)
+                master.signal(signal.SIGTERM)
             else:
-                connection.master.close_stdin()
+                master.close_stdin()

@@ -161,6 +161,7 @@ class Jobs:
     def _line(self, run: JobRun, stream: str, text: str) -> None:
         run.received += len(text) + 1
         run.lines += 1
+        assert run.launch is not None
         self.events.on_job_line(run.launch, stream, text)
 
     # --- stopping ----------------------------------------------------------------
@@ -198,6 +199,7 @@ class Jobs:
     # --- the end -------------------------------------------------------------------
 
     def _exited(self, run: JobRun) -> None:
+        assert run.child is not None
         run.returncode = run.child.returncode
         if run.timer is not None:
             run.timer.cancel()

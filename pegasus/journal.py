@@ -77,7 +77,7 @@ def unfinished(records):
             committed.add(record["c"])
         elif "d" in record:
             done.add(record["d"])
-    jobs = []
+    jobs: list = []
     for txn, items in taken.items():
         if txn in committed:
             jobs.extend(text for ticket, text in items if ticket not in done)

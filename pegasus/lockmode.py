@@ -130,7 +130,7 @@ def _entries_from_stdin(text):
                            True) for number, line in enumerate(lines, 1)]
 
 
-def new_entries(args, validator: QueueValidator, stdin=None) -> List[yamlfile.Entry]:
+def new_entries(args, validator, stdin=None) -> List[yamlfile.Entry]:
     """The entries --append asks for, checked."""
     entries = []
     for number, item in enumerate(args.append, 1):

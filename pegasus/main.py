@@ -88,33 +88,23 @@ def run(args) -> int:
         _say("%s is empty: nothing to run" % args.queue_file)
         return EXIT_OK
 
-    from .events import Fanout
-    from .output import Printer
     from .queuefile import LiveQueue
-    from .report import JobLog, LogDir, Summary, print_summary
+    from .report import print_summary
     from .runner import Runner
 
-    printer: Printer
-    if args.gather:
-        from .gather import Gatherer
-        printer = Gatherer(len(loaded.subhosts) if fans_out else 1, color=args.color)
-    else:
-        printer = Printer(color=args.color, print_period=args.print_period)
-    summary = Summary(per_job=fans_out)
-    joblog = JobLog(args.joblog) if args.joblog else None
-    logdir = LogDir(args.log_dir) if args.log_dir else None
-    handler = Fanout([summary, joblog, logdir, printer])
+    handlers = Handlers(args, fans_out, len(loaded.subhosts) if fans_out else 1)
     runner = Runner(loaded.settings, loaded.subhosts, LiveQueue(loaded.queue),
-                    loaded.templates, handler)
-    printer.attach(runner.loop)
+                    loaded.templates, handlers.fanout)
+    handlers.printer.attach(runner.loop)
     try:
         result = runner.run()
     finally:
-        printer.flush()
-        for closing in (joblog, logdir):
-            if closing is not None:
-                closing.close()
-    print_summary(summary)
+        handlers.close()
+    print_summary(handlers.summary)
+    return exit_status(args, result)
+
+
+def exit_status(args, result) -> int:
     if result.cancelled:
         return EXIT_CANCELLED
     if result.queue_broken:
@@ -126,6 +116,31 @@ def run(args) -> int:
         _say("no host could be connected: nothing was run, the queue is untouched")
         return EXIT_FAILED
     return EXIT_OK
+
+
+class Handlers:
+    """What the command line asks to see and keep of a run."""
+
+    def __init__(self, args, per_job: bool, runs_per_job: int):
+        from .events import Fanout
+        from .output import Printer
+        from .report import JobLog, LogDir, Summary
+
+        if args.gather:
+            from .gather import Gatherer
+            self.printer: Printer = Gatherer(runs_per_job, color=args.color)
+        else:
+            self.printer = Printer(color=args.color, print_period=args.print_period)
+        self.summary = Summary(per_job=per_job)
+        self.files = [JobLog(args.joblog) if args.joblog else None,
+                      LogDir(args.log_dir) if args.log_dir else None]
+        self.fanout = Fanout([self.summary] + self.files + [self.printer])
+
+    def close(self) -> None:
+        self.printer.flush()
+        for handler in self.files:
+            if handler is not None:
+                handler.close()
 
 
 def lock(args) -> int:

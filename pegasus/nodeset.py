@@ -80,7 +80,7 @@ def fold(names):
     numbers fold only with numbers of the same width, so that the folded
     form expands back to the very same names.
     """
-    groups = {}
+    groups: dict = {}
     for name in names:
         match = _LAST_NUMBER.match(name)
         if match:
@@ -94,7 +94,7 @@ def fold(names):
             parts.append(prefix)
             continue
         padded = {len(d) for d in numbers if len(d) > 1 and d.startswith("0")}
-        by_width = {}
+        by_width: dict = {}
         for digits in numbers:
             width = len(digits) if len(digits) in padded else 0
             by_width.setdefault(width, set()).add(digits)
@@ -121,7 +121,7 @@ def _fold_numbers(prefix, numbers, suffix):
 def fold_hosts(hosts):
     """(hostname, params) pairs in range notation: those with the same
     parameters fold by name, e.g. `node[1-3,7] (gpu=0),node[1-2] (gpu=1)`."""
-    groups = {}
+    groups: dict = {}
     for hostname, params in hosts:
         text = ",".join("%s=%s" % kv for kv in params.items())
         groups.setdefault(text, []).append(hostname)

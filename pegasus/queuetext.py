@@ -11,7 +11,7 @@ is parsed.
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import yaml
 
@@ -25,14 +25,11 @@ def _head_loader(text):
     PyYAML has them."""
     from yaml.composer import Composer
     from yaml.resolver import Resolver
-    try:
-        from yaml._yaml import CParser as Parser
-    except ImportError:  # pragma: no cover - depends on the PyYAML build
-        Parser = None
-    if Parser is not None:
-        class Loader(Parser, Composer, Resolver):
+    parser: Any = getattr(getattr(yaml, "_yaml", None), "CParser", None)
+    if parser is not None:
+        class Loader(parser, Composer, Resolver):  # type: ignore[misc]
             def __init__(self, stream):
-                Parser.__init__(self, stream)
+                parser.__init__(self, stream)
                 Composer.__init__(self)
                 Resolver.__init__(self)
         return Loader(text)
@@ -88,7 +85,7 @@ def _block_scalar_end(text, node):
 def _leaves_end(text, node, start):
     """The furthest (index, column) of the scalars and flow collections of
     `node`; None if an alias points before `start`."""
-    best = (node.end_mark.index, node.end_mark.column)
+    best: Optional[Tuple[int, int]] = (node.end_mark.index, node.end_mark.column)
     if isinstance(node, yaml.ScalarNode) or getattr(node, "flow_style", False):
         if node.start_mark.index < start:
             return None
@@ -143,7 +140,7 @@ def scan_head(text: str, path: str, want: int) -> Head:
             node = loader.compose_node(None, None)
             start = node.start_mark.index
             dash = text.rfind("-", previous_end, start)
-            between = text[dash + 1:start] if dash >= 0 else None
+            between = text[dash + 1:start] if dash >= 0 else ""
             line_start = _line_start(text, dash)
             end = _leaves_end(text, node, start)
             if (dash < 0 or between.strip() or text[line_start:dash].strip()
@@ -159,7 +156,7 @@ def scan_head(text: str, path: str, want: int) -> Head:
                 head.insert_at = line_start
             entry = yamlfile.entries(yaml.SequenceNode("tag:yaml.org,2002:seq", [node]),
                                      path, "command")[0]
-            problems = []
+            problems: list = []
             if not check_job_keys(entry, problems):
                 raise SpecError(problems)
             head.items.append(HeadItem(entry, line_start, end_index))

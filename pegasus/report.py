@@ -7,7 +7,7 @@ import os
 import re
 import sys
 import time
-from typing import Dict, List
+from typing import Dict, List, TextIO
 
 from . import words
 from .events import Handler
@@ -150,7 +150,7 @@ class LogDir(Handler):
     def __init__(self, path):
         self.path = path
         os.makedirs(path, exist_ok=True)
-        self.files: Dict[int, object] = {}
+        self.files: Dict[int, TextIO] = {}
         self.stamp = time.strftime("%Y%m%d-%H%M%S")
 
     def _name(self, launch) -> str:

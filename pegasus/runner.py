@@ -51,10 +51,11 @@ class Runner:
         self.events = handler
         self.loop = Loop()
         self.policy = for_mode(settings.mode, subhosts, settings)
-        self.control = None
-        self.connections = None
         self.templates = templates
-        self.jobs: Jobs = None  # type: ignore[assignment]
+        # Made when the run starts (the control directory is a real one).
+        self.control: ControlDirectory
+        self.connections: Connections
+        self.jobs: Jobs
         self.taker = Taker(self.loop, source, self.policy, handler, settings.daemon,
                            self._start_job)
         self.cancelled = 0        # 1 after the first Ctrl-C, 2 after the second

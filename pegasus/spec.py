@@ -142,8 +142,8 @@ def _host_slots(entry, problems):
 
 def expand_hosts(entries, templates):
     """Entries of hosts.yaml -> the list of SubHost, in expansion order."""
-    problems = []
-    subhosts = []
+    problems: list = []
+    subhosts: list = []
     for entry in entries:
         slots = _host_slots(entry, problems)
         if slots is None:
@@ -231,8 +231,8 @@ def expand_entry(entry):
 
 def expand_queue(entries):
     """Entries of queue.yaml -> every job, checking the special keys."""
-    problems = []
-    jobs = []
+    problems: list = []
+    jobs: list = []
     for entry in entries:
         if check_job_keys(entry, problems):
             jobs.extend(expand_entry(entry))

@@ -6,7 +6,7 @@ entries, crash recovery of dead runners' jobs, and putting jobs back.
 
 from __future__ import annotations
 
-from typing import Callable, List, Optional
+from typing import Callable, Hashable, List, Optional
 
 from . import events
 from .errors import LockError, PegasusError, SpecError
@@ -32,7 +32,7 @@ class Taker:
         self.daemon = daemon
         self.start = start
         self.empty = False            # the last take found no more jobs
-        self.seen = None              # the source's marker when last found empty/bad
+        self.seen: Hashable = None    # the source's marker when last found empty/bad
         self.broken: Optional[str] = None   # the message last warned about
         self.to_put_back: List = []   # jobs waiting for the lock to go back
         self.recovery_due = True
@@ -141,12 +141,13 @@ class Taker:
 
         try:
             jobs = self.source.take(want, choose)
-        except BaseException as exc:
-            for places in chosen:
-                for place in places:
-                    self.policy.release(place)
+        except (self._changed, SpecError, OSError) as exc:
+            self._release(chosen)
             self._take_failed(exc)
             return
+        except BaseException:
+            self._release(chosen)
+            raise
         if self.broken is not None:
             self.broken = None
             self.events.on_notice(events.QueueValidAgain(self.source.name))
@@ -157,7 +158,12 @@ class Taker:
         if self.empty:
             self._poll_later()
 
-    def _take_failed(self, exc: BaseException) -> None:
+    def _release(self, chosen: List[List]) -> None:
+        for places in chosen:
+            for place in places:
+                self.policy.release(place)
+
+    def _take_failed(self, exc: Exception) -> None:
         if isinstance(exc, self._changed):
             self.loop.call_later(LOCK_RETRY, self.pump)
         elif isinstance(exc, SpecError):

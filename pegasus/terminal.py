@@ -45,7 +45,9 @@ def wrap(text: str, width: int) -> List[str]:
     escape sequence."""
     if width < 1 or display_width(text) <= width:
         return [text]
-    pieces, current, used = [], [], 0
+    pieces: List[str] = []
+    current: List[str] = []
+    used = 0
     position = 0
     for match in itertools.chain(_ESCAPE.finditer(text), [None]):
         end = match.start() if match else len(text)

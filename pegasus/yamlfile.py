@@ -12,10 +12,8 @@ import yaml
 
 from .errors import Problem, SpecError
 
-try:  # libyaml's parser when PyYAML was built with it: about 8x faster
-    Loader = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - depends on the PyYAML build
-    Loader = yaml.SafeLoader
+# libyaml's parser when PyYAML was built with it: about 8x faster.
+Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class Value:
@@ -118,7 +116,7 @@ def _syntax_error(exc, path, text=None):
         message += " (%s)" % context
     hint = "check the indentation and quoting on this line and the one above"
     opened = context and ("quoted" in context or "flow" in context)
-    if opened and context_mark is not None and mark is not None \
+    if context and opened and context_mark is not None and mark is not None \
             and context_mark.line != mark.line:
         # An unclosed quote or bracket is noticed lines later, or at the
         # end of the file: point at where it opens.
