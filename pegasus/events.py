@@ -115,6 +115,16 @@ class QueueInvalid(Notice):
 
 
 @dataclass(frozen=True)
+class QueueRewritten(Notice):
+    """A replaced queue file was rewritten, not appended to, by a program
+    that does not take the lock; its text was saved apart, never merged."""
+
+    warning: ClassVar[bool] = True
+    path: str
+    saved: str
+
+
+@dataclass(frozen=True)
 class QueueValidAgain(Notice):
     path: str
 

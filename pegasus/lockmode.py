@@ -70,11 +70,14 @@ def _read_or_empty(path: str) -> Optional[bytes]:
 def _edit(args, queue: QueueFile, argv: List[str]) -> int:
     before = _read_or_empty(queue.target)
     while True:
+        token = queue.editing()
         try:
             status = subprocess.call(argv + [queue.target])
         except OSError as exc:
             raise PegasusError("cannot start the editor %r: %s (set --editor, $VISUAL "
                                "or $EDITOR)" % (argv[0], exc.strerror)) from None
+        finally:
+            queue.edited(token)
         if status != 0:
             _say("the editor exited with status %d" % status)
         after = _read_or_empty(queue.target)

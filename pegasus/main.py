@@ -69,7 +69,12 @@ def load(args) -> Loaded:
     if not os.path.isdir(where):
         raise UsageError("cannot record taken jobs in %s: no directory %s" % (
             queue.consumed_path, where))
-    jobs = validator(queue.read(), args.queue_file)
+    if args.dry_run:
+        text = queue.read()
+    else:
+        with queue.locked():  # what appenders left beside the queue is gathered first
+            text = queue.read()
+    jobs = validator(text, args.queue_file)
     return Loaded(settings, templates, subhosts, queue, jobs)
 
 

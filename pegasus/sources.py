@@ -47,6 +47,10 @@ class QueueSource:
         """A value that changes whenever the source may hold new jobs."""
         return None
 
+    def notices(self) -> List:
+        """Notices (events.Notice) about the source itself since last asked."""
+        return []
+
     def close(self, clean: bool) -> None:
         """After the last job; `clean` if every job taken has ended."""
 

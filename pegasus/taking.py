@@ -86,8 +86,14 @@ class Taker:
                 raise  # locking does not work here at all: say so and stop
             self._broken(str(exc))  # a hiccup mid-run: warn, try again later
             return False
+        finally:
+            self._tell()
         self.took_once = True
         return True
+
+    def _tell(self) -> None:
+        for notice in self.source.notices():
+            self.events.on_notice(notice)
 
     def _lock_retry(self) -> None:
         self._lock_timer = None

@@ -75,6 +75,10 @@ def _cancelling(notice: events.Cancelling) -> str:
 
 _NOTICES: Dict[type, Callable] = {
     events.QueueInvalid: _queue_invalid,
+    events.QueueRewritten: lambda n: (
+        "%s was rewritten by another program while pegasus replaced it; that version "
+        "is saved as %s (its jobs are not in the queue: put back what you need with "
+        "`pegasus l`)" % (n.path, n.saved)),
     events.QueueValidAgain: lambda n: "%s is valid again; taking jobs" % n.path,
     events.JobPutBack: _put_back,
     events.PutBackFailed: lambda n: "could not put jobs back in %s: %s" % (n.path, n.error),

@@ -12,7 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pegasus import queuefile, queuetext, yamlfile
+from pegasus import queuetext, yamlfile
+from pegasus.queuefile import queue as queuefile
+from pegasus.queuefile import replace
 from pegasus.errors import SpecError
 from pegasus.queuefile import QueueFile
 from pegasus.validate import validate_text
@@ -298,19 +300,28 @@ def test_consumed_file_without_final_newline_gets_one_before_the_append(tmp_path
     assert read(queue.consumed_path) == "- command: old\n- command: a\n"
 
 
-def test_consumed_is_written_before_the_queue_is_replaced(tmp_path):
-    # The runner dies at the rename: the job is recorded, and still queued
-    # (it may run twice; it is never lost).
+@pytest.mark.parametrize("swap", ["exchange", "replace"])
+def test_consumed_is_written_before_the_queue_is_replaced(tmp_path, swap):
+    # The runner dies at the swap: the job is recorded and still queued; the
+    # next holder of the lock sees the take never happened and takes the
+    # record back, so the job is then recorded once, when it is taken.
     write(tmp_path / "queue.yaml", "- a\n- b\n")
-    code = ("import os, sys; from pegasus.queuefile import QueueFile\n"
+    code = ("import os, sys\n"
+            "from pegasus.queuefile import QueueFile, replace\n"
+            "replace.exchange = lambda *a: %s\n"
             "os.replace = lambda *a: os._exit(9)\n"
             "queue = QueueFile(sys.argv[1])\n"
-            "with queue.locked(): queue.take_locked(1)\n")
+            "with queue.locked(): queue.take_locked(1)\n"
+            % ("os._exit(9)" if swap == "exchange" else "False"))
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "queue.yaml")],
                             env=dict(os.environ, PYTHONPATH=str(REPO)))
     assert result.returncode == 9
     assert read(tmp_path / "consumed.yaml") == "- command: a\n"
     assert read(tmp_path / "queue.yaml") == "- a\n- b\n"
+    queue = QueueFile(str(tmp_path / "queue.yaml"))
+    assert commands(take(queue)) == ["a"]
+    assert read(tmp_path / "consumed.yaml") == "- command: a\n"
+    assert read(tmp_path / "queue.yaml") == "- b\n"
 
 
 def test_a_take_whose_replace_fails_leaves_no_record(tmp_path, monkeypatch):
@@ -322,6 +333,7 @@ def test_a_take_whose_replace_fails_leaves_no_record(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(queuefile.os, "replace", fail)
+    monkeypatch.setattr(replace, "exchange", fail)
     with pytest.raises(OSError):
         take(queue)
     assert read(queue.consumed_path) == "- command: old\n"
@@ -343,7 +355,7 @@ def test_a_take_racing_an_unlocked_append_records_each_job_once(tmp_path, monkey
                 stream.write("- c\n")
         return real_mkstemp(*args, **kwargs)
 
-    monkeypatch.setattr(queuefile.tempfile, "mkstemp", racing_mkstemp)
+    monkeypatch.setattr(replace.tempfile, "mkstemp", racing_mkstemp)
     with pytest.raises(queuefile.QueueChanged):
         take(queue)
     assert commands(take(queue)) == ["a"]
@@ -394,7 +406,9 @@ def test_queue_keeps_its_permissions(tmp_path):
 def test_replacement_leaves_no_temporary_file(tmp_path):
     queue = make_queue(tmp_path, "- a\n- b\n")
     take(queue)
-    assert sorted(os.listdir(tmp_path)) == ["consumed.yaml", "queue.yaml", "queue.yaml.lock"]
+    # The state directory holds the files replaced queue files are kept in.
+    assert sorted(os.listdir(tmp_path)) == [
+        ".queue.yaml.pegasus", "consumed.yaml", "queue.yaml", "queue.yaml.lock"]
 
 
 def test_lock_is_held_against_other_processes(tmp_path):

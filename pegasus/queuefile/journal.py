@@ -2,16 +2,11 @@
 jobs of a runner that died are put back in the queue -- and never the jobs
 of a runner that is alive.
 
-Beside queue.yaml, a hidden directory `.queue.yaml.pegasus/` holds:
-
-- `HOST.PID.journal`, one per runner, fcntl-locked by it for its whole
-  life. A journal whose lock can be taken belongs to a dead runner (the
-  kernel drops a lock when its process dies, however it dies).
-- `pending`, written under the queue lock just before queue.yaml is
-  replaced and emptied just after. If the next holder of the queue lock finds
-  it non-empty, the writer died in between, and the inode in it tells
-  whether queue.yaml was replaced by the new file (the jobs were taken) or
-  not (they are still in the queue).
+In the state directory (statedir.py), `HOST.PID.journal`, one per runner,
+fcntl-locked by it for its whole life. A journal whose lock can be taken
+belongs to a dead runner (the kernel drops a lock when its process dies,
+however it dies). Whether a take a runner died in the middle of happened is
+settled by the note of that replace (replace.py).
 
 Journal lines are JSON: {"t": txn, "jobs": [[ticket, yaml], ...]} when jobs
 are taken, {"c": txn} once queue.yaml no longer holds them, {"a": txn} if
@@ -19,27 +14,28 @@ that did not happen, {"d": ticket} when a job is over. A torn last line
 (a crash mid-write) is ignored.
 """
 
+from __future__ import annotations
+
 import errno
 import fcntl
 import json
 import os
 import socket
+from typing import List
 
-PENDING = "pending"
+from ..errors import LockError
+from ..fsutil import open_file
+from .statedir import StateDir
+
 SUFFIX = ".journal"
 
 
-def sidecar_directory(queue_target):
-    directory, name = os.path.split(queue_target)
-    return os.path.join(directory, "." + name + ".pegasus")
-
-
-def _append(path_or_fd, record):
+def append_record(path_or_fd, record) -> None:
     data = (json.dumps(record, separators=(",", ":")) + "\n").encode("utf-8")
     if isinstance(path_or_fd, int):
         os.write(path_or_fd, data)
         return
-    fd = os.open(path_or_fd, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+    fd = open_file(path_or_fd, os.O_WRONLY | os.O_APPEND)
     try:
         os.write(fd, data)
     finally:
@@ -77,7 +73,7 @@ def unfinished(records):
             committed.add(record["c"])
         elif "d" in record:
             done.add(record["d"])
-    jobs: list = []
+    jobs: List[str] = []
     for txn, items in taken.items():
         if txn in committed:
             jobs.extend(text for ticket, text in items if ticket not in done)
@@ -91,95 +87,58 @@ class Journal:
     file drops this process's fcntl locks on it.
     """
 
-    def __init__(self, queue_target):
-        self.directory = sidecar_directory(queue_target)
-        os.makedirs(self.directory, exist_ok=True)
-        name = "%s.%d%s" % (socket.gethostname().split(".")[0] or "host", os.getpid(), SUFFIX)
-        self.path = os.path.join(self.directory, name)
-        self.pending = os.path.join(self.directory, PENDING)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-                          | os.O_CLOEXEC, 0o644)
+    def __init__(self, state: StateDir):
+        self.directory = state.ensure().path
+        base = "%s.%d" % (socket.gethostname().split(".")[0] or "host", os.getpid())
+        self.path, self.fd = self._create(base)
         try:
             fcntl.lockf(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             os.close(self.fd)
             os.unlink(self.path)
-            from .errors import LockError
             raise LockError(self.path, exc.strerror or str(exc)) from None
         self._txn = 0
         self._ticket = 0
 
-    def new_ticket(self):
+    def _create(self, base: str):
+        """A new journal file: a dead runner's journal of the same name (a
+        PID used again) is left for recovery, never overwritten."""
+        for number in range(1000):
+            name = base + ("" if number == 0 else ".%d" % number) + SUFFIX
+            path = os.path.join(self.directory, name)
+            try:
+                return path, open_file(path, os.O_RDWR | os.O_APPEND, exclusive=True)
+            except FileExistsError:
+                continue
+        raise LockError(self.directory, "no free journal name for %s" % base)
+
+    def new_ticket(self) -> int:
         self._ticket += 1
         return self._ticket
 
-    def begin(self, jobs, inode, temporary):
-        """Before queue.yaml is replaced by the file `temporary` (inode
-        `inode`): record the jobs, and leave the pending note that tells a
-        successor what happened if we die now."""
+    def begin(self, jobs) -> int:
+        """Before queue.yaml is replaced: record the jobs taken."""
         self._txn += 1
-        _append(self.fd, {"t": self._txn, "jobs": [[job.ticket, job.canonical()]
-                                                   for job in jobs]})
-        write_pending(self.pending, {"journal": self.path, "txn": self._txn,
-                                     "inode": inode, "temporary": temporary})
+        append_record(self.fd, {"t": self._txn, "jobs": [[job.ticket, job.canonical()]
+                                                        for job in jobs]})
         return self._txn
 
-    def commit(self, txn):
-        _append(self.fd, {"c": txn})
-        clear_pending(self.pending)
+    def commit(self, txn: int) -> None:
+        append_record(self.fd, {"c": txn})
 
-    def abort(self, txn):
-        _append(self.fd, {"a": txn})
-        clear_pending(self.pending)
+    def abort(self, txn: int) -> None:
+        append_record(self.fd, {"a": txn})
 
-    def finished(self, ticket):
-        _append(self.fd, {"d": ticket})
+    def finished(self, ticket: int) -> None:
+        append_record(self.fd, {"d": ticket})
 
-    def close(self):
+    def close(self) -> None:
         """A clean end: nothing to recover, the journal goes."""
         try:
             os.unlink(self.path)
         except FileNotFoundError:
             pass
         os.close(self.fd)
-
-
-def write_pending(path, note):
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-    try:
-        os.write(fd, json.dumps(note).encode("utf-8"))
-    finally:
-        os.close(fd)
-
-
-def clear_pending(path):
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-    os.close(fd)
-
-
-def resolve_pending(directory, queue_stat):
-    """Called by every holder of the queue lock before it reads queue.yaml:
-    settle the transaction of a writer that died holding the lock.
-    `queue_stat` is queue.yaml's (inode, size, mtime). Returns True if there
-    was one."""
-    path = os.path.join(directory, PENDING)
-    try:
-        with open(path, "rb") as stream:
-            data = stream.read()
-    except FileNotFoundError:
-        return False
-    if not data:
-        return False
-    try:
-        note = json.loads(data)
-        replaced = queue_stat is not None and queue_stat[0] == note["inode"]
-        _append(note["journal"], {"c" if replaced else "a": note["txn"]})
-        if not replaced:
-            os.unlink(note["temporary"])  # the new queue.yaml that never was
-    except (ValueError, KeyError, TypeError, OSError):
-        pass  # a torn note, or its journal is gone: nothing can be settled
-    clear_pending(path)
-    return True
 
 
 class DeadJournal:
@@ -206,7 +165,7 @@ class DeadJournal:
         os.close(self.fd)
 
 
-def dead_journals(directory, own_path=None):
+def dead_journals(directory: str, own_path=None) -> List["DeadJournal"]:
     """The journals in `directory` whose runner is dead (their lock is free)."""
     try:
         names = sorted(os.listdir(directory))
@@ -218,7 +177,7 @@ def dead_journals(directory, own_path=None):
         if not name.endswith(SUFFIX) or path == own_path:
             continue  # never touch our own: closing a second fd would drop our lock
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
         except OSError:
             continue
         try:

@@ -1,0 +1,209 @@
+"""The queue's replaced files, kept until nobody can write to them.
+
+Appending is how people feed a queue, and most appenders do not take the
+lock: `echo ... >> queue.yaml`, a shell loop redirected once, `tee -a`, a
+program that keeps the file open in append mode, an editor. Each writes to
+the file (the inode) that was queue.yaml when it opened it. When pegasus
+replaces queue.yaml by a new file, whatever is written to the old one after
+pegasus read it would be lost -- so the old file is not let go: it is kept
+here, under a name that records how much of it pegasus has accounted for
+(its size and digest), and each later holder of the queue lock moves what
+arrived in it since to the end of the live queue.yaml. A kept file is let
+go once nobody has it open for writing (a read lease can be taken only on a
+file that no process has open for writing), and nothing new has arrived.
+
+Every file pegasus makes queue.yaml is linked here too (kind "live"), so
+that what was appended to it is not lost when an editor renames a new file
+over it; while it is queue.yaml it is skipped. Such a file was replaced by
+someone who may have read what was appended to it (an editor that loaded
+the appended lines and saved them): what arrived in it is moved only if the
+new queue.yaml does not already hold it, block for block. A file pegasus
+replaced itself (kind "replaced") has an exact account: what pegasus read.
+
+Names: KIND-SEQ-INODE-SIZE-MTIME-DIGEST, SEQ ordering them as they were kept.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import os
+import time
+from typing import List, NamedTuple, Optional
+
+F_SETLEASE = getattr(fcntl, "F_SETLEASE", 1024)
+F_RDLCK = getattr(fcntl, "F_RDLCK", 0)
+F_UNLCK = getattr(fcntl, "F_UNLCK", 2)
+# Where no lease can tell whether a writer is there (not Linux, NFS): a
+# kept file is let go once nothing arrived in it for this long.
+QUIET = 60.0
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha1(data).hexdigest()
+
+
+class Basis(NamedTuple):
+    """What a new queue.yaml was made from: the old file's bytes (their
+    size and digest) and its mtime as read."""
+
+    size: int
+    digest: str
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, data: bytes, mtime_ns: int) -> "Basis":
+        return cls(len(data), digest(data), mtime_ns)
+
+
+EMPTY = Basis(0, digest(b""), 0)
+
+
+LIVE, REPLACED = "l", "r"
+
+
+class Kept(NamedTuple):
+    """One kept file, as its name says."""
+
+    name: str
+    kind: str
+    seq: int
+    inode: int
+    basis: Basis
+
+    def named(self) -> "Kept":
+        return self._replace(name="%s-%d-%d-%d-%d-%s" % (
+            self.kind, self.seq, self.inode, self.basis.size, self.basis.mtime_ns,
+            self.basis.digest))
+
+
+def _parse(name: str) -> Optional[Kept]:
+    parts = name.split("-")
+    if len(parts) != 6 or parts[0] not in (LIVE, REPLACED) \
+            or not all(p.isdigit() for p in parts[1:5]):
+        return None
+    seq, inode, size, mtime = (int(p) for p in parts[1:5])
+    return Kept(name, parts[0], seq, inode, Basis(size, parts[5], mtime))
+
+
+class Inbox:
+    """The kept files, in the state directory's inbox/."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def file(self, kept: Kept) -> str:
+        return os.path.join(self.path, kept.name)
+
+    def all(self) -> List[Kept]:
+        try:
+            names = os.listdir(self.path)
+        except FileNotFoundError:
+            return []
+        found = [k for k in (_parse(name) for name in names) if k is not None]
+        return sorted(found, key=lambda k: k.seq)
+
+    def find(self, inode: int) -> Optional[Kept]:
+        for kept in self.all():
+            if kept.inode == inode:
+                return kept
+        return None
+
+    def keep(self, path: str, inode: int, basis: Basis, kind: str) -> Kept:
+        """Keep the file at `path` (inode `inode`) with `basis` accounted
+        for; if it is kept already, its basis and kind are updated."""
+        kept = self.find(inode)
+        if kept is not None:
+            return self.account(kept, basis, kind)
+        kept = Kept("", kind, time.time_ns(), inode, basis).named()
+        os.link(path, self.file(kept))
+        return kept
+
+    def account(self, kept: Kept, basis: Basis, kind: Optional[str] = None) -> Kept:
+        """`basis` of the kept file is now accounted for."""
+        new = kept._replace(basis=basis, kind=kind or kept.kind).named()
+        if new.name != kept.name:
+            os.rename(self.file(kept), self.file(new))
+        return new
+
+    def drop(self, kept: Kept) -> None:
+        try:
+            os.unlink(self.file(kept))
+        except FileNotFoundError:
+            pass
+
+
+def has_writer(path: str) -> Optional[bool]:
+    """Whether any process has `path` open for writing: True, False, or
+    None where this cannot be told (no leases on this system or file
+    system, or a file of another user's)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        fcntl.fcntl(fd, F_SETLEASE, F_RDLCK)
+    except OSError as exc:
+        return True if exc.errno in (errno.EAGAIN, errno.EBUSY) else None
+    else:
+        fcntl.fcntl(fd, F_SETLEASE, F_UNLCK)
+        return False
+    finally:
+        os.close(fd)
+
+
+class Arrivals:
+    """What a visit found in the kept files: bytes to append to the queue,
+    and files whose text was rewritten rather than appended to (saved
+    apart, never merged: see queue.py)."""
+
+    def __init__(self):
+        self.tails: List[bytes] = []
+        self.rewritten: List[bytes] = []
+
+
+def collect(inbox: Inbox, live_inode: Optional[int], live: bytes) -> Arrivals:
+    """Take what arrived in each kept file (but the live one, whose bytes
+    are `live`) since it was accounted for; let go of the files nobody can
+    write to any more."""
+    found = Arrivals()
+    for kept in inbox.all():
+        if kept.inode != live_inode:
+            _collect_one(inbox, kept, live, found)
+    return found
+
+
+def _collect_one(inbox: Inbox, kept: Kept, live: bytes, found: Arrivals) -> None:
+    path = inbox.file(kept)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return
+    writer = None
+    if info.st_size != kept.basis.size or info.st_mtime_ns != kept.basis.mtime_ns:
+        with open(path, "rb") as stream:
+            data = stream.read()
+        writer = has_writer(path)
+        if digest(data[:kept.basis.size]) != kept.basis.digest:
+            found.rewritten.append(data)
+            inbox.drop(kept)
+            return
+        tail = data[kept.basis.size:]
+        if writer is not False and not tail.endswith(b"\n"):
+            tail = tail[:tail.rfind(b"\n") + 1]  # a line still being written waits
+        if tail and not (kept.kind == LIVE and tail in live):
+            found.tails.append(tail)
+        size = kept.basis.size + len(tail)
+        mtime = info.st_mtime_ns if size == len(data) else 0
+        kept = inbox.account(kept, Basis(size, digest(data[:size]), mtime))
+    if kept.basis.size == info.st_size and _idle(path, info, writer):
+        inbox.drop(kept)
+
+
+def _idle(path: str, info: os.stat_result, writer: Optional[bool]) -> bool:
+    if writer is None:
+        writer = has_writer(path)
+    if writer is None:
+        return time.time() - info.st_mtime > QUIET
+    return not writer
