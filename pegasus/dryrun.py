@@ -28,11 +28,11 @@ def _nowhere(misfit: Misfit) -> str:
             "(cannot run anywhere: %s)" % misfit)
 
 
-def dry_run_lines(fans_out: bool, jobs: Sequence, subhosts: Sequence,
+def dry_run_lines(fans_out: bool, jobs, subhosts: Sequence,
                   templates) -> Iterator[str]:
     """The lines `--dry-run` prints: each job, its parameters, and the
-    command each sub-host would run; `fans_out` if each job runs on every
-    sub-host (broadcast)."""
+    command each sub-host would run; `jobs` iterates over the jobs and has
+    a len(); `fans_out` if each job runs on every sub-host (broadcast)."""
     planner = Planner(subhosts)
     for number, job in enumerate(jobs, 1):
         head = "job %d (%s:%d)" % (number, job.path, job.line)
@@ -55,9 +55,10 @@ def dry_run_lines(fans_out: bool, jobs: Sequence, subhosts: Sequence,
         if plan.nowhere is not None:
             yield "  -- " + _nowhere(plan.nowhere)
     hosts = len(subhosts)
+    count = len(jobs)
     if fans_out:
         yield "%s, each on all %s: %d runs in lockstep (nothing consumed)" % (
-            plural(len(jobs), "job"), plural(hosts, "sub-host"), len(jobs) * hosts)
+            plural(count, "job"), plural(hosts, "sub-host"), count * hosts)
     else:
         yield "%s over %s, each job run once (nothing consumed)" % (
-            plural(len(jobs), "job"), plural(hosts, "sub-host"))
+            plural(count, "job"), plural(hosts, "sub-host"))

@@ -115,6 +115,15 @@ class QueueInvalid(Notice):
 
 
 @dataclass(frozen=True)
+class QueueUnwritable(Notice):
+    """The queue cannot be written (full disk, read-only, a lock error);
+    nothing is taken until it can."""
+
+    warning: ClassVar[bool] = True
+    message: str
+
+
+@dataclass(frozen=True)
 class QueueRewritten(Notice):
     """A replaced queue file was rewritten, not appended to, by a program
     that does not take the lock; its text was saved apart, never merged."""

@@ -4,6 +4,7 @@ script. No runner takes a job while the lock is held; running jobs go on."""
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -120,17 +121,25 @@ def _choose(args):
 
 # --- appending ----------------------------------------------------------------
 
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _entries_from_stdin(text):
     """stdin holds a YAML list of entries, or one command per line."""
+    control = _CONTROL.search(text)
+    if control is not None:
+        line = text.count("\n", 0, control.start()) + 1
+        raise SpecError.at("<stdin>", line, "holds a control character (0x%02x)" % ord(
+            control.group()), "commands are text: check what is piped into --append -")
     try:
         node = yamlfile.compose(text, "<stdin>")
     except SpecError:
         node = None
     if node is not None and node.tag == "tag:yaml.org,2002:seq":
         return yamlfile.entries(node, "<stdin>", "command")
-    lines = [line for line in text.splitlines() if line.strip()]
     return [yamlfile.Entry("<stdin>", number, {"command": yamlfile.Value([line], False, number)},
-                           True) for number, line in enumerate(lines, 1)]
+                           True) for number, line in enumerate(text.splitlines(), 1)
+            if line.strip()]
 
 
 def new_entries(args, validator, stdin=None) -> List[yamlfile.Entry]:

@@ -37,6 +37,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
+    except OSError as exc:
+        # A file pegasus must write cannot be (a full disk, a read-only
+        # directory): say which and why; nothing was taken.
+        _say("cannot write %s: %s" % (exc.filename or "a file", exc.strerror or exc))
+        return EXIT_USAGE
 
 
 class Loaded:
@@ -112,15 +117,22 @@ def run(args) -> int:
 def exit_status(args, result) -> int:
     if result.cancelled:
         return EXIT_CANCELLED
-    if result.queue_broken:
-        _say("stopped with %s invalid: what is left in it was not run" % args.queue_file)
+    if result.queue_problem is not None:
+        if result.queue_unwritable:
+            _say("stopped: %s; what is left in %s was not run" % (
+                result.queue_problem.split("\n")[0], args.queue_file))
+        else:
+            _say("stopped with %s invalid: what is left in it was not run" % args.queue_file)
         return EXIT_USAGE
-    if result.failed or result.aborted:
-        return EXIT_FAILED
     if not result.connected and not result.runs:
         _say("no host could be connected: nothing was run, the queue is untouched")
         return EXIT_FAILED
-    return EXIT_OK
+    if result.stranded:
+        # Exit 0 means every job the run took finished well: not so here.
+        _say("no sub-host is left to run jobs on (every one is unreachable or lost): what "
+             "is left in %s was not run" % args.queue_file)
+        return EXIT_FAILED
+    return EXIT_FAILED if result.failed or result.aborted else EXIT_OK
 
 
 class Handlers:

@@ -16,6 +16,10 @@ class RangeError(ValueError):
     """A host range that cannot be expanded; the message says why."""
 
 
+class TooMany(RangeError):
+    """A host range gives more names than the caller allows."""
+
+
 def _expand_set(text):
     """`01-03,7` -> ['01', '02', '03', '7']"""
     values = []
@@ -41,11 +45,14 @@ def _expand_set(text):
     return values
 
 
-def expand(name):
-    """Expand every `[...]` of `name`, leftmost varying slowest.
+def expand(name: str, limit: int = LIMIT) -> list:
+    """Expand every `[...]` of `name`, leftmost varying slowest; TooMany if
+    that gives more than `limit` names.
 
     A name without brackets expands to itself.
     """
+    if limit < 1:
+        raise TooMany("'%s' gives more names than allowed" % name)
     if "[" not in name and "]" not in name:
         return [name]
     pieces = []  # alternating literal text and lists of values
@@ -59,6 +66,8 @@ def expand(name):
         count *= len(choices)
     if count > LIMIT:
         raise RangeError("'%s' gives more than %d names" % (name, LIMIT))
+    if count > limit:
+        raise TooMany("'%s' gives more than %d names" % (name, limit))
     tail = name[position:]
     if "[" in tail or "]" in tail or any("[" in p[0] or "]" in p[0] for p in pieces[::2]):
         raise RangeError("unbalanced '[' or ']' in '%s'" % name)

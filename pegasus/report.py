@@ -11,6 +11,7 @@ from typing import Dict, List, TextIO
 
 from . import words
 from .events import Handler
+from .fsutil import open_file
 
 JOBLOG_COLUMNS = ("Seq", "Host", "Starttime", "JobRuntime", "Send", "Receive",
                   "Exitval", "Signal", "Command")
@@ -116,7 +117,8 @@ class JobLog(Handler):
     def __init__(self, path):
         self.path = path
         new = not os.path.exists(path) or os.path.getsize(path) == 0
-        self.stream = open(path, "a", encoding="utf-8")
+        self.stream = os.fdopen(open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT),
+                                "a", encoding="utf-8")
         if new:
             self.stream.write("\t".join(JOBLOG_COLUMNS) + "\n")
             self.stream.flush()
@@ -160,7 +162,8 @@ class LogDir(Handler):
     def on_job_started(self, launch):
         if launch.host is None:
             return
-        self.files[launch.seq] = open(self._name(launch), "w", encoding="utf-8",
+        fd = open_file(self._name(launch), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        self.files[launch.seq] = os.fdopen(fd, "w", encoding="utf-8",
                                       errors="replace")
 
     def on_job_line(self, launch, stream, text):

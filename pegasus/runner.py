@@ -15,6 +15,7 @@ from __future__ import annotations
 import signal
 import time
 from dataclasses import dataclass
+from typing import Optional
 
 from . import events
 from .connections import Connections
@@ -35,7 +36,9 @@ class RunResult:
 
     cancelled: bool
     aborted: bool
-    queue_broken: bool
+    queue_problem: Optional[str]   # why the queue could not be taken from, at the end
+    queue_unwritable: bool
+    stranded: bool                 # no sub-host was left while jobs were left
     runs: int
     failed: int
     connected: int
@@ -62,6 +65,8 @@ class Runner:
         self.runs = 0
         self.failed = 0
         self.connected = 0
+        self.put_back = 0         # jobs this run put back in the queue to run again
+        self.stranded = False
 
     # --- the run ---------------------------------------------------------
 
@@ -88,9 +93,11 @@ class Runner:
             self.control.remove()
             self.loop.close()
             self.source.close(clean)
+        problem = self.taker.broken if not self.cancelled else None
         return RunResult(cancelled=bool(self.cancelled), aborted=self.policy.aborted,
-                         queue_broken=self.taker.broken is not None and not self.cancelled,
-                         runs=self.runs, failed=self.failed, connected=self.connected)
+                         queue_problem=problem, queue_unwritable=self.taker.unwritable,
+                         stranded=self.stranded, runs=self.runs, failed=self.failed,
+                         connected=self.connected)
 
     def _done(self) -> bool:
         if self.jobs.busy or self.taker.to_put_back:
@@ -100,7 +107,9 @@ class Runner:
         if self.settings.daemon:
             return False
         if not self.policy.ready and not self.connections.settling:
-            return True  # no sub-host left to run anything on
+            # No sub-host left to run anything on: did that leave jobs unrun?
+            self.stranded = self.put_back > 0 or not self.taker.exhausted
+            return True
         return self.taker.exhausted
 
     # --- connections (Connections calls these) ------------------------------
@@ -136,6 +145,7 @@ class Runner:
         verdict = self.policy.finished(run.outcome(retried=False), run.place)
         outcome = run.outcome(retried=verdict.retry)
         if verdict.retry:
+            self.put_back += 1
             self.taker.put_back(run.job)
         elif verdict.job_done:
             self.source.finished(run.job)

@@ -21,6 +21,12 @@ HOST_KEYS = ("hostname", "slots")
 JOB_KEYS = ("command", "timeout", "slots", "allocation_policy")
 POLICIES = ("first_fit", "buddy")
 
+# Counted before anything is expanded, so that a typo (three lists of a
+# thousand) is an error with a line number, not minutes of work and a
+# MemoryError. A take writes an entry's other jobs back to queue.yaml.
+MAX_ENTRY_JOBS = 100000
+MAX_SUBHOSTS = 10000
+
 def _product(values):
     keys = list(values)
     for combination in itertools.product(*(values[k].items for k in keys)):
@@ -148,32 +154,48 @@ def expand_hosts(entries, templates):
         slots = _host_slots(entry, problems)
         if slots is None:
             continue
-        params = {k: v for k, v in entry.values.items() if k != "slots"}
         try:
-            for combination in _product(params):
-                template = combination.pop("hostname")
-                where = Where(entry.path, entry.values["hostname"].line, "hostname")
-                rendered = templates.render(template, dict(combination), where)
-                try:
-                    names = nodeset.expand(rendered)
-                except nodeset.RangeError as exc:
-                    raise SpecError.at(entry.path, entry.values["hostname"].line,
-                                       "hostname '%s': %s" % (rendered, exc),
-                                       "host ranges are written like node[01-16], "
-                                       "gpu[1-3,7] or rack[1-2]-node[1-4]") from None
-                for name in names:
-                    if not name.strip() or any(c.isspace() for c in name):
-                        raise SpecError.at(entry.path, entry.values["hostname"].line,
-                                           "hostname %r is empty or holds spaces" % name,
-                                           "a hostname is one word passed to ssh, e.g. "
-                                           "node-1 or ann@node-1")
-                    subhosts.append(SubHost(len(subhosts), name, dict(combination),
-                                            slots, entry.path, entry.line))
+            _expand_host_entry(entry, slots, templates, subhosts)
         except SpecError as exc:
             problems.extend(exc.problems)
     if problems:
         raise SpecError(problems)
     return subhosts
+
+
+def _expand_host_entry(entry, slots, templates, subhosts):
+    params = {k: v for k, v in entry.values.items() if k != "slots"}
+    line = entry.values["hostname"].line
+    room = MAX_SUBHOSTS - len(subhosts)
+    if job_count(entry) > room:
+        raise _too_many_hosts(entry.path, line)
+    for combination in _product(params):
+        template = combination.pop("hostname")
+        rendered = templates.render(template, dict(combination),
+                                    Where(entry.path, line, "hostname"))
+        try:
+            names = nodeset.expand(rendered, limit=MAX_SUBHOSTS - len(subhosts))
+        except nodeset.TooMany:
+            raise _too_many_hosts(entry.path, line) from None
+        except nodeset.RangeError as exc:
+            raise SpecError.at(entry.path, line, "hostname '%s': %s" % (rendered, exc),
+                               "host ranges are written like node[01-16], "
+                               "gpu[1-3,7] or rack[1-2]-node[1-4]") from None
+        for name in names:
+            if not name.strip() or any(c.isspace() for c in name):
+                raise SpecError.at(entry.path, line,
+                                   "hostname %r is empty or holds spaces" % name,
+                                   "a hostname is one word passed to ssh, e.g. "
+                                   "node-1 or ann@node-1")
+            subhosts.append(SubHost(len(subhosts), name, dict(combination),
+                                    slots, entry.path, entry.line))
+
+
+def _too_many_hosts(path, line):
+    return SpecError.at(path, line, "the hosts file expands to more than %d sub-hosts"
+                        % MAX_SUBHOSTS,
+                        "each sub-host is a connection of its own: check the lists and "
+                        "ranges of this entry")
 
 
 def load_hosts(path, templates):
@@ -187,6 +209,15 @@ def load_hosts(path, templates):
 # --- jobs -------------------------------------------------------------------
 
 def check_job_keys(entry, problems):
+    """The keys with a meaning of their own have good values, and the entry
+    expands to no more than MAX_ENTRY_JOBS jobs (counted, not expanded)."""
+    count = job_count(entry)
+    if count > MAX_ENTRY_JOBS:
+        problems.append(Problem(entry.path, entry.line,
+                                "this entry expands to %d jobs, more than the %d one entry "
+                                "may hold" % (count, MAX_ENTRY_JOBS),
+                                "split it into several entries, or check its lists"))
+        return False
     timeout = entry.values.get("timeout")
     if timeout is not None:
         for text in timeout.items:

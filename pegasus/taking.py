@@ -34,6 +34,7 @@ class Taker:
         self.empty = False            # the last take found no more jobs
         self.seen: Hashable = None    # the source's marker when last found empty/bad
         self.broken: Optional[str] = None   # the message last warned about
+        self.unwritable = False       # ... and it is about writing, not the text
         self.to_put_back: List = []   # jobs waiting for the lock to go back
         self.recovery_due = True
         self.took_once = False        # the lock has been taken at least once
@@ -84,7 +85,7 @@ class Taker:
         except LockError as exc:
             if not self.took_once:
                 raise  # locking does not work here at all: say so and stop
-            self._broken(str(exc))  # a hiccup mid-run: warn, try again later
+            self._broken(str(exc), unwritable=True)  # a hiccup mid-run: warn, retry
             return False
         finally:
             self._tell()
@@ -175,14 +176,17 @@ class Taker:
         elif isinstance(exc, SpecError):
             self._broken(str(exc))
         elif isinstance(exc, OSError) and not isinstance(exc, LockError):
-            self._broken("cannot update %s: %s" % (self.source.name, exc.strerror))
+            self._broken("cannot update %s: %s" % (self.source.name, exc.strerror or exc),
+                         unwritable=True)
         else:
             raise exc
 
-    def _broken(self, message: str) -> None:
+    def _broken(self, message: str, unwritable: bool = False) -> None:
         if message != self.broken:
             self.broken = message
-            self.events.on_notice(events.QueueInvalid(message))
+            self.unwritable = unwritable
+            self.events.on_notice(events.QueueUnwritable(message) if unwritable
+                                  else events.QueueInvalid(message))
         self.seen = self.source.marker()
         self._poll_later()
 

@@ -79,6 +79,13 @@ class LocalTransport(Transport):
     def job_argv(self, command, control_path):
         return wrapper.wrapped_local(command, self.settings.kill_grace)
 
+    def command_problem(self, command):
+        size = len(command.encode("utf-8", "surrogateescape"))
+        if size > wrapper.MAX_REMOTE_COMMAND:
+            return "command too long (%d bytes; one argument carries at most %d)" % (
+                size, wrapper.MAX_REMOTE_COMMAND)
+        return None
+
 
 class SshTransport(Transport):
     """A host reached with the system ssh: one ControlMaster per sub-host,

@@ -1,17 +1,21 @@
 """Is a queue valid? The one answer, used by runners (on every change of
 queue.yaml), `pegasus l` (after an edit, before an append) and `--dry-run`:
-the YAML parses, every entry has a good shape and good values for the keys
-with a meaning of their own, and every template compiles -- and, when the
-sub-hosts are known, renders on each of them.
+the YAML parses, every entry has a good shape, good values for the keys
+with a meaning of their own and no more jobs than an entry may hold, and
+every template compiles -- and, when the sub-hosts are known, renders on
+each of them into a command their transport can carry.
+
+Entries are checked as entries: nothing is expanded but what must be
+rendered to be checked, so a huge queue costs its size, not its product.
 """
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence
 
 from . import yamlfile
-from .errors import SpecError
-from .spec import Job, expand_queue
+from .errors import Problem, SpecError
+from .spec import Job, check_job_keys, expand_entry, expand_queue, job_count
 from .template import Templates, Where
 
 
@@ -21,6 +25,24 @@ def validate_text(text: str, path: str) -> List[Job]:
     return expand_queue(yamlfile.entries(yamlfile.compose(text, path), path, "command"))
 
 
+class Checked:
+    """A valid queue: its entries, and the number of jobs they hold."""
+
+    def __init__(self, entries: Sequence[yamlfile.Entry]):
+        self.entries = list(entries)
+        self.count = sum(job_count(entry) for entry in self.entries)
+
+    def jobs(self) -> Iterator[Job]:
+        for entry in self.entries:
+            yield from expand_entry(entry)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[Job]:
+        return self.jobs()
+
+
 class QueueValidator:
     """Validates queue texts for one run: templates are checked against
     `subhosts`, or, without them (`pegasus l` knows no hosts), for syntax."""
@@ -28,55 +50,99 @@ class QueueValidator:
     def __init__(self, templates: Templates, subhosts: Optional[Sequence] = None):
         self.templates = templates
         self.subhosts = subhosts
+        self._kinds = _host_kinds(subhosts or ())
 
-    def __call__(self, text: str, path: str) -> List[Job]:
-        """Check `text`; raise SpecError with every problem; return the jobs."""
+    def __call__(self, text: str, path: str) -> Checked:
+        """Check `text`; raise SpecError with every problem."""
         return self.check_entries(
             yamlfile.entries(yamlfile.compose(text, path), path, "command"))
 
-    def check_entries(self, entries: Sequence[yamlfile.Entry]) -> List[Job]:
-        jobs = expand_queue(entries)
-        if self.subhosts is not None:
-            check_templates(jobs, self.subhosts, self.templates)
-        else:
-            check_syntax(entries, self.templates)
-        return jobs
-
-
-def check_syntax(entries: Sequence[yamlfile.Entry], templates: Templates) -> None:
-    """Every command template of `entries` compiles; raises SpecError with
-    every problem found."""
-    problems = []
-    for entry in entries:
-        value = entry.values["command"]
-        for source in value.items:
+    def check_entries(self, entries: Sequence[yamlfile.Entry]) -> Checked:
+        problems: List[Problem] = []
+        good = [entry for entry in entries if check_job_keys(entry, problems)]
+        for entry in good:
             try:
-                templates.compile(source, Where(entry.path, value.line, "command"))
+                if self.subhosts is None:
+                    self._compile(entry)
+                else:
+                    self._render(entry)
             except SpecError as exc:
                 problems.extend(exc.problems)
-    if problems:
-        raise SpecError(problems)
+        if problems:
+            raise SpecError(problems)
+        return Checked(entries)
+
+    def _compile(self, entry: yamlfile.Entry) -> None:
+        value = entry.values["command"]
+        for source in value.items:
+            self.templates.compile(source, Where(entry.path, value.line, "command"))
+
+    def _render(self, entry: yamlfile.Entry) -> None:
+        """Whether a render succeeds depends on the template and on which
+        variables exist, not on their values: each command renders once per
+        kind of sub-host (its set of parameter names). What the command
+        becomes must fit its sub-hosts' transports; where no bound shows it
+        always will, every job is rendered and measured."""
+        value = entry.values["command"]
+        line = value.line
+        first = {key: v.items[0] for key, v in entry.values.items() if key != "command"}
+        for source in dict.fromkeys(value.items):
+            job = Job(source, dict(first), entry.path, line)
+            for host in self._kinds.values():
+                command = self.templates.render(source, job.variables(host, slots="0"),
+                                                job.where, owner="sub-host %s" % host.label)
+                if "{{" not in source:
+                    self._fits(command, entry.path, line)
+        if any("{{" in source for source in value.items) and self._may_be_long(entry):
+            for job in expand_entry(entry):
+                for host in self.subhosts or ():
+                    self._fits(self.templates.render(job.command, job.variables(host, "0"),
+                                                     job.where), entry.path, line)
+
+    def _fits(self, command: str, path: str, line: int) -> None:
+        for transport in self._transports():
+            problem = transport.command_problem(command)
+            if problem is not None:
+                raise SpecError.at(path, line, problem,
+                                   "pass big inputs in a file the command reads, not on its "
+                                   "command line")
+
+    def _transports(self):
+        seen: Dict[type, object] = {}
+        for host in self.subhosts or ():
+            if host.transport is not None:
+                seen.setdefault(type(host.transport), host.transport)
+        return seen.values()
+
+    def _may_be_long(self, entry: yamlfile.Entry) -> bool:
+        """Whether any job of `entry` might render beyond what a command
+        line carries: a generous bound on its longest rendering."""
+        values = max((len(item) for v in entry.values.values() for item in v.items),
+                     default=0)
+        hosts = max((len(text) for host in self.subhosts or () for text in
+                     list(host.params.values()) + [host.hostname]), default=0)
+        longest = max(len(source) for source in entry.values["command"].items)
+        return longest * (1 + max(values, hosts)) > 16 * 1024
+
+
+def _host_kinds(subhosts: Sequence) -> Dict[frozenset, object]:
+    kinds: Dict[frozenset, object] = {}
+    for host in subhosts:
+        kinds.setdefault(frozenset(host.params), host)
+    return kinds
 
 
 def check_templates(jobs: Sequence[Job], subhosts: Sequence, templates: Templates) -> None:
-    """Render every job on every sub-host it could run on, so that an unknown
-    variable or helper is reported before anything runs.
-
-    Whether a render succeeds depends on the template and on which variable
-    names exist, not on their values, so each distinct combination of
-    (template, job keys, host keys) is rendered once.
-    """
+    """Render every job on every kind of sub-host, so that an unknown
+    variable or helper is reported before anything runs (for callers that
+    hold jobs rather than entries)."""
+    problems: List[Problem] = []
     seen = set()
-    problems: list = []
-    host_kinds: dict = {}
-    for host in subhosts:
-        host_kinds.setdefault(frozenset(host.params), host)
     for job in jobs:
         if "{{" not in job.command:
             continue
-        job_keys = frozenset(job.params)
-        for host_keys, host in host_kinds.items():
-            key = (job.command, job_keys, host_keys)
+        for host_keys, host in _host_kinds(subhosts).items():
+            key = (job.command, frozenset(job.params), host_keys)
             if key in seen:
                 continue
             seen.add(key)

@@ -79,6 +79,8 @@ _NOTICES: Dict[type, Callable] = {
         "%s was rewritten by another program while pegasus replaced it; that version "
         "is saved as %s (its jobs are not in the queue: put back what you need with "
         "`pegasus l`)" % (n.path, n.saved)),
+    events.QueueUnwritable: lambda n: (
+        "%s\n  nothing is taken until it can be written; pegasus tries again" % n.message),
     events.QueueValidAgain: lambda n: "%s is valid again; taking jobs" % n.path,
     events.JobPutBack: _put_back,
     events.PutBackFailed: lambda n: "could not put jobs back in %s: %s" % (n.path, n.error),

@@ -6,7 +6,9 @@ composed but never constructed, so YAML 1.1 resolution (`on` -> True,
 `08` -> 8, `1e-4` -> 0.0001) never happens. Every entry remembers its line.
 """
 
+import os
 import re
+import stat
 
 import yaml
 
@@ -50,18 +52,38 @@ def read_text(path, what, name=None):
     name = path if name is None else name
     option = "-Q" if what == "queue" else "-H"
     try:
-        with open(path, "rb") as stream:
-            data = stream.read()
+        # Non-blocking: opening a FIFO must not wait for a writer.
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except FileNotFoundError:
         raise SpecError.at(name, None, "no such file",
                            "create it, or name another %s file with %s" % (what, option)) from None
-    except IsADirectoryError:
-        raise SpecError.at(name, None, "is a directory, not a %s file" % what,
-                           "name the %s file itself with %s, e.g. %s %s/%s.yaml"
-                           % (what, option, option, name.rstrip("/"), what)) from None
     except OSError as exc:
         raise SpecError.at(name, None, "cannot be read: %s" % exc.strerror) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise SpecError.at(name, None, "is a directory, not a %s file" % what,
+                               "name the %s file itself with %s, e.g. %s %s/%s.yaml"
+                               % (what, option, option, name.rstrip("/"), what))
+        if not stat.S_ISREG(mode):
+            kind = "a FIFO" if stat.S_ISFIFO(mode) else (
+                "a socket" if stat.S_ISSOCK(mode) else "a device")
+            raise SpecError.at(name, None, "is %s, not a regular file" % kind,
+                               "pegasus reads its %s file whole, from a regular file: write "
+                               "the YAML to a file and name it with %s" % (what, option))
+        data = _read_all(fd)
+    finally:
+        os.close(fd)
     return decode(data, name)
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while True:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
 
 
 def decode(data, path):
@@ -250,9 +272,22 @@ def entries(node, path, main_key):
                                     "give it a value, or delete the entry"))
             continue
         result.append(Entry(path, line, values, False))
+    for entry in result:
+        _check_characters(entry, problems)
     if problems:
         raise SpecError(problems)
     return result
+
+
+def _check_characters(entry, problems):
+    """A value with a NUL character (YAML's "\\0") can be neither a command
+    line nor a host name: refuse it here, before anything runs."""
+    for key, value in entry.values.items():
+        if any("\0" in item for item in value.items):
+            problems.append(Problem(entry.path, value.line,
+                                    "the value of '%s' holds a NUL character (\\0), which no "
+                                    "command line can carry" % key,
+                                    "remove the \\0 (or \\x00) escape"))
 
 
 def _missing_main_key(item, values, path, line, main_key):

@@ -135,6 +135,28 @@ CASES = [
          expected=["queue.yaml:1:", "closes nothing", "'} }'"]),
     case("hostname_template_missing_variable", hosts="- hostname: '{{ user }}@node-1'\n",
          expected=["hosts.yaml:1:", "'user'", "not defined"]),
+    # --- inputs that once crashed or hung a runner (the hardening issue)
+    case("nul_in_a_command", queue='- "echo a\\0b"\n',
+         expected=["queue.yaml:1:", "NUL character", "\\0"]),
+    case("nul_in_a_parameter", queue='- command: echo {{ x }}\n  x: ["a", "b\\x00"]\n',
+         expected=["queue.yaml:2:", "'x'", "NUL character"]),
+    case("nul_in_a_hostname", hosts='- hostname: "node\\0-1"\n',
+         expected=["hosts.yaml:1:", "'hostname'", "NUL character"]),
+    case("cartesian_product_over_the_limit",
+         queue="- command: echo {{ a }}{{ b }}{{ c }}\n" + "".join(
+             "  %s: [%s]\n" % (key, ", ".join(str(n) for n in range(1000))) for key in "abc"),
+         expected=["queue.yaml:1:", "1000000000 jobs", "more than the 100000"]),
+    case("hosts_product_over_the_limit",
+         hosts="- hostname: node[1-1000]\n  gpu: [%s]\n" % ", ".join(str(n) for n in range(1000)),
+         expected=["hosts.yaml:1:", "more than 10000 sub-hosts"]),
+    case("command_too_long_for_ssh", queue="- echo %s\n" % ("'" * 40000),
+         hosts="- node-1\n", expected=["queue.yaml:1:", "too long for ssh", "bytes once quoted"]),
+    case("command_too_long_for_localhost", queue="- echo %s\n" % ("x" * 140000),
+         hosts="- localhost\n", expected=["queue.yaml:1:", "command too long", "131071"]),
+    case("queue_is_a_fifo", args=["-Q", "fifo"], setup=lambda d: os.mkfifo(d / "fifo"),
+         expected=["fifo: is a FIFO, not a regular file", "-Q"]),
+    case("hosts_is_a_fifo", args=["-H", "fifo"], setup=lambda d: os.mkfifo(d / "fifo"),
+         expected=["fifo: is a FIFO, not a regular file", "-H"]),
     case("error_deep_in_a_long_file",
          queue="".join("- echo %d\n" % n for n in range(499)) + "- command: x\n  y: [[1]]\n",
          expected=["queue.yaml:501:", "list inside a list"]),
@@ -146,6 +168,9 @@ def snapshot(directory):
     for root, _dirs, names in os.walk(directory):
         for name in names:
             path = os.path.join(root, name)
+            if not os.path.isfile(path):
+                files[os.path.relpath(path, directory)] = os.stat(path).st_mode
+                continue
             with open(path, "rb") as stream:
                 files[os.path.relpath(path, directory)] = stream.read()
     return files

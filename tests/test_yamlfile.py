@@ -176,14 +176,16 @@ SPECIAL = st.sampled_from([
     "", " ", "  x  ", "\t", "a\tb", "\n", "a\n", "a\n\n", "\na", " a\nb", "a\n b", "a\r\nb",
     "'", '"', "''", "\\", "a: b", "a:", ":", "- x", "-", "?", "#", "a #b", "{{ x }}",
     "}}", "[", "]", "{", "}", ",", "&a", "*a", "!tag", "%YAML", "@", "`", "|", ">",
-    "---", "...", "--- x", "~", "null", "08", "on", "\x00", "\x07", "\x1b[0m", "\x7f",
+    "---", "...", "--- x", "~", "null", "08", "on", "\x07", "\x1b[0m", "\x7f",
     "\x85", "\u2028", "\ufeff", "é", "✓ ü", "\U0001f600", "a\u00a0", "a\n\tb\n",
     "x\n  y\n", "#!/bin/sh\necho hi\n",
 ])
-TEXT = st.one_of(SPECIAL, st.text(st.characters(blacklist_categories=("Cs",))),
+# NUL is the one character no value may hold (no command line carries it).
+CHARACTERS = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
+TEXT = st.one_of(SPECIAL, st.text(CHARACTERS),
                  st.lists(SPECIAL, max_size=5).map("".join))
 COMMAND = TEXT.filter(lambda text: text.strip() != "")
-KEY = st.one_of(SPECIAL, st.text(st.characters(blacklist_categories=("Cs",)), max_size=12))
+KEY = st.one_of(SPECIAL, st.text(CHARACTERS, max_size=12))
 PARAMS = st.dictionaries(KEY.filter(lambda key: key != "command"), TEXT, max_size=4)
 
 

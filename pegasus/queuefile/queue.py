@@ -171,12 +171,14 @@ class QueueFile:
             return b"", None
         except OSError as exc:
             raise SpecError.at(self.path, None, "cannot be read: %s" % exc.strerror) from None
-        with os.fdopen(fd, "rb") as stream:
+        try:
             info = os.fstat(fd)
             if not stat_module.S_ISREG(info.st_mode):
                 raise SpecError.at(self.path, None, "is not a regular file",
                                    "name the queue file itself with -Q")
-            return stream.read(), info
+            return yamlfile._read_all(fd), info
+        finally:
+            os.close(fd)
 
     def read(self) -> str:
         return yamlfile.read_text(self.target, "queue", name=self.path)
