@@ -57,6 +57,19 @@ class Handler:
     def on_notice(self, notice: Notice) -> None:
         """Something a person should know about the run as a whole."""
 
+    def on_run_started(self, run: RunInfo) -> None:
+        """The run begins: what it is (before any connection)."""
+
+    def on_queue_left(self, count: Optional[int]) -> None:
+        """The source holds `count` jobs (expanded) after a visit; None if
+        it cannot tell."""
+
+    def on_status_requested(self) -> None:
+        """Someone asked what the run is doing (SIGUSR1, SIGINFO)."""
+
+    def on_run_finished(self) -> None:
+        """Every job is over and the run ends (also when cancelled)."""
+
 
 EVENTS = tuple(name for name in vars(Handler) if name.startswith("on_"))
 
@@ -95,6 +108,34 @@ class Fanout(Handler):
         for handler in self.handlers:
             handler.on_notice(notice)
 
+    def on_run_started(self, run):
+        for handler in self.handlers:
+            handler.on_run_started(run)
+
+    def on_queue_left(self, count):
+        for handler in self.handlers:
+            handler.on_queue_left(count)
+
+    def on_status_requested(self):
+        for handler in self.handlers:
+            handler.on_status_requested()
+
+    def on_run_finished(self):
+        for handler in self.handlers:
+            handler.on_run_finished()
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What a run is: whether each job runs on every sub-host, how many
+    sub-hosts, daemon mode, where the jobs come from, when it started."""
+
+    fans_out: bool
+    subhosts: int
+    daemon: bool
+    source: str
+    started: float
+
 
 # --- notices ------------------------------------------------------------------
 
@@ -131,6 +172,11 @@ class QueueRewritten(Notice):
     warning: ClassVar[bool] = True
     path: str
     saved: str
+
+
+@dataclass(frozen=True)
+class QueueEmpty(Notice):
+    """Daemon mode: the queue has no job left; the run waits for more."""
 
 
 @dataclass(frozen=True)

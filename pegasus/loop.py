@@ -21,7 +21,8 @@ import time
 # SIGPIPE, and an ignored signal stays ignored across exec.
 _CHILD_DEFAULT_SIGNALS = tuple(
     getattr(signal, name) for name in
-    ("SIGPIPE", "SIGXFSZ", "SIGINT", "SIGTERM", "SIGHUP", "SIGCHLD", "SIGWINCH", "SIGUSR1")
+    ("SIGPIPE", "SIGXFSZ", "SIGINT", "SIGTERM", "SIGHUP", "SIGCHLD", "SIGWINCH", "SIGUSR1",
+     "SIGINFO")
     if hasattr(signal, name))
 
 READ_SIZE = 65536

@@ -4,6 +4,7 @@ the one place where errors become messages and exit statuses."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from typing import Callable, Dict, List, Optional
 
@@ -86,6 +87,10 @@ def load(args) -> Loaded:
 def run(args) -> int:
     """`pegasus q` and `pegasus b`."""
     from . import policy
+    from .runner import STATUS_SIGNALS
+    for signum in STATUS_SIGNALS:
+        # Asked for a status while still loading: no answer yet, but no death.
+        signal.signal(signum, signal.SIG_IGN)
     loaded = load(args)
     fans_out = policy.fans_out(args.mode)
     if args.dry_run:

@@ -28,6 +28,9 @@ from .sweep import raise_open_file_limit, sweep
 from .taking import Taker
 
 CLOSE_GRACE = 3.0          # masters get this long to exit once told to
+# Asking a running pegasus what it does, as one asks dd (SIGINFO: BSD, macOS).
+STATUS_SIGNALS = tuple(getattr(signal, name) for name in ("SIGUSR1", "SIGINFO")
+                       if hasattr(signal, name))
 
 
 @dataclass
@@ -83,9 +86,15 @@ class Runner:
         try:
             for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 self.loop.on_signal(signum, self._on_cancel_signal)
+            for signum in STATUS_SIGNALS:
+                self.loop.on_signal(signum, lambda _signum: self.events.on_status_requested())
+            self.events.on_run_started(events.RunInfo(
+                self.policy.fans_out, len(self.subhosts), self.settings.daemon,
+                self.source.name, time.time()))
             self.connections.start()
             self.taker.pump_soon()
             self.loop.run(until=self._done)
+            self.events.on_run_finished()
             self._shutdown()
             clean = not self.taker.to_put_back
         finally:

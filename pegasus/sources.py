@@ -9,7 +9,7 @@ commands (MemoryQueue), for jobs given on the command line.
 
 from __future__ import annotations
 
-from typing import Callable, Hashable, List, Sequence, Tuple
+from typing import Callable, Hashable, List, Optional, Sequence, Tuple
 
 from .spec import Job
 
@@ -47,6 +47,10 @@ class QueueSource:
         """A value that changes whenever the source may hold new jobs."""
         return None
 
+    def left(self) -> Optional[int]:
+        """How many jobs the source holds, as far as it knows."""
+        return None
+
     def notices(self) -> List:
         """Notices (events.Notice) about the source itself since last asked."""
         return []
@@ -72,4 +76,7 @@ class MemoryQueue(QueueSource):
         self.jobs[:0] = list(jobs)
 
     def marker(self):
+        return len(self.jobs)
+
+    def left(self):
         return len(self.jobs)

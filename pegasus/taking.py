@@ -158,11 +158,15 @@ class Taker:
         if self.broken is not None:
             self.broken = None
             self.events.on_notice(events.QueueValidAgain(self.source.name))
+        was_empty = self.empty
         self.empty = offered[0] < want and len(chosen) == offered[0]
         self.seen = self.source.marker() if self.empty else None
+        self.events.on_queue_left(self.source.left())
         for job, places in zip(jobs, chosen):
             self.start(job, places)
         if self.empty:
+            if self.daemon and not was_empty:
+                self.events.on_notice(events.QueueEmpty())
             self._poll_later()
 
     def _release(self, chosen: List[List]) -> None:

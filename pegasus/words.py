@@ -81,6 +81,7 @@ _NOTICES: Dict[type, Callable] = {
         "`pegasus l`)" % (n.path, n.saved)),
     events.QueueUnwritable: lambda n: (
         "%s\n  nothing is taken until it can be written; pegasus tries again" % n.message),
+    events.QueueEmpty: lambda n: "queue empty: waiting for new entries; Ctrl-C to stop",
     events.QueueValidAgain: lambda n: "%s is valid again; taking jobs" % n.path,
     events.JobPutBack: _put_back,
     events.PutBackFailed: lambda n: "could not put jobs back in %s: %s" % (n.path, n.error),

@@ -54,6 +54,9 @@ class LiveQueue(QueueSource):
         if job.ticket is not None and self.journal is not None:
             self.journal.finished(job.ticket)
 
+    def left(self):
+        return self.queue.left
+
     def marker(self):
         return self.queue.marker()
 

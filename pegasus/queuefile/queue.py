@@ -79,6 +79,7 @@ class QueueFile:
         self.state = StateDir(self.target)
         self.replacer = Replacer(self.target, self.state)
         self.notices: List[events.Notice] = []   # for whoever shows them
+        self.left: Optional[int] = None          # jobs in the queue, as far as known
         self._trusted: Optional[bytes] = None    # digest of the last text known valid
         self._trusted_stat = None                # stat_key of queue.yaml as we last wrote it
         self._lock = _Lock(self.lock_path)
@@ -189,7 +190,7 @@ class QueueFile:
             return  # the file is as we wrote it
         digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest()
         if digest != self._trusted:
-            self.validator(text, self.path)
+            self.left = len(self.validator(text, self.path))
             self._trusted = digest
         self._trusted_stat = stat
 
@@ -252,6 +253,8 @@ class QueueFile:
                 yamlfile.dump_values(entry) for entry in entries[items_used:]])
         taken = candidates.jobs[:count]
         self._commit(new_text, stat, basis, taken)
+        if self.left is not None:
+            self.left = max(0, self.left - count)
         return taken
 
     def _commit(self, new_text: str, stat, basis: Basis, taken: List[Job]) -> None:
@@ -328,8 +331,9 @@ class QueueFile:
             new_text = insert_top(text, head, items)
         else:
             new_text = append_bottom(text, head, items)
-        self.validator(new_text, self.path)
+        left = len(self.validator(new_text, self.path))
         self._replace(new_text.encode("utf-8", "surrogateescape"), basis)
+        self.left = left
 
     def replace(self, new_text: str) -> None:
         """Replace queue.yaml with `new_text` (the caller holds the lock)."""
