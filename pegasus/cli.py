@@ -6,6 +6,8 @@ must answer without paying for PyYAML or pybars3.
 """
 
 import argparse
+import sys
+import time
 
 __version__ = "0.1.0"
 
@@ -71,16 +73,27 @@ example:
   $ pegasus l --editor 'code --wait'
   $ pegasus l --append 'python train.py --lr 0.5'
   $ generate-jobs | pegasus l --append -
+  $ pegasus l --requeue failed     # put failed jobs back, from the outcome record
+"""
+
+STATUS_HELP = """\
+Show what every runner of a queue is doing, from what the runners keep beside
+the queue: no connection to a runner is needed, so this works from another
+terminal or another login node sharing the directory.
+
+example:
+  $ pegasus status                 # runners, running jobs, what is left, outcomes
+  $ pegasus status --json | jq .finished
+"""
+
+ADHOC_EPILOG = """\
+without files, as pdsh and clush users type it:
+  $ pegasus b -w 'node[01-16]' -- uname -r
+  $ pegasus q -w node-1,node-2 -x node-2 -- 'cmd 1' 'cmd 2'
 """
 
 
-def _add_file_options(parser):
-    files = parser.add_argument_group("files")
-    files.add_argument(
-        "-Q", "--queue-file", metavar="FILE", default="queue.yaml",
-        help="the queue (default: %(default)s)")
-    return files
-
+# --- values -------------------------------------------------------------------
 
 def _seconds(text):
     value = float(text)
@@ -110,14 +123,106 @@ def _positive(text):
     return value
 
 
-def _add_run_options(parser):
-    files = _add_file_options(parser)
+def _halt(text):
+    """GNU parallel's `--halt now|soon,fail|success=N|P%` -> (when, what,
+    number, percent)."""
+    when, _, rule = text.partition(",")
+    what, _, number = rule.partition("=")
+    percent = number.endswith("%")
+    number = number[:-1] if percent else number
+    if when not in ("now", "soon") or what not in ("fail", "success") or not number.isdigit() \
+            or int(number) < 1 or (percent and int(number) > 100):
+        raise argparse.ArgumentTypeError(
+            "write now|soon,fail|success=N or N%%, e.g. soon,fail=1 or now,fail=10%%; "
+            "not %r" % text)
+    return (when, what, int(number), percent)
+
+
+def _black_hole(text):
+    """`K/S` (K jobs in a row that failed within S seconds) or `off`."""
+    if text == "off":
+        return None
+    count, _, seconds = text.partition("/")
+    try:
+        value = (int(count), float(seconds))
+    except ValueError:
+        value = (0, 0.0)
+    if value[0] < 1 or not value[1] > 0:
+        raise argparse.ArgumentTypeError("write K/SECONDS, e.g. 3/10, or off; not %r" % text)
+    return value
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _since(text):
+    """`--since 2h` (a while ago: s, m, h, d) or `2026-12-01T09:00` (local
+    time) -> seconds since the epoch."""
+    if text[-1:] in _UNITS and text[:-1].replace(".", "", 1).isdigit():
+        return time.time() - float(text[:-1]) * _UNITS[text[-1]]
+    for shape in ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
+        try:
+            return time.mktime(time.strptime(text, shape))
+        except ValueError:
+            continue
+    raise argparse.ArgumentTypeError("write a while ago (30m, 2h, 1d) or a date and time "
+                                     "(2026-12-01T09:00); not %r" % text)
+
+
+# --- options ------------------------------------------------------------------
+
+def _queue_file(group):
+    group.add_argument(
+        "-Q", "--queue-file", metavar="FILE", default="queue.yaml",
+        help="the queue (default: %(default)s)")
+
+
+def _compatible(parser, *, daemon=False, period=False, ignore=False, editor=False,
+                hosts=False):
+    """Options Pegasus 1.4 accepted in every mode: where they do nothing,
+    they are still accepted (with a note), so that 1.4 scripts run."""
+    group = parser.add_argument_group("accepted for Pegasus 1.4 scripts, no effect here")
+    if daemon:
+        group.add_argument("-d", "--daemon", action="store_true", dest="ignored_daemon",
+                           help="no effect in this mode")
+    if period:
+        group.add_argument("-p", "--print-period", metavar="N", type=_count,
+                           dest="ignored_print_period", help="no effect in this mode")
+    if ignore:
+        group.add_argument("-i", "--ignore-errors", action="store_true",
+                           dest="ignored_ignore_errors", help="no effect in this mode")
+    if editor:
+        group.add_argument("--editor", metavar="COMMAND", dest="ignored_editor",
+                           help="no effect in this mode")
+    if hosts:
+        group.add_argument("-H", "--hosts-file", metavar="FILE", dest="ignored_hosts_file",
+                           help="no effect in this mode")
+
+
+def _add_run_options(parser, fans_out):
+    files = parser.add_argument_group("files and hosts")
+    _queue_file(files)
     files.add_argument(
         "-H", "--hosts-file", metavar="FILE", default="hosts.yaml",
         help="the hosts (default: %(default)s)")
     files.add_argument(
         "--consumed-file", metavar="FILE",
         help="where taken jobs are recorded (default: consumed.yaml beside the queue)")
+    files.add_argument(
+        "-w", "--hosts", metavar="HOSTS", action="append", dest="hosts",
+        help="the hosts, instead of a hosts file: a comma list with ranges as pdsh and "
+             "clush write them (node[01-16],gpu1); repeatable; '-' reads them from stdin")
+    files.add_argument(
+        "-x", "--exclude", metavar="HOSTS", action="append", default=[],
+        help="leave these hosts out of -w (the same syntax); repeatable")
+    files.add_argument(
+        "--slurm", metavar="JOBID", nargs="?", const="current",
+        help="the hosts of a Slurm allocation (default: the one pegasus runs inside), "
+             "launched with srun, instead of a hosts file")
+    files.add_argument(
+        "commands", nargs="*", metavar="-- COMMAND",
+        help="jobs given on the command line after --, instead of a queue file (queue "
+             "mode: each one job; broadcast: each one lockstep step); nothing is written")
 
     run = parser.add_argument_group("running")
     run.add_argument(
@@ -133,17 +238,43 @@ def _add_run_options(parser):
              "as failed; an entry's own `timeout` key wins")
     run.add_argument(
         "--retries", metavar="N", type=_count, default=0,
-        help="when a job's host is lost mid-job, put the job back at the top of "
-             "the queue for another host, up to N times (default: 0)")
+        help="run a job that failed (non-zero exit, timeout, host lost) again, up to N "
+             "more times, on another sub-host when one can take it; an entry's own "
+             "`retries` key wins (default: 0)")
     run.add_argument(
         "--kill-grace", metavar="SECONDS", type=_grace, default=5.0,
         help="time between SIGTERM and SIGKILL when a job is stopped "
              "(default: %(default)g)")
+    run.add_argument(
+        "-e", "--error-aborts", action="store_true",
+        help="take no further job once a job failed (on any sub-host); what is left "
+             "stays in the queue" + ("" if fans_out else "; the same as --halt soon,fail=1"))
+    if fans_out:
+        run.add_argument(
+            "-i", "--ignore-errors", action="store_true",
+            help="keep going after a failure (the default; accepted for Pegasus 1.4 "
+                 "scripts, whose broadcast mode stopped at the first failure)")
+    run.add_argument(
+        "--halt", metavar="RULE", type=_halt,
+        help="as GNU parallel's: now|soon,fail|success=N|P%%: stop after N failures (or "
+             "successes), or P%% of the jobs finished so far; now cancels running jobs, "
+             "soon lets them finish; what is not taken stays in the queue")
+    run.add_argument(
+        "--on-cancel", choices=("requeue", "drop"), default="requeue",
+        help="what becomes of jobs stopped by Ctrl-C, SIGTERM or SIGHUP: put back at the "
+             "top of the queue, in their order (default), or dropped")
+    if not fans_out:
+        run.add_argument(
+            "--black-hole", metavar="K/SECONDS", type=_black_hole, default=(3, 10.0),
+            help="pause a sub-host whose last K jobs all failed within SECONDS of starting, "
+                 "and give it one job again after a growing pause; 'off' never pauses "
+                 "(default: 3/10)")
 
     out = parser.add_argument_group("output")
     out.add_argument(
         "-p", "--print-period", metavar="N", type=_count, default=1,
-        help="print every Nth output line of each job; 0 prints none (default: 1)")
+        help="print the Nth, 2Nth... output line of each stream of each job; 0 prints "
+             "none (default: 1)")
     out.add_argument(
         "--color", choices=("auto", "always", "never"), default="auto",
         help="color the host prefixes: auto (on a terminal, unless NO_COLOR is "
@@ -153,6 +284,10 @@ def _add_run_options(parser):
         help="instead of streaming, print each job's output when it ends: each "
              "distinct output once, under the sub-hosts that produced it (in "
              "range notation), grouped by exit status")
+    out.add_argument(
+        "--progress", action="store_true",
+        help="off a terminal too, print a status line (running, done, failed, left, "
+             "ETA) on stderr every few seconds")
     out.add_argument(
         "--joblog", metavar="FILE",
         help="append one tab-separated line per finished job, in GNU parallel's "
@@ -168,7 +303,7 @@ def _add_run_options(parser):
     conn.add_argument(
         "-o", "--ssh-option", metavar="OPTION", action="append", default=[],
         help="an ssh option such as 'User=ann' or 'Port=2222'; repeatable; "
-             "these win over pegasus's own options")
+             "these win over your ssh configuration and pegasus's own defaults")
     conn.add_argument(
         "--connect-limit", metavar="N", type=_positive, default=64,
         help="open at most N connections at the same time; a server that turns "
@@ -177,7 +312,47 @@ def _add_run_options(parser):
         "--max-sessions", metavar="N", type=_positive, default=10,
         help="sshd's MaxSessions on the hosts: at most N-1 jobs at once run "
              "over one connection (default: %(default)s)")
-    return run
+    _compatible(parser, editor=True, ignore=not fans_out)
+
+
+def _add_lock_options(parser):
+    files = parser.add_argument_group("files")
+    _queue_file(files)
+    parser.add_argument(
+        "--editor", metavar="COMMAND",
+        help="editor command, split as a shell would (default: $VISUAL, "
+             "then $EDITOR, then vi)")
+    parser.add_argument(
+        "--on-invalid", choices=("keep", "restore"), default="keep",
+        help="off a terminal, what to do when the edited file is invalid: keep "
+             "it (runners wait for a fix) or restore the version from before; "
+             "either way the exit status is 2 (default: %(default)s)")
+    parser.add_argument(
+        "--append", metavar="COMMAND", action="append",
+        help="add COMMAND to the end of the queue without an editor, under the "
+             "lock; repeatable; '-' reads a YAML list, or one command per line, "
+             "from stdin")
+    parser.add_argument(
+        "--prepend", action="store_true",
+        help="with --append: put the new entries at the top of the queue")
+    parser.add_argument(
+        "--requeue", metavar="KIND",
+        choices=("failed", "cancelled", "timeout", "lost", "all-failed"),
+        help="put jobs back from the outcome record, at the top of the queue, each once: "
+             "those whose latest run failed (non-zero exit, or could not start), was "
+             "cancelled, timed out, lost its host, or all-failed (failed, timeout, lost); "
+             "never one whose latest run succeeded or that is in the queue already")
+    parser.add_argument(
+        "--since", metavar="TIME", type=_since,
+        help="with --requeue: only jobs that ended since TIME (30m, 2h, 1d, or "
+             "2026-12-01T09:00)")
+    parser.add_argument(
+        "--bottom", action="store_true",
+        help="with --requeue: put them at the bottom of the queue instead")
+    parser.add_argument(
+        "--dry-run", action="store_true",
+        help="with --requeue: list the jobs it would put back, and change nothing")
+    _compatible(parser, daemon=True, period=True, ignore=True, hosts=True)
 
 
 def build_parser():
@@ -185,63 +360,78 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog=PROG,
         description=DESCRIPTION,
-        epilog=EPILOG,
+        epilog=EPILOG + "\n" + ADHOC_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--version", action="version", version="%(prog)s " + __version__)
+        "-V", "--version", action="version", version="%(prog)s " + __version__)
     modes = parser.add_subparsers(
         dest="mode", metavar="MODE", title="modes",
         parser_class=argparse.ArgumentParser)
     modes.required = True
 
-    queue = modes.add_parser(
-        "queue", aliases=["q"], help="run each command once, on the next free host",
-        description=QUEUE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    _add_run_options(queue)
+    def mode(name, alias, summary, text, epilog=None):
+        return modes.add_parser(name, aliases=[alias] if alias else [], help=summary,
+                                description=text, epilog=epilog,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
 
-    broadcast = modes.add_parser(
-        "broadcast", aliases=["b"], help="run each command on every host, in lockstep",
-        description=BROADCAST_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    run = _add_run_options(broadcast)
-    run.add_argument(
-        "-e", "--error-aborts", action="store_true",
-        help="stop before the next job when a job failed on any host; the rest "
-             "of the queue stays in queue.yaml")
-    run.add_argument(
-        "-i", "--ignore-errors", action="store_true",
-        help="keep going after a failure (the default; accepted for Pegasus 1.4 scripts)")
-
-    lock = modes.add_parser(
-        "lock", aliases=["l"], help="lock queue.yaml and open it in an editor",
-        description=LOCK_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    _add_file_options(lock)
-    lock.add_argument(
-        "--editor", metavar="COMMAND",
-        help="editor command, split as a shell would (default: $VISUAL, "
-             "then $EDITOR, then vi)")
-    lock.add_argument(
-        "--on-invalid", choices=("keep", "restore"), default="keep",
-        help="off a terminal, what to do when the edited file is invalid: keep "
-             "it (runners wait for a fix) or restore the version from before; "
-             "either way the exit status is 2 (default: %(default)s)")
-    lock.add_argument(
-        "--append", metavar="COMMAND", action="append",
-        help="add COMMAND to the end of the queue without an editor, under the "
-             "lock; repeatable; '-' reads a YAML list, or one command per line, "
-             "from stdin")
-    lock.add_argument(
-        "--prepend", action="store_true",
-        help="with --append: put the new entries at the top of the queue")
+    _add_run_options(mode("queue", "q", "run each command once, on the next free host",
+                          QUEUE_HELP, ADHOC_EPILOG), fans_out=False)
+    _add_run_options(mode("broadcast", "b", "run each command on every host, in lockstep",
+                          BROADCAST_HELP, ADHOC_EPILOG), fans_out=True)
+    _add_lock_options(mode("lock", "l", "lock queue.yaml and open it in an editor",
+                           LOCK_HELP))
+    status = mode("status", None, "what every runner of a queue is doing", STATUS_HELP)
+    _queue_file(status.add_argument_group("files"))
+    status.add_argument("--json", action="store_true",
+                        help="print one JSON object (see the README for its keys)")
     return parser
 
 
-MODE_NAMES = {"q": "queue", "queue": "queue", "b": "broadcast",
-              "broadcast": "broadcast", "l": "lock", "lock": "lock"}
+MODE_NAMES = {"q": "queue", "queue": "queue", "b": "broadcast", "broadcast": "broadcast",
+              "l": "lock", "lock": "lock", "status": "status"}
+
+
+def _takes_value(parser):
+    """Every option string of every mode that takes a value."""
+    found = set()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found |= _takes_value(sub)
+        elif action.option_strings and action.nargs != 0:
+            found.update(action.option_strings)
+    return found
+
+
+def mode_first(argv, parser):
+    """Options may come before the mode, as Pegasus 1.4's parser allowed
+    (`pegasus -d q`, `pegasus --queue-file x.yaml q`): move the mode first."""
+    takes_value = _takes_value(parser)
+    index = 0
+    while index < len(argv):
+        word = argv[index]
+        if word == "--":
+            break
+        if word in MODE_NAMES:
+            return [word] + argv[:index] + argv[index + 1:]
+        index += 2 if word in takes_value else 1
+    return argv
 
 
 def parse_args(argv=None):
-    """Parse the command line; the mode is normalised to its long name."""
-    args = build_parser().parse_args(argv)
+    """Parse the command line; the mode is normalised to its long name.
+    `args.notes` lists the options given that do nothing in this mode."""
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = mode_first(argv, parser)
+    args = parser.parse_args(argv)
     args.mode = MODE_NAMES[args.mode]
+    commands = getattr(args, "commands", [])
+    if commands and "--" not in argv:
+        parser.error("give commands to run after --, e.g. pegasus q -w node-1 -- 'uname -r'")
+    args.notes = ["%s has no effect in %s mode" % (name.replace("_", "-"), args.mode)
+                  for name, value in sorted(vars(args).items())
+                  if name.startswith("ignored_") and value not in (None, False)]
+    args.notes = [note.replace("ignored-", "--") for note in args.notes]
     return args

@@ -127,9 +127,11 @@ class Fanout(Handler):
 
 @dataclass(frozen=True)
 class RunInfo:
-    """What a run is: whether each job runs on every sub-host, how many
-    sub-hosts, daemon mode, where the jobs come from, when it started."""
+    """What a run is: its mode (by name, for people), whether each job runs
+    on every sub-host, how many sub-hosts, daemon mode, where the jobs come
+    from, when it started."""
 
+    mode: str
     fans_out: bool
     subhosts: int
     daemon: bool
@@ -190,6 +192,43 @@ class JobPutBack(Notice):
 
     path: str
     job: Job
+
+
+@dataclass(frozen=True)
+class JobsRequeued(Notice):
+    """Cancelled jobs went back to the top of the queue, in their order."""
+
+    path: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Halting(Notice):
+    """A --halt rule (or -e in queue mode) is met: no further job is taken;
+    `now`: the running ones are stopped too."""
+
+    warning: ClassVar[bool] = True
+    rule: str
+    now: bool
+    failures: int
+    finished: int
+
+
+@dataclass(frozen=True)
+class HostPaused(Notice):
+    """A sub-host failed job after job soon after they started: it takes no
+    job for `seconds`, then one, to see."""
+
+    warning: ClassVar[bool] = True
+    host: SubHost
+    failures: int
+    within: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class HostResumed(Notice):
+    host: SubHost
 
 
 @dataclass(frozen=True)

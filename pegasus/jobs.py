@@ -51,7 +51,7 @@ class JobRun:
         self.started_wall, self.started = time.time(), time.monotonic()
         slots = tuple(self.place.slots) if self.place.slots else None
         self.launch = Launch(self.seq, self.job, self.host, slots, self.command,
-                             self.started_wall)
+                             self.started_wall, self.place.attempt)
         return self.launch
 
     def outcome(self, retried: bool) -> Outcome:
@@ -80,7 +80,7 @@ class Jobs:
         self.running: Set[JobRun] = set()
         self.waiting: Dict[int, JobRun] = {}   # sub-host -> its run, until it connects
         self.runs_on: Dict[int, Set[JobRun]] = {}
-        self.stopping = False
+        self.stopping: Optional[Reason] = None   # why every run is being stopped
 
     @property
     def busy(self) -> bool:
@@ -187,14 +187,14 @@ class Jobs:
         run.child.write(wrapper.CANCEL)
         self.loop.call_later(self.settings.kill_grace, lambda: self.stop(run, kill=True))
 
-    def cancel_all(self, kill: bool = False) -> None:
-        """Cancelled: stop every run (kill: at once); runs held for a
-        connection end as cancelled."""
-        self.stopping = True
+    def cancel_all(self, kill: bool = False, reason: Reason = Reason.CANCELLED) -> None:
+        """Stop every run (kill: at once); runs held for a connection end
+        too. They end with `reason` (CANCELLED, or HALTED by --halt now)."""
+        self.stopping = self.stopping or reason
         for run in list(self.running):
             self.stop(run, kill)
         for index in list(self.waiting):
-            self.host_failed(index, Reason.CANCELLED)
+            self.host_failed(index, self.stopping)
 
     # --- the end -------------------------------------------------------------------
 
@@ -218,7 +218,7 @@ class Jobs:
         self.running.discard(run)
         self.runs_on[run.host.index].discard(run)
         if self.stopping and run.reason is None and run.returncode != 0:
-            run.fail(Reason.CANCELLED)
+            run.fail(self.stopping)
         self.ended(run)
 
 

@@ -22,6 +22,8 @@ def _say(message: str) -> None:
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the `pegasus` command; return its exit status."""
     args = cli.parse_args(argv)
+    for note in args.notes:
+        _say("note: " + note)
     try:
         return MODES[args.mode](args)
     except SpecError as exc:
@@ -58,17 +60,20 @@ class Loaded:
 
 def load(args) -> Loaded:
     from . import transports
+    from .hostlist import load_subhosts
     from .queuefile import QueueFile
     from .settings import Settings
-    from .spec import load_hosts
     from .template import Templates
     from .validate import QueueValidator
 
     settings = Settings.from_args(args)
     templates = Templates()
-    subhosts = load_hosts(args.hosts_file, templates)
+    subhosts = load_subhosts(args, templates)
     transports.attach(subhosts, settings)
     validator = QueueValidator(templates, subhosts)
+    if args.commands:
+        return Loaded(settings, templates, subhosts, None,
+                      validator.check_entries(command_entries(args)))
     queue = QueueFile(args.queue_file, consumed_path=getattr(args, "consumed_file", None),
                       validator=validator)
     where = os.path.dirname(os.path.abspath(queue.consumed_path))
@@ -82,6 +87,19 @@ def load(args) -> Loaded:
             text = queue.read()
     jobs = validator(text, args.queue_file)
     return Loaded(settings, templates, subhosts, queue, jobs)
+
+
+def command_entries(args) -> list:
+    """The jobs given after `--`: one entry each, named by their place."""
+    from .yamlfile import Entry, Value
+    if args.daemon:
+        raise UsageError("-d waits for new entries in a queue file; commands given after -- "
+                         "are all there is")
+    return [Entry(ADHOC, number, {"command": Value([command], False, number)}, True)
+            for number, command in enumerate(args.commands, 1)]
+
+
+ADHOC = "the command line"
 
 
 def run(args) -> int:
@@ -106,10 +124,16 @@ def run(args) -> int:
     from .queuefile import LiveQueue
     from .report import print_summary
     from .runner import Runner
+    from .sources import MemoryQueue, QueueSource
 
     handlers = Handlers(args, fans_out, len(loaded.subhosts) if fans_out else 1)
-    runner = Runner(loaded.settings, loaded.subhosts, LiveQueue(loaded.queue),
-                    loaded.templates, handlers.fanout)
+    source: QueueSource
+    if loaded.queue is None:
+        source = MemoryQueue(list(loaded.jobs.jobs()))
+    else:
+        source = LiveQueue(loaded.queue)
+    runner = Runner(loaded.settings, loaded.subhosts, source, loaded.templates,
+                    handlers.fanout)
     handlers.printer.attach(runner.loop)
     try:
         result = runner.run()
@@ -134,9 +158,12 @@ def exit_status(args, result) -> int:
         return EXIT_FAILED
     if result.stranded:
         # Exit 0 means every job the run took finished well: not so here.
-        _say("no sub-host is left to run jobs on (every one is unreachable or lost): what "
-             "is left in %s was not run" % args.queue_file)
+        _say("no sub-host is left to run jobs on (%s): what is left in %s was not run" % (
+            "every one left is paused, its jobs failing at once" if result.paused_out
+            else "every one is unreachable or lost", args.queue_file))
         return EXIT_FAILED
+    if result.halted is not None and ",success=" in result.halted:
+        return EXIT_OK   # as GNU parallel: a success rule met is a success
     return EXIT_FAILED if result.failed or result.aborted else EXIT_OK
 
 
@@ -171,10 +198,17 @@ def lock(args) -> int:
     return lockmode.run(args)
 
 
+def status(args) -> int:
+    """`pegasus status`."""
+    from . import status as status_mode
+    return status_mode.run(args)
+
+
 def _modes() -> Dict[str, Callable[..., int]]:
     from .policy import POLICIES
     modes: Dict[str, Callable[..., int]] = {name: run for name in POLICIES}
     modes["lock"] = lock
+    modes["status"] = status
     return modes
 
 

@@ -78,6 +78,35 @@ def expand(name: str, limit: int = LIMIT) -> list:
     return names
 
 
+def split_list(text: str) -> list:
+    """`node[1-3,7],gpu1 login` -> ['node[1-3,7]', 'gpu1', 'login']: commas
+    and white space separate names, except inside brackets."""
+    items, current, depth = [], [], 0
+    for char in text:
+        if char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+        if depth <= 0 and (char == "," or char.isspace()):
+            if current:
+                items.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    if current:
+        items.append("".join(current))
+    return items
+
+
+def expand_list(text: str, limit: int = LIMIT) -> list:
+    """Every name of a pdsh/clush-style host list, in order, each once."""
+    names: dict = {}
+    for item in split_list(text):
+        for name in expand(item, limit=limit - len(names)):
+            names[name] = None
+    return list(names)
+
+
 _LAST_NUMBER = re.compile(r"^(.*?)(\d+)(\D*)$")
 
 

@@ -18,6 +18,7 @@ class Reason(enum.Enum):
 
     TIMEOUT = "timeout"
     CANCELLED = "cancelled"
+    HALTED = "stopped by --halt"     # a failure, not a cancel
     HOST_LOST = "host lost"
     UNREACHABLE = "unreachable"      # its sub-host could not be connected
     NO_ROOM = "no room"              # its slots fit no sub-host (detail: the misfit)
@@ -27,7 +28,7 @@ class Reason(enum.Enum):
 
 
 # Stopped by pegasus itself: the joblog shows the signal pegasus sent.
-STOPPED_BY_PEGASUS = frozenset([Reason.TIMEOUT, Reason.CANCELLED])
+STOPPED_BY_PEGASUS = frozenset([Reason.TIMEOUT, Reason.CANCELLED, Reason.HALTED])
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Launch:
     slots: Optional[tuple]
     command: str
     started: float            # wall-clock time (time.time())
+    attempt: int = 1          # 2 and more: a retry of the job
 
     @property
     def slots_text(self) -> str:

@@ -6,53 +6,64 @@ Both answer the same questions:
 - capacity(): how many jobs could start now (an upper bound for a take);
 - accept(job): its places (one per run), or None to refuse it for now
   (FIFO: taking stops at the first refused job);
-- finished(outcome, place): a run ended; its room is free again; does the
-  job go back to the queue (retry), is the job over, does the run stop
-  taking jobs (abort)?
+- finished(outcome, place): a run ended; its room is free again. The
+  Verdict says whether the job goes back to run again (a retry, or a
+  cancelled job going back to the queue), whether the job is over, whether
+  the run stops taking jobs (-e, --halt) or cancels what runs (--halt now),
+  and whether a sub-host is paused (a black hole, queue mode).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import ClassVar, Dict, List, Optional, Sequence, Tuple
+from typing import ClassVar, Dict, List, Optional, Sequence, Set, Tuple
 
+from .halting import HaltCounter, HaltRule
+from .health import HostHealth
 from .outcome import Outcome, Reason
 from .placement import Planner
 from .slots import SlotAllocator
 
+# Endings that may be tried again with --retries; never a cancel.
+RETRIABLE = frozenset([None, Reason.TIMEOUT, Reason.HOST_LOST, Reason.NOT_STARTED])
+
 
 class Place:
     """Where one run of a job goes: a sub-host index and its slots, or a
-    failure decided before anything ran (`reason`, `detail`)."""
+    failure decided before anything ran (`reason`, `detail`); `attempt` 2
+    and more for a retry."""
 
-    __slots__ = ("host", "slots", "reason", "detail")
+    __slots__ = ("host", "slots", "reason", "detail", "attempt")
 
     def __init__(self, host: Optional[int], slots: Optional[List[int]] = None,
-                 reason: Optional[Reason] = None, detail: str = ""):
+                 reason: Optional[Reason] = None, detail: str = "", attempt: int = 1):
         self.host = host
         self.slots = slots
         self.reason = reason
         self.detail = detail
+        self.attempt = attempt
 
     def __repr__(self):
         return "Place(%r, %r, %r, %r)" % (self.host, self.slots, self.reason, self.detail)
 
 
 class Verdict:
-    """What the end of one run means: `retry` the job elsewhere (it goes back
-    to the queue), the `job_done` (every run of it is over), or `aborting`
-    the whole run (no further job is taken)."""
+    """What the end of one run means (see the module's docstring)."""
 
-    __slots__ = ("retry", "job_done", "aborting")
+    __slots__ = ("retry", "requeue", "job_done", "aborting", "halting", "pause")
 
-    def __init__(self, retry: bool = False, job_done: bool = True, aborting: bool = False):
-        self.retry = retry
+    def __init__(self, retry=False, requeue=False, job_done=True, aborting=False,
+                 halting: Optional[HaltRule] = None, pause: Optional[float] = None):
+        self.retry = retry          # back to the queue now, to run again elsewhere
+        self.requeue = requeue      # cancelled: back to the queue when the run ends
         self.job_done = job_done
-        self.aborting = aborting
+        self.aborting = aborting    # -e: no further job (broadcast)
+        self.halting = halting      # --halt (or -e in queue mode) was met
+        self.pause = pause          # seconds to pause the run's sub-host
 
 
 class Policy:
-    """What the modes share: which sub-hosts are up, and stopping."""
+    """What the modes share: which sub-hosts are up, stopping, halting."""
 
     # Whether every job runs on every sub-host (else: once, somewhere).
     fans_out: ClassVar[bool] = False
@@ -61,14 +72,24 @@ class Policy:
         self.subhosts = subhosts
         self.settings = settings
         self.planner = Planner(subhosts)
-        self.ready: set = set()
+        self.ready: Set[int] = set()
         self.down: Dict[int, Tuple[Reason, str]] = {}
-        self.stopped = False      # cancelled: take nothing more, retry nothing
-        self.aborted = False      # a failure stopped the run (-e)
+        self.stopped = False      # cancelled (or halted now): take nothing, retry nothing
+        self.aborted = False      # a failure stopped the run (-e, --halt fail)
+        self.halted: Optional[HaltRule] = None
+        self.halt = HaltCounter(self._halt_rule())
+
+    def _halt_rule(self) -> Optional[HaltRule]:
+        return HaltRule.parse(getattr(self.settings, "halt", None))
 
     @property
     def runs_per_job(self) -> int:
         return len(self.subhosts) if self.fans_out else 1
+
+    @property
+    def usable(self) -> Set[int]:
+        """The sub-hosts that may be given jobs now."""
+        return self.ready
 
     def host_up(self, index: int) -> None:
         self.ready.add(index)
@@ -83,7 +104,25 @@ class Policy:
 
     @property
     def taking(self) -> bool:
-        return not (self.stopped or self.aborted)
+        return not (self.stopped or self.aborted or self.halted)
+
+    def _requeue(self, outcome: Outcome) -> bool:
+        return outcome.reason is Reason.CANCELLED and self.settings.on_cancel == "requeue"
+
+    def _count_for_halt(self, outcome: Outcome) -> Optional[HaltRule]:
+        """A job's last attempt ended: is the halt rule met now?"""
+        if outcome.reason is Reason.CANCELLED or not self.halt.count(outcome.ok):
+            return None
+        rule = self.halt.rule
+        assert rule is not None
+        self.halted = rule
+        self.aborted = rule.what == "fail"
+        if rule.when == "now":
+            self.stopped = True
+        return rule
+
+    def resume(self, index: int) -> None:
+        """A paused sub-host may take jobs again (queue mode pauses)."""
 
     def capacity(self) -> int:
         raise NotImplementedError
@@ -99,43 +138,67 @@ class Policy:
 
 
 class QueuePolicy(Policy):
-    """Queue mode: each job once, on the first ready sub-host (in hosts.yaml
+    """Queue mode: each job once, on the first usable sub-host (in hosts.yaml
     order) with room for its slots; the head job waits if none has. A job
-    whose host was lost goes back to the queue, up to --retries times."""
+    that failed goes back to the queue, up to --retries (or its `retries`)
+    more times, to run on another sub-host when one can take it. A sub-host
+    that fails job after job at once is paused (health.py)."""
 
     def __init__(self, subhosts, settings):
         super().__init__(subhosts, settings)
         self.allocators = [SlotAllocator(host.slots) for host in subhosts]
         self.running = [0] * len(subhosts)
-        self.retried: Counter = Counter()   # canonical job -> times put back
+        self.attempts: Counter = Counter()          # canonical job -> runs so far
+        self.failed_on: Dict[str, Set[int]] = {}    # canonical job -> where it failed
+        self.health = HostHealth(getattr(settings, "black_hole", None))
+
+    def _halt_rule(self):
+        rule = super()._halt_rule()
+        if rule is None and self.settings.error_aborts:
+            rule = HaltRule("soon", "fail", 1, False)   # -e, in queue mode
+        return rule
+
+    @property
+    def usable(self):
+        return self.ready - self.health.paused
 
     def _room(self, index: int) -> int:
         free = self.allocators[index].free
         sessions = self.subhosts[index].transport.sessions
         if sessions is not None:
             free = min(free, sessions - self.running[index])
-        return max(0, free)
+        return max(0, self.health.room(index, free, self.running[index]))
 
     def capacity(self):
         if not self.taking:
             return 0
-        return sum(self._room(index) for index in self.ready)
+        return sum(self._room(index) for index in self.usable)
 
     def accept(self, job):
         plan = self.planner.plan(job)
         nowhere = plan.nowhere
         if nowhere is not None:
             return [Place(None, None, Reason.NO_ROOM, "cannot run anywhere: %s" % nowhere)]
-        for index in sorted(self.ready):
-            if not plan.fits(index) or self._room(index) == 0:
+        key = job.canonical()
+        attempt = self.attempts[key] + 1
+        for index in self._candidates(plan, self.failed_on.get(key, set())):
+            if self._room(index) == 0:
                 continue
             slots = self.allocators[index].find(job.slots, job.allocation_policy)
             if slots is None:
                 continue
             self.allocators[index].take(slots)
             self.running[index] += 1
-            return [Place(index, slots)]
+            self.attempts[key] = attempt
+            return [Place(index, slots, attempt=attempt)]
         return None
+
+    def _candidates(self, plan, avoid: Set[int]) -> List[int]:
+        """Where a job may go, in hosts.yaml order: a retry goes elsewhere
+        than where it failed, unless no other usable sub-host fits it."""
+        fitting = [index for index in sorted(self.usable) if plan.fits(index)]
+        elsewhere = [index for index in fitting if index not in avoid]
+        return elsewhere if elsewhere else fitting
 
     def release(self, place):
         if place.host is not None and place.reason is None:
@@ -144,17 +207,38 @@ class QueuePolicy(Policy):
 
     def finished(self, outcome, place):
         self.release(place)
-        retry = self._retry(outcome)
-        return Verdict(retry=retry, job_done=not retry)
+        verdict = Verdict()
+        if place.host is not None and place.reason is None:
+            verdict.pause = self.health.ended(place.host, _fast_failure(outcome),
+                                              outcome.duration)
+        if self._retry(outcome):
+            verdict.retry, verdict.job_done = True, False
+            self.failed_on.setdefault(outcome.job.canonical(), set()).add(place.host)
+            return verdict
+        self.failed_on.pop(outcome.job.canonical(), None)
+        if self._requeue(outcome):
+            verdict.requeue, verdict.job_done = True, False
+        verdict.halting = self._count_for_halt(outcome)
+        return verdict
 
     def _retry(self, outcome: Outcome) -> bool:
-        if outcome.reason is not Reason.HOST_LOST or self.stopped:
+        if outcome.ok or outcome.reason not in RETRIABLE or self.stopped:
             return False
-        key = outcome.job.canonical()
-        if self.retried[key] >= self.settings.retries:
-            return False
-        self.retried[key] += 1
-        return True
+        allowed = outcome.job.retries
+        if allowed is None:
+            allowed = self.settings.retries
+        return self.attempts[outcome.job.canonical()] <= allowed
+
+    def resume(self, index: int) -> None:
+        """A paused sub-host's pause is over: it gets one job, to see."""
+        self.health.resume(index)
+
+
+def _fast_failure(outcome: Outcome) -> bool:
+    """A failure that says more about the sub-host than about the job."""
+    if outcome.reason is None:
+        return outcome.returncode not in (0, None)
+    return outcome.reason is Reason.NOT_STARTED
 
 
 class BroadcastPolicy(Policy):
@@ -163,14 +247,16 @@ class BroadcastPolicy(Policy):
     sub-host is connected. Unreachable sub-hosts fail it; those still
     connecting get their place all the same and run it once they are up
     (the engine holds it), so a cold start overlaps connecting and running.
-    With -e, a job that failed anywhere stops the run before the next."""
+    With -e, a job that failed anywhere stops the run before the next. A
+    cancelled job goes back to the queue once, to run everywhere again."""
 
     fans_out = True
 
     def __init__(self, subhosts, settings):
         super().__init__(subhosts, settings)
         self.outstanding = 0
-        self.failed = False   # some run of the current job failed
+        self.failed = False       # some run of the current job failed
+        self.cancelled = False    # some run of the current job was cancelled
 
     def capacity(self):
         if self.outstanding or not self.ready or not self.taking:
@@ -192,7 +278,7 @@ class BroadcastPolicy(Policy):
             else:
                 places.append(Place(index, list(plan.first_slots)))
         self.outstanding = len(places)
-        self.failed = False
+        self.failed = self.cancelled = False
         return places
 
     def release(self, place):
@@ -201,11 +287,18 @@ class BroadcastPolicy(Policy):
     def finished(self, outcome, place):
         self.release(place)
         self.failed = self.failed or outcome.counts_as_failed
+        self.cancelled = self.cancelled or outcome.reason is Reason.CANCELLED
+        verdict = Verdict(job_done=False)
+        if outcome.reason is not Reason.CANCELLED:
+            verdict.halting = self._count_for_halt(outcome)
         if self.outstanding:
-            return Verdict(job_done=False)
-        aborting = self.failed and self.settings.error_aborts and not self.aborted
-        self.aborted = self.aborted or aborting
-        return Verdict(job_done=True, aborting=aborting)
+            return verdict
+        verdict.job_done = True
+        if self.cancelled and self.settings.on_cancel == "requeue":
+            verdict.requeue, verdict.job_done = True, False
+        verdict.aborting = self.failed and self.settings.error_aborts and not self.aborted
+        self.aborted = self.aborted or verdict.aborting
+        return verdict
 
 
 POLICIES = {"queue": QueuePolicy, "broadcast": BroadcastPolicy}

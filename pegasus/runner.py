@@ -39,6 +39,8 @@ class RunResult:
 
     cancelled: bool
     aborted: bool
+    halted: Optional[str]          # the --halt rule met, if one was
+    paused_out: bool               # every sub-host left was paused (black holes)
     queue_problem: Optional[str]   # why the queue could not be taken from, at the end
     queue_unwritable: bool
     stranded: bool                 # no sub-host was left while jobs were left
@@ -54,7 +56,7 @@ class Runner:
         self.settings = settings
         self.subhosts = subhosts
         self.source = source
-        self.events = handler
+        self.events = events.Fanout([handler])
         self.loop = Loop()
         self.policy = for_mode(settings.mode, subhosts, settings)
         self.templates = templates
@@ -62,14 +64,15 @@ class Runner:
         self.control: ControlDirectory
         self.connections: Connections
         self.jobs: Jobs
-        self.taker = Taker(self.loop, source, self.policy, handler, settings.daemon,
-                           self._start_job)
+        self.taker = Taker(self.loop, source, self.policy, self.events, settings.daemon,
+                           self._start_job, lambda: self.jobs.busy)
         self.cancelled = 0        # 1 after the first Ctrl-C, 2 after the second
         self.runs = 0
         self.failed = 0
         self.connected = 0
         self.put_back = 0         # jobs this run put back in the queue to run again
         self.stranded = False
+        self.paused_out = False   # ... because every sub-host left is paused
 
     # --- the run ---------------------------------------------------------
 
@@ -77,6 +80,9 @@ class Runner:
         """Run to the end."""
         raise_open_file_limit(len(self.subhosts), self.settings.sessions)
         self.source.start()
+        watcher = self.source.watcher()
+        if watcher is not None:
+            self.events.handlers.insert(0, watcher)
         self.control = ControlDirectory()
         self.connections = Connections(self.loop, self.subhosts, self.control,
                                        self.settings.connect_parallel, self)
@@ -89,14 +95,14 @@ class Runner:
             for signum in STATUS_SIGNALS:
                 self.loop.on_signal(signum, lambda _signum: self.events.on_status_requested())
             self.events.on_run_started(events.RunInfo(
-                self.policy.fans_out, len(self.subhosts), self.settings.daemon,
+                self.settings.mode, self.policy.fans_out, len(self.subhosts), self.settings.daemon,
                 self.source.name, time.time()))
             self.connections.start()
             self.taker.pump_soon()
             self.loop.run(until=self._done)
             self.events.on_run_finished()
             self._shutdown()
-            clean = not self.taker.to_put_back
+            clean = not self.taker.pending
         finally:
             sweep(self.loop.children)
             self.control.remove()
@@ -104,20 +110,23 @@ class Runner:
             self.source.close(clean)
         problem = self.taker.broken if not self.cancelled else None
         return RunResult(cancelled=bool(self.cancelled), aborted=self.policy.aborted,
+                         halted=str(self.policy.halted) if self.policy.halted else None,
+                         paused_out=self.paused_out,
                          queue_problem=problem, queue_unwritable=self.taker.unwritable,
                          stranded=self.stranded, runs=self.runs, failed=self.failed,
                          connected=self.connected)
 
     def _done(self) -> bool:
-        if self.jobs.busy or self.taker.to_put_back:
+        if self.jobs.busy or self.taker.pending:
             return False
-        if self.policy.stopped or self.policy.aborted:
+        if not self.policy.taking:
             return True
         if self.settings.daemon:
             return False
-        if not self.policy.ready and not self.connections.settling:
+        if not self.policy.usable and not self.connections.settling:
             # No sub-host left to run anything on: did that leave jobs unrun?
-            self.stranded = self.put_back > 0 or not self.taker.exhausted
+            self.stranded = not self.taker.exhausted
+            self.paused_out = bool(self.policy.ready)
             return True
         return self.taker.exhausted
 
@@ -153,17 +162,43 @@ class Runner:
         handlers are told."""
         verdict = self.policy.finished(run.outcome(retried=False), run.place)
         outcome = run.outcome(retried=verdict.retry)
+        self.source.record(outcome)  # before the job can leave the journal
         if verdict.retry:
             self.put_back += 1
             self.taker.put_back(run.job)
+        elif verdict.requeue:
+            self.taker.requeue(run.seq, run.job)
         elif verdict.job_done:
             self.source.finished(run.job)
         self.runs += 1
         self.failed += outcome.counts_as_failed
         self.events.on_job_finished(outcome)
+        self._consequences(verdict, run)
+        self.taker.pump_soon()
+
+    def _consequences(self, verdict, run) -> None:
+        """What the end of a run means for the others."""
         if verdict.aborting:
             self.events.on_notice(events.Aborting())
-        self.taker.pump_soon()
+        if verdict.halting is not None:
+            now = verdict.halting.when == "now"
+            self.events.on_notice(events.Halting(str(verdict.halting), now,
+                                                 self.policy.halt.failed, self.policy.halt.done))
+            if now:
+                self.jobs.cancel_all(reason=Reason.HALTED)
+                self.connections.stop_opening()
+        if verdict.pause is not None:
+            index = run.host.index
+            self.events.on_notice(events.HostPaused(
+                run.host, self.settings.black_hole[0], self.settings.black_hole[1],
+                verdict.pause))
+            self.loop.call_later(verdict.pause, lambda: self._resume(index))
+
+    def _resume(self, index: int) -> None:
+        if self.policy.taking:
+            self.policy.resume(index)
+            self.events.on_notice(events.HostResumed(self.subhosts[index]))
+            self.taker.pump_soon()
 
     # --- cancelling ----------------------------------------------------------
 

@@ -44,6 +44,9 @@ class Settings:
     # At most this many jobs at once over one ssh connection (MaxSessions - 1).
     sessions: int = 9
     retries: int = 0
+    halt: Optional[tuple] = None          # (when, what, number, percent): halting.py
+    on_cancel: str = "requeue"            # or "drop"
+    black_hole: Optional[tuple] = (3, 10.0)   # (K jobs, S seconds), None: never pause
 
     @classmethod
     def from_args(cls, args) -> "Settings":
@@ -54,4 +57,5 @@ class Settings:
             connect_parallel=args.connect_limit,
             error_aborts=getattr(args, "error_aborts", False),
             sessions=max(1, args.max_sessions - 1),
-            retries=args.retries)
+            retries=args.retries, halt=args.halt, on_cancel=args.on_cancel,
+            black_hole=getattr(args, "black_hole", None))

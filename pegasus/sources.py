@@ -39,6 +39,14 @@ class QueueSource:
     def finished(self, job: Job) -> None:
         """Every run of `job` is over (it will not be put back)."""
 
+    def record(self, outcome) -> None:
+        """Keep the outcome of one run (before `finished`)."""
+
+    def watcher(self):
+        """A handler (events.Handler) that keeps what the source's readers
+        may want to know of the run as it goes; None if there is none."""
+        return None
+
     def recover(self) -> List[Tuple[str, int]]:
         """Put back the jobs of dead runners: [(runner, number of jobs)]."""
         return []

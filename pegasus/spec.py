@@ -18,7 +18,7 @@ from .yamlfile import dump_entry, load_entries
 
 # Keys with a meaning of their own. Everything else is a template variable.
 HOST_KEYS = ("hostname", "slots")
-JOB_KEYS = ("command", "timeout", "slots", "allocation_policy")
+JOB_KEYS = ("command", "timeout", "slots", "allocation_policy", "retries")
 POLICIES = ("first_fit", "buddy")
 
 # Counted before anything is expanded, so that a typo (three lists of a
@@ -88,6 +88,12 @@ class Job:
     @property
     def slots(self):
         return int(self.params.get("slots", "1"))
+
+    @property
+    def retries(self):
+        """The entry's own `retries`, or None."""
+        text = self.params.get("retries")
+        return None if text is None else int(text)
 
     @property
     def allocation_policy(self):
@@ -239,6 +245,15 @@ def check_job_keys(entry, problems):
                                         "'slots' must be a whole number of at least 1, "
                                         "not '%s'" % text,
                                         "e.g. 'slots: 2' for a job that needs two GPUs"))
+                return False
+    retries = entry.values.get("retries")
+    if retries is not None:
+        for text in retries.items:
+            if not (text.isascii() and text.isdigit()):
+                problems.append(Problem(entry.path, retries.line,
+                                        "'retries' must be a whole number, 0 or more, "
+                                        "not '%s'" % text,
+                                        "e.g. 'retries: 2' to run a failed job up to twice more"))
                 return False
     policy = entry.values.get("allocation_policy")
     if policy is not None:

@@ -22,7 +22,7 @@ class Taker:
     every job taken, with the places the policy gave it."""
 
     def __init__(self, loop, source: QueueSource, policy, handler: events.Handler,
-                 daemon: bool, start: Callable):
+                 daemon: bool, start: Callable, busy: Callable[[], bool]):
         from .queuefile import QueueChanged  # the live file's own signal
         self._changed = QueueChanged
         self.loop = loop
@@ -31,11 +31,13 @@ class Taker:
         self.events = handler
         self.daemon = daemon
         self.start = start
+        self.busy = busy              # whether any job still runs
         self.empty = False            # the last take found no more jobs
         self.seen: Hashable = None    # the source's marker when last found empty/bad
         self.broken: Optional[str] = None   # the message last warned about
         self.unwritable = False       # ... and it is about writing, not the text
         self.to_put_back: List = []   # jobs waiting for the lock to go back
+        self.to_requeue: List = []    # (seq, job) cancelled, back once nothing runs
         self.recovery_due = True
         self.took_once = False        # the lock has been taken at least once
         self.closed = False
@@ -45,7 +47,8 @@ class Taker:
     @property
     def exhausted(self) -> bool:
         """Nothing more to take: the queue is empty, or (without -d) invalid."""
-        return self.empty or (self.broken is not None and not self.daemon)
+        return (self.empty or self.source.left() == 0
+                or (self.broken is not None and not self.daemon))
 
     def pump_soon(self) -> None:
         self.loop.call_soon(self.pump)
@@ -54,12 +57,24 @@ class Taker:
         """`job` goes back to the top of the queue at the next visit."""
         self.to_put_back.append(job)
 
+    def requeue(self, seq: int, job) -> None:
+        """A cancelled `job` (first run `seq`) goes back to the top once no
+        job runs: all of them together, in the order they were taken."""
+        self.to_requeue.append((seq, job))
+
+    @property
+    def pending(self) -> bool:
+        """Jobs still to be put back."""
+        return bool(self.to_put_back or self.to_requeue)
+
     def pump(self) -> None:
         """Put back what must go back; then take as many jobs as there is
         room for."""
         if self.closed:
             return
         if self.to_put_back and not self._visit(self._put_back):
+            return
+        if self.to_requeue and not self.busy() and not self._visit(self._requeue):
             return
         if not self.policy.taking:
             return
@@ -110,9 +125,23 @@ class Taker:
             self.to_put_back[:0] = jobs
             raise
         else:
+            self.empty = False  # what went back is there to take
             for job in jobs:
                 self.events.on_notice(events.JobPutBack(self.source.name, job))
         for job in jobs:
+            self.source.finished(job)
+
+    def _requeue(self) -> None:
+        batch = [job for _seq, job in sorted(self.to_requeue, key=lambda item: item[0])]
+        try:
+            self.source.put_back(batch)
+        except (SpecError, OSError) as exc:
+            self.events.on_notice(events.PutBackFailed(self.source.name, str(exc)))
+        else:
+            self.empty = False
+            self.events.on_notice(events.JobsRequeued(self.source.name, len(batch)))
+        self.to_requeue = []
+        for job in batch:
             self.source.finished(job)
 
     def _recover(self) -> None:

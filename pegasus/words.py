@@ -73,7 +73,32 @@ def _cancelling(notice: events.Cancelling) -> str:
                               "" if notice.running == 1 else "s", notice.grace))
 
 
+def _requeued(notice: events.JobsRequeued) -> str:
+    return ("put back %s at the top of %s, in their order; run pegasus again to resume "
+            "(--on-cancel drop discards them)" % (plural(notice.count, "cancelled job"),
+                                                 notice.path))
+
+
+def _halting(notice: events.Halting) -> str:
+    succeeded = ",success=" in notice.rule
+    return ("--halt %s is met (%d of %d finished jobs %s): no further job is taken%s" % (
+        notice.rule, notice.finished - notice.failures if succeeded else notice.failures,
+        notice.finished, "succeeded" if succeeded else "failed",
+        "; stopping the running ones" if notice.now else "; the running ones finish"))
+
+
+def _paused(notice: events.HostPaused) -> str:
+    return ("[%s] paused for %s: its last %s failed within %g s of starting (a full disk, a "
+            "missing environment?); it gets one job again after the pause"
+            % (notice.host.label, seconds(notice.seconds), plural(notice.failures, "job"),
+               notice.within))
+
+
 _NOTICES: Dict[type, Callable] = {
+    events.JobsRequeued: _requeued,
+    events.Halting: _halting,
+    events.HostPaused: _paused,
+    events.HostResumed: lambda n: "[%s] pause over: giving it one job" % n.host.label,
     events.QueueInvalid: _queue_invalid,
     events.QueueRewritten: lambda n: (
         "%s was rewritten by another program while pegasus replaced it; that version "

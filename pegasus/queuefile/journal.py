@@ -132,6 +132,15 @@ class Journal:
     def finished(self, ticket: int) -> None:
         append_record(self.fd, {"d": ticket})
 
+    def note(self, record: dict) -> None:
+        """A record for readers (`pegasus status`): what the runner is
+        and does; recovery ignores it."""
+        append_record(self.fd, record)
+
+    @property
+    def owner(self) -> str:
+        return os.path.basename(self.path)[:-len(SUFFIX)]
+
     def close(self) -> None:
         """A clean end: nothing to recover, the journal goes."""
         try:

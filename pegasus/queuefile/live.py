@@ -6,9 +6,16 @@ from __future__ import annotations
 import contextlib
 from typing import List, Optional
 
+import os
+import socket
+import time
+
 from ..errors import PegasusError
+from ..events import Handler
 from ..sources import Busy, QueueSource
+from ..words import first_line
 from .journal import Journal
+from .outcomes import OutcomeRecord
 from .queue import QueueFile
 
 
@@ -19,6 +26,7 @@ class LiveQueue(QueueSource):
         self.queue = queue
         self.name = queue.path
         self.journal: Optional[Journal] = None
+        self.outcomes = OutcomeRecord(queue.state)
 
     def start(self):
         try:
@@ -54,6 +62,12 @@ class LiveQueue(QueueSource):
         if job.ticket is not None and self.journal is not None:
             self.journal.finished(job.ticket)
 
+    def record(self, outcome):
+        self.outcomes.append(outcome, self.journal.owner if self.journal else "?")
+
+    def watcher(self):
+        return JournalWatcher(self) if self.journal is not None else None
+
     def left(self):
         return self.queue.left
 
@@ -68,3 +82,40 @@ class LiveQueue(QueueSource):
         self.queue.journal = None
         if clean and self.journal is not None:
             self.journal.close()  # every job it took has ended
+
+
+class JournalWatcher(Handler):
+    """Notes in this runner's journal what `pegasus status` shows of it:
+    what the runner is, how many sub-hosts are connected, and which job
+    runs where since when. (Recovery reads none of this.)"""
+
+    def __init__(self, live: LiveQueue):
+        assert live.journal is not None
+        self.journal = live.journal
+        self.connected = set()
+
+    def on_run_started(self, run):
+        self.journal.note({"runner": {
+            "pid": os.getpid(), "machine": socket.gethostname(), "mode": run.mode,
+            "since": round(run.started, 3), "subhosts": run.subhosts, "daemon": run.daemon}})
+
+    def _hosts(self):
+        self.journal.note({"up": len(self.connected)})
+
+    def on_host_ready(self, host, was_down):
+        self.connected.add(host.index)
+        self._hosts()
+
+    def on_host_lost(self, host, reason):
+        self.connected.discard(host.index)
+        self._hosts()
+
+    def on_job_started(self, launch):
+        if launch.host is not None:
+            self.journal.note({"s": launch.seq, "host": launch.host.label,
+                               "cmd": first_line(launch.command), "at": round(time.time(), 3),
+                               "attempt": launch.attempt})
+
+    def on_job_finished(self, outcome):
+        if outcome.host is not None:
+            self.journal.note({"e": outcome.seq})

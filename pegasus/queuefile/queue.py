@@ -279,15 +279,22 @@ class QueueFile:
                 note(journal=journal.path, txn=txn[0])
                 undo.append(lambda: journal.abort(txn[0]))
 
+        swapped: List[bool] = []
+
+        def after():
+            swapped.append(True)   # taken: from here on nothing is undone
+            if journal is not None:
+                journal.commit(txn[0])
+
         try:
-            self.replacer.replace(new_text.encode("utf-8", "surrogateescape"), basis, before)
+            self.replacer.replace(new_text.encode("utf-8", "surrogateescape"), basis, before,
+                                  after)
         except BaseException:
-            for step in reversed(undo):
-                with contextlib.suppress(OSError):
-                    step()
+            if not swapped:
+                for step in reversed(undo):
+                    with contextlib.suppress(OSError):
+                        step()
             raise
-        if journal is not None:
-            journal.commit(txn[0])
         self._trusted = None
         self._trusted_stat = self.stat_key()
 

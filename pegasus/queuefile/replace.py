@@ -110,12 +110,14 @@ class Replacer:
 
     def replace(self, data: bytes, basis: Basis,
                 before: Optional[Callable[[int, Callable[..., None]], None]] = None,
-                ) -> os.stat_result:
+                after: Optional[Callable[[], None]] = None) -> os.stat_result:
         """Make `data` the queue, made from `basis` (what was read of it).
         `before(inode, note)` runs just before the swap; what it does that
         must be undone if the swap never happens (a consumed.yaml record, a
         journal entry) it first tells `note(**what)` for the crash note. If
-        it raises, nothing is replaced. Returns the new file's stat."""
+        it raises, nothing is replaced. `after()` runs once the swap is
+        done, while the note still says so (the journal's commit). Returns
+        the new file's stat."""
         self.state.ensure()
         temporary, info = _write_temporary(self.target, data)
         swapped = False
@@ -142,9 +144,13 @@ class Replacer:
                 self._forget(info.st_ino)
             self._clear()
             raise
-        if swapped:
-            self._retire(temporary, basis)
-        self._clear()
+        try:
+            if swapped:
+                self._retire(temporary, basis)
+        finally:
+            if after is not None:
+                after()
+            self._clear()
         return info
 
     def _keep_old(self, path: str, basis: Basis) -> None:

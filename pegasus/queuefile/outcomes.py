@@ -1,0 +1,96 @@
+"""The outcome record: every run a runner finishes -- success, failure,
+timeout, cancel, host lost -- as one JSON line in the state directory's
+`outcomes.jsonl`, with the job in its canonical form (what consumed.yaml
+holds, nothing more: no output), so that `pegasus status` can count them
+and `pegasus l --requeue` can put jobs back.
+
+A record is written before its job leaves the runner's journal, so a
+runner killed at any instant leaves either the record or a job that the
+next runner puts back. Records are written, not fsynced (as the journal):
+a power cut may lose the last few, whose jobs then run again.
+
+Bounded: once the file passes ROTATE_AT bytes it becomes `outcomes.1.jsonl`
+(replacing the one before), so the record holds the most recent 16 to
+32 MiB of outcomes -- some 50,000 to 100,000 runs of typical jobs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, List
+
+from ..fsutil import open_file
+from ..outcome import Outcome, Reason
+from .statedir import StateDir
+
+CURRENT = "outcomes.jsonl"
+OLDER = "outcomes.1.jsonl"
+ROTATE_AT = 16 * 1024 * 1024
+
+OK, FAILED, CANCELLED, LOST, TIMEOUT = "ok", "failed", "cancelled", "lost", "timeout"
+KINDS = (OK, FAILED, CANCELLED, LOST, TIMEOUT)
+
+
+def kind_of(outcome: Outcome) -> str:
+    """ok, failed, cancelled, lost or timeout: how `pegasus status` counts it."""
+    if outcome.ok:
+        return OK
+    return {Reason.CANCELLED: CANCELLED, Reason.HOST_LOST: LOST,
+            Reason.TIMEOUT: TIMEOUT}.get(outcome.reason, FAILED)  # type: ignore[arg-type]
+
+
+def record_of(outcome: Outcome, runner: str) -> Dict[str, Any]:
+    launch = outcome.launch
+    return {
+        "seq": launch.seq,
+        "host": launch.host.label if launch.host is not None else None,
+        "start": round(launch.started, 3),
+        "end": round(launch.started + outcome.duration, 3),
+        "kind": kind_of(outcome),
+        "exit": outcome.exit_value,
+        "signal": outcome.signal,
+        "reason": outcome.reason.value if outcome.reason is not None else None,
+        "detail": outcome.detail,
+        "slots": launch.slots_text if launch.slots else None,
+        "attempt": launch.attempt,
+        "retried": outcome.retried,
+        "runner": runner,
+        "job": launch.job.canonical(),
+    }
+
+
+class OutcomeRecord:
+    """The outcome record of one queue."""
+
+    def __init__(self, state: StateDir):
+        self.state = state
+        self.path = state.file(CURRENT)
+
+    def append(self, outcome: Outcome, runner: str) -> None:
+        data = (json.dumps(record_of(outcome, runner), separators=(",", ":")) + "\n")
+        self.state.ensure()
+        fd = open_file(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        try:
+            os.write(fd, data.encode("utf-8"))
+            size = os.fstat(fd).st_size
+        finally:
+            os.close(fd)
+        if size > ROTATE_AT:
+            os.replace(self.path, self.state.file(OLDER))
+
+    def read(self) -> List[Dict[str, Any]]:
+        """Every record kept, oldest first; a torn line is skipped."""
+        records: List[Dict[str, Any]] = []
+        for name in (OLDER, CURRENT):
+            try:
+                with open(self.state.file(name), "rb") as stream:
+                    data = stream.read()
+            except FileNotFoundError:
+                continue
+            for line in data.splitlines():
+                try:
+                    records.append(json.loads(line))
+                except ValueError:
+                    continue
+        return records
