@@ -50,6 +50,8 @@ def run(args) -> int:
     # `pegasus l` knows no hosts: templates are checked for syntax only.
     validator = QueueValidator(Templates())
     queue = QueueFile(args.queue_file, validator=validator)
+    if args.requeue is not None:
+        return requeue(args, queue)
     if args.append is not None:
         return append(args, queue)
     argv = editor_argv(args)
@@ -190,4 +192,28 @@ def append(args, queue: QueueFile, stdin=None) -> int:
     _say("%s %d entr%s %s %s" % ("put" if args.prepend else "added", len(entries),
                                  "y" if len(entries) == 1 else "ies",
                                  "at the top of" if args.prepend else "to", queue.path))
+    return 0
+
+
+def requeue(args, queue: QueueFile) -> int:
+    """--requeue KIND: jobs back from the outcome record (requeue.py)."""
+    from .requeue import choose
+    from .validate import canonical_command
+    from .words import first_line, plural
+    acquire(queue)
+    try:
+        jobs = choose(queue, args.requeue, args.since)
+        if args.dry_run:
+            for job in jobs:
+                sys.stdout.write(job)
+            _say("would put back %s" % plural(len(jobs), "job"))
+            return 0
+        if jobs:
+            queue.insert_locked("".join(jobs), top=not args.bottom)
+    finally:
+        queue.unlock()
+    for job in jobs:
+        _say("put back: %s" % first_line(canonical_command(job)))
+    _say("put back %s %s %s" % (plural(len(jobs), "job"),
+                                "at the end of" if args.bottom else "at the top of", queue.path))
     return 0

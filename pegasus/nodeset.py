@@ -81,7 +81,9 @@ def expand(name: str, limit: int = LIMIT) -> list:
 def split_list(text: str) -> list:
     """`node[1-3,7],gpu1 login` -> ['node[1-3,7]', 'gpu1', 'login']: commas
     and white space separate names, except inside brackets."""
-    items, current, depth = [], [], 0
+    items: list = []
+    current: list = []
+    depth = 0
     for char in text:
         if char == "[":
             depth += 1

@@ -195,10 +195,16 @@ class QueuePolicy(Policy):
 
     def _candidates(self, plan, avoid: Set[int]) -> List[int]:
         """Where a job may go, in hosts.yaml order: a retry goes elsewhere
-        than where it failed, unless no other usable sub-host fits it."""
+        than where it failed -- waiting, if need be, for such a sub-host to
+        have room or to connect -- unless no other sub-host that may come
+        (not down, not paused) fits it."""
         fitting = [index for index in sorted(self.usable) if plan.fits(index)]
-        elsewhere = [index for index in fitting if index not in avoid]
-        return elsewhere if elsewhere else fitting
+        if not avoid:
+            return fitting
+        others = [index for index in range(len(self.subhosts))
+                  if plan.fits(index) and index not in avoid and index not in self.down
+                  and index not in self.health.paused]
+        return [index for index in fitting if index not in avoid] if others else fitting
 
     def release(self, place):
         if place.host is not None and place.reason is None:

@@ -11,7 +11,7 @@ rendered to be checked, so a huge queue costs its size, not its product.
 
 from __future__ import annotations
 
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 from . import yamlfile
 from .errors import Problem, SpecError
@@ -23,6 +23,17 @@ def validate_text(text: str, path: str) -> List[Job]:
     """The checks that need no templates: YAML, entry shapes and special
     keys. Returns every job, in order."""
     return expand_queue(yamlfile.entries(yamlfile.compose(text, path), path, "command"))
+
+
+def canonical_command(canonical: str) -> str:
+    """The command of a job in its canonical form (as consumed.yaml, the
+    journals and the outcome record hold it); the text itself if it is not
+    one job."""
+    try:
+        [job] = validate_text(canonical, "record")
+    except (SpecError, ValueError):
+        return canonical
+    return job.command
 
 
 class Checked:
@@ -125,8 +136,8 @@ class QueueValidator:
         return longest * (1 + max(values, hosts)) > 16 * 1024
 
 
-def _host_kinds(subhosts: Sequence) -> Dict[frozenset, object]:
-    kinds: Dict[frozenset, object] = {}
+def _host_kinds(subhosts: Sequence) -> Dict[frozenset, Any]:
+    kinds: Dict[frozenset, Any] = {}
     for host in subhosts:
         kinds.setdefault(frozenset(host.params), host)
     return kinds

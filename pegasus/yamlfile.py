@@ -78,7 +78,7 @@ def read_text(path, what, name=None):
 
 
 def _read_all(fd: int) -> bytes:
-    chunks = []
+    chunks: list = []
     while True:
         chunk = os.read(fd, 1 << 20)
         if not chunk:

@@ -92,7 +92,7 @@ class JournalWatcher(Handler):
     def __init__(self, live: LiveQueue):
         assert live.journal is not None
         self.journal = live.journal
-        self.connected = set()
+        self.connected: set = set()
 
     def on_run_started(self, run):
         self.journal.note({"runner": {

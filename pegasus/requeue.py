@@ -1,0 +1,67 @@
+"""`pegasus l --requeue KIND`: put jobs back from the outcome record.
+
+Each job (by its canonical form) counts by its latest run: it goes back if
+that run ended as asked (failed, cancelled, timeout, lost, or all-failed:
+failed, timeout or lost), ended since --since, and the job is neither in
+the queue already nor taken by a runner (alive, or dead and about to be put
+back by the next one). Back at the top of the queue in the order the jobs
+first ran (--bottom: at the end), each once, under the queue lock. Running
+it twice adds nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Dict, List, Optional
+
+from .queuefile import QueueFile
+from .queuefile.journal import SUFFIX, read_records, unfinished
+from .queuefile.outcomes import CANCELLED, FAILED, LOST, TIMEOUT, OutcomeRecord
+from .validate import validate_text
+
+KINDS = {"failed": {FAILED}, "cancelled": {CANCELLED}, "timeout": {TIMEOUT}, "lost": {LOST},
+         "all-failed": {FAILED, TIMEOUT, LOST}}
+
+
+def _taken(queue: QueueFile) -> set:
+    """The jobs every runner's journal holds unfinished (canonical forms)."""
+    found: set = set()
+    try:
+        names = os.listdir(queue.state.path)
+    except FileNotFoundError:
+        return found
+    for name in names:
+        if name.endswith(SUFFIX):
+            try:
+                fd = os.open(os.path.join(queue.state.path, name),
+                             os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+            except OSError:
+                continue
+            try:
+                found.update(unfinished(read_records(fd)))
+            finally:
+                os.close(fd)
+    return found
+
+
+def choose(queue: QueueFile, kind: str, since: Optional[float]) -> List[str]:
+    """The canonical jobs to put back, in the order they first ran; the
+    caller holds the lock (what is in the queue must not change meanwhile)."""
+    latest: Dict[str, dict] = {}
+    first: Dict[str, float] = {}
+    for record in OutcomeRecord(queue.state).read():
+        job = record.get("job")
+        if job is None:
+            continue
+        latest[job] = record
+        first.setdefault(job, record.get("start") or 0.0)
+    try:
+        queued = {job.canonical() for job in validate_text(queue.read(), queue.path)}
+    except Exception:  # noqa: BLE001 - an invalid or missing queue holds nothing we know
+        queued = set()
+    skip = queued | _taken(queue)
+    wanted = KINDS[kind]
+    picks = [job for job, record in latest.items()
+             if record.get("kind") in wanted and job not in skip
+             and (since is None or (record.get("end") or 0) >= since)]
+    return sorted(picks, key=lambda job: first[job])
