@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
 import tempfile
 from typing import List, Sequence
 
@@ -73,7 +74,9 @@ class ControlDirectory:
     while binding, so the directory lives in a short temporary path, and each
     sub-host's socket is named by its index. (ssh's `%C` hashes host, port
     and user, which sub-hosts of one host share, so it cannot tell them
-    apart.)
+    apart.) Each new master of a sub-host gets a new name (its generation):
+    a master that died without removing its socket leaves a file at the old
+    name, and a new master would find it there and run without any socket.
     """
 
     PREFIX = "pegasus-"
@@ -88,11 +91,21 @@ class ControlDirectory:
         with open(os.path.join(self.path, self.OWNER), "w") as stream:
             stream.write("%d\n" % os.getpid())
 
-    def socket(self, index: int) -> str:
-        return os.path.join(self.path, str(index))
+    def socket(self, index: int, generation: int = 0) -> str:
+        name = str(index) if not generation else "%d.%d" % (index, generation)
+        return os.path.join(self.path, name)
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+def remove_socket(path: str) -> None:
+    """Remove the socket a dead master left behind, if any."""
+    try:
+        if stat.S_ISSOCK(os.lstat(path).st_mode):
+            os.unlink(path)
+    except OSError:
+        pass
 
 
 def remove_stale(base: str, prefix: str, owner: str) -> None:
