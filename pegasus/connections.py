@@ -83,6 +83,7 @@ class Connections:
         """Sub-hosts that need no connection are ready at once; the others
         are opened."""
         for connection in self.all:
+            connection.transport.prepare(self.control)
             if connection.transport.needs_connection:
                 self.waiting.append(connection)
             else:

@@ -11,7 +11,7 @@ import re
 import shutil
 import stat
 import tempfile
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 from .settings import SshSettings
 
@@ -155,3 +155,25 @@ def failure_reason(stderr_lines: Sequence[str], returncode) -> str:
     if useful:
         return useful[-1]
     return "ssh exited with status %s" % returncode
+
+
+# What the ssh client of a job may print on the job's stderr about itself
+# (whole lines; never the remote command's words): the master was gone and
+# it connected by itself, the master refused it a session (sshd's
+# MaxSessions) and it connected by itself, the host key it added then, the
+# connection it lost then.
+_OWN = re.compile(
+    r"mux_client_\w+: .*|"
+    r"Warning: Permanently added .* to the list of known hosts\.|"
+    r"Connection to \S+ closed by remote host\.")
+
+
+def own_message(line: str, control_directory: Optional[str]) -> Optional[str]:
+    """If ssh itself printed `line` on a job's stderr (not the job), what it
+    says; else None."""
+    text = line.strip()
+    if control_directory and text.startswith("Control socket connect(%s/" % control_directory):
+        return text
+    if _OWN.fullmatch(text):
+        return text
+    return None

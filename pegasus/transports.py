@@ -19,6 +19,7 @@ from . import ssh, wrapper
 if TYPE_CHECKING:
     from .settings import Settings
     from .spec import SubHost
+    from .ssh import ControlDirectory
 
 LOCAL_NAMES = frozenset(["localhost", "127.0.0.1", "::1"])
 
@@ -39,6 +40,10 @@ class Transport:
         """At most this many jobs at once on this sub-host whatever its
         slots; None: no limit."""
         return None
+
+    def prepare(self, control: ControlDirectory) -> None:
+        """The run starts and this is its private directory: make there
+        what the command lines below need (once per run, before any)."""
 
     def job_argv(self, command: str, control_path: Optional[str]) -> List[str]:
         raise NotImplementedError
@@ -69,6 +74,12 @@ class Transport:
         """One line saying why the connection failed."""
         return "exited with status %s" % returncode
 
+    def own_message(self, line: str) -> Optional[str]:
+        """If this line of a job's stderr was printed by the transport
+        itself (its client complaining), not by the job: what it says.
+        Such lines are not the job's output."""
+        return None
+
 
 class LocalTransport(Transport):
     """localhost: each job is a local `sh -c` inside the wrapper; no
@@ -86,6 +97,13 @@ class SshTransport(Transport):
 
     kind = "ssh"
     needs_connection = True
+
+    def __init__(self, host, settings):
+        super().__init__(host, settings)
+        self.control: Optional[str] = None   # the run's private directory
+
+    def prepare(self, control):
+        self.control = control.path
 
     @property
     def sessions(self):
@@ -122,6 +140,9 @@ class SshTransport(Transport):
 
     def failure_reason(self, stderr_lines, returncode):
         return ssh.failure_reason(stderr_lines, returncode)
+
+    def own_message(self, line):
+        return ssh.own_message(line, self.control)
 
 
 def is_local(hostname: str) -> bool:

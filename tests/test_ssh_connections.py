@@ -1,6 +1,7 @@
 """Connections on the real sshd: a master that replaces a dead one serves
-every later job."""
+every later job, and ssh's own complaints stay out of the jobs' output."""
 
+import os
 import signal
 
 import psutil
@@ -66,3 +67,26 @@ def test_a_master_that_replaces_a_killed_one_serves_every_later_job(tmp_path, ss
     assert len(masters) == 1 and masters[0][0] != first.pid
     # The new master has a socket of its own, not the one its predecessor left.
     assert masters[0][1] != first_path
+
+
+# --- ssh's own complaints ---------------------------------------------------------
+
+def test_ssh_complaints_on_a_jobs_stderr_are_not_its_output(tmp_path, second_sshd):
+    # sshd allows the master one more session: the second job at once is
+    # refused by sshd, and its ssh says so on stderr before it connects
+    # by itself.
+    far = second_sshd(aliases=1, max_sessions=2)
+    work = Workspace(tmp_path, far.config)
+    work.hosts("- hostname: far-1\n  slots: 2\n")
+    marks = work.file("marks")
+    os.mkdir(marks)
+    work.queue("- command: touch %s/{{ n }}; until [ -e %s/1 ] && [ -e %s/2 ]; do sleep 0.05;"
+               " done; echo finished-{{ n }}; echo own-stderr-{{ n }} >&2\n  n: [1, 2]\n"
+               % (marks, marks, marks))
+    result = work.run("q", "--max-sessions", "3", timeout=60)
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert "finished-1" in output and "finished-2" in output
+    assert "own-stderr-1" in output and "own-stderr-2" in output   # the job's own stderr stays
+    assert "mux_client" not in output
+    assert "Session open refused" not in output
