@@ -66,6 +66,7 @@ class Connections:
         self.all = [Connection(host) for host in subhosts]
         self.waiting: List[Connection] = []  # to be opened when fewer than `limit` are
         self.opening = 0
+        self.retrying = 0       # turned away for now, to be opened again soon
         self.active = True      # False once the run is ending: no more attempts
 
     def __getitem__(self, index: int) -> Connection:
@@ -76,8 +77,10 @@ class Connections:
 
     @property
     def settling(self) -> bool:
-        """Whether some connection is being opened or waits to be."""
-        return bool(self.opening or self.waiting)
+        """Whether some connection is being opened, waits to be, or was
+        turned away for now and is about to be opened again: its sub-host
+        may yet join, or fail with a reason to report."""
+        return bool(self.opening or self.waiting or self.retrying)
 
     def start(self) -> None:
         """Sub-hosts that need no connection are ready at once; the others
@@ -149,19 +152,26 @@ class Connections:
         transport = connection.transport
         reason = transport.failure_reason(connection.stderr, connection.master.returncode)
         if was == Connection.CONNECTING:
-            if transport.refused_for_now("\n".join(connection.stderr)) \
-                    and connection.attempts < CONNECT_ATTEMPTS:
+            if not transport.refused_for_now(connection.stderr):
+                self._failed(connection, reason)
+            elif connection.attempts < CONNECT_ATTEMPTS:
                 # The server is busy (MaxStartups): try again a little later.
                 delay = 0.2 * 2 ** connection.attempts * (0.5 + random.random())
-                self.loop.call_later(delay, lambda: self._again(connection))
+                self.retrying += 1
+                self.loop.call_later(delay, lambda: self._retry(connection))
             else:
-                self._failed(connection, reason)
+                self._failed(connection, "%s (turned away %d times)" % (
+                    reason, connection.attempts))
             self._open_more()
         elif was == Connection.READY:
             connection.state = Connection.DOWN
             connection.reason = reason
             self.listener.connection_lost(connection, reason)
             self._later(connection)
+
+    def _retry(self, connection):
+        self.retrying -= 1
+        self._again(connection)
 
     def _again(self, connection):
         if self.active:

@@ -135,26 +135,60 @@ def remove_stale(base: str, prefix: str, owner: str) -> None:
             continue
 
 
-_REFUSED = re.compile(
-    r"kex_exchange_identification|Connection reset by peer|"
-    r"Connection closed by .* port|ssh_exchange_identification|"
-    r"Too many authentication|no more sessions|"
-    r"administratively prohibited", re.IGNORECASE)
+# --- what ssh says ----------------------------------------------------------------
+
+# What ssh prints, and nothing else, when a server closes a connection before
+# it even says hello: sshd's MaxStartups (or, in newer versions, its
+# penalties) turning us away for now -- the first line, and at LogLevel INFO
+# the second, where a ProxyJump or ProxyCommand makes the host "UNKNOWN port
+# 65535". The second alone is no such sign: ssh prints it whenever a
+# connection ends before it is up, whatever the cause.
+_CLOSED_BEFORE_HELLO = re.compile(
+    r"(kex|ssh)_exchange_identification: (read: Connection reset by peer|"
+    r"Connection closed by remote host|"
+    r"banner line \d+: (Exceeded MaxStartups|Not allowed at this time))")
+_CLOSED_BY = re.compile(r"Connection (closed|reset) by \S+ port \d+")
+
+# Lines that follow the cause of a failure, weakest first: when ssh says
+# nothing better, the most useful of them is the reason.
+_CONSEQUENCES = [
+    re.compile(r"Warning: Permanently added .*"),
+    _CLOSED_BY,
+    _CLOSED_BEFORE_HELLO,
+    re.compile(r"banner exchange: .*"),
+    # A ProxyJump's own ssh could not reach the target (at LogLevel INFO it
+    # says why first: "channel 0: open failed: connect failed: ...").
+    re.compile(r"stdio forwarding failed"),
+]
 
 
-def looks_refused(stderr_text: str) -> bool:
-    """Whether ssh failed because the server turned us away for now (its
-    MaxStartups or MaxSessions) rather than for good."""
-    return bool(_REFUSED.search(stderr_text))
-
-
-def failure_reason(stderr_lines: Sequence[str], returncode) -> str:
-    """A one-line reason from what ssh printed when it failed."""
+def turned_away(stderr_lines: Sequence[str]) -> bool:
+    """Whether a master failed only because the server turned it away for
+    now (try again soon), rather than for a reason that stays: every line
+    ssh printed says the server closed the connection before greeting us,
+    and none says anything else (a ProxyJump that failed adds its own)."""
     lines = [line.strip() for line in stderr_lines if line.strip()]
-    useful = [line for line in lines if not line.startswith(("Warning: Permanently added",))]
-    if useful:
-        return useful[-1]
-    return "ssh exited with status %s" % returncode
+    return any(_CLOSED_BEFORE_HELLO.fullmatch(line) for line in lines) and all(
+        _CLOSED_BEFORE_HELLO.fullmatch(line) or _CLOSED_BY.fullmatch(line) for line in lines)
+
+
+def failure_reason(stderr_lines: Sequence[str], returncode: Optional[int]) -> str:
+    """A one-line reason from what ssh printed when it failed: its most
+    useful line (the cause, not what followed from it)."""
+    lines = [line.strip() for line in stderr_lines if line.strip()]
+    if not lines:
+        if returncode is not None and returncode < 0:
+            return "ssh was killed by signal %d" % -returncode
+        return "ssh exited with status %s" % returncode
+
+    def weakness(line):
+        for rank, pattern in enumerate(_CONSEQUENCES):
+            if pattern.fullmatch(line):
+                return len(_CONSEQUENCES) - rank
+        return 0
+
+    # The strongest line; among equals, the last (ssh's fatal error).
+    return min(reversed(lines), key=weakness)
 
 
 # What the ssh client of a job may print on the job's stderr about itself

@@ -66,8 +66,9 @@ class Transport:
         decides)."""
         return False
 
-    def refused_for_now(self, stderr_text: str) -> bool:
-        """Whether a failed connection was turned away for now (try again)."""
+    def refused_for_now(self, stderr_lines: Sequence[str]) -> bool:
+        """Whether a failed connection was turned away for now (try again
+        soon) rather than for a reason that stays."""
         return False
 
     def failure_reason(self, stderr_lines: Sequence[str], returncode: Optional[int]) -> str:
@@ -135,8 +136,8 @@ class SshTransport(Transport):
         # that exits 255.
         return returncode == 255
 
-    def refused_for_now(self, stderr_text):
-        return ssh.looks_refused(stderr_text)
+    def refused_for_now(self, stderr_lines):
+        return ssh.turned_away(stderr_lines)
 
     def failure_reason(self, stderr_lines, returncode):
         return ssh.failure_reason(stderr_lines, returncode)
