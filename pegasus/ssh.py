@@ -1,7 +1,19 @@
 """The ssh command lines: control masters and the jobs that reuse them, the
-private directory of their control sockets, and what ssh's own messages
-mean. Only argument lists are built here; the loop runs them, and
-transports.py decides which sub-hosts use ssh.
+run's own ssh configuration file, the private directory of both, and what
+ssh's own messages mean. Only argument lists and that file are made here;
+the loop runs them, and transports.py decides which sub-hosts use ssh.
+
+Who may change an option: ssh keeps the first value it obtains for each
+option, taking the command line's `-o` before any configuration file, and
+in a file the first line that applies. So pegasus puts its options in
+three places:
+- forced: on the command line before the user's `-o`; pegasus does not work
+  without them, so nothing overrides them;
+- off unless asked: on the command line after the user's `-o`; they beat
+  every configuration file, and the user's `-o` beats them;
+- defaults: in the run's configuration file (`write_config`), after the
+  user's own configuration, which is included first: what the user's
+  config sets wins; the rest gets pegasus's value.
 """
 
 from __future__ import annotations
@@ -11,7 +23,7 @@ import re
 import shutil
 import stat
 import tempfile
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 from .settings import SshSettings
 
@@ -23,52 +35,139 @@ from .settings import SshSettings
 MASTER_READY = "pegasus-master-ready"
 MASTER_COMMAND = "echo %s; read pegasus" % MASTER_READY
 
+FORCED = [
+    # Nobody is there to type a password or a passphrase, or to answer a
+    # question: ssh must fail at once instead of waiting for an answer.
+    "-o", "BatchMode=yes",
+    # No pty: stdout and stderr stay apart, bytes arrive unaltered, and the
+    # job wrapper's stdin stays the channel that stops the job.
+    "-o", "RequestTTY=no",
+    # A RemoteCommand in the ssh config would replace the command we send.
+    "-o", "RemoteCommand=none",
+]
 
-def master_argv(settings: SshSettings, destination: str, control_path: str) -> List[str]:
-    """The command line of the control master of one sub-host."""
-    return [settings.program] + settings.user_args() + [
-        # Nobody is there to type a password or accept a host key.
-        "-o", "BatchMode=yes",
+OFF_UNLESS_ASKED = [
+    # A fan-out would hand the user's agent to every host: whoever is root
+    # on any of them could log in elsewhere as the user while jobs run.
+    "-o", "ForwardAgent=no",
+    # The same for the user's X display (keystrokes, screen), and a display
+    # per connection is of no use to a batch job.
+    "-o", "ForwardX11=no",
+    # LocalForward & co. from the ssh config would collide between the many
+    # connections of one run.
+    "-o", "ClearAllForwardings=yes",
+]
+
+
+def defaults(settings: SshSettings) -> List[Tuple[str, str]]:
+    """pegasus's defaults, for what the user's ssh config does not set."""
+    return [
         # A host that does not answer is reported at start, not after minutes.
-        "-o", "ConnectTimeout=%d" % settings.connect_timeout,
+        ("ConnectTimeout", str(settings.connect_timeout)),
         # Notice a host that went away mid-job (about interval x count s).
-        "-o", "ServerAliveInterval=%d" % settings.alive_interval,
-        "-o", "ServerAliveCountMax=%d" % settings.alive_count,
+        ("ServerAliveInterval", str(settings.alive_interval)),
+        ("ServerAliveCountMax", str(settings.alive_count)),
+        # Forced on the command line already; here for the ssh a ProxyJump
+        # starts, which reads this file but not our -o.
+        ("BatchMode", "yes"),
+    ]
+
+
+def master_argv(settings: SshSettings, config: str, destination: str,
+                control_path: str) -> List[str]:
+    """The command line of the control master of one sub-host."""
+    return _argv(settings, config, [
         # Be the master for this sub-host's socket, in the foreground, and
         # exit with pegasus: no ControlPersist daemon left behind.
         "-o", "ControlMaster=yes",
         "-o", "ControlPath=" + control_path,
         "-o", "ControlPersist=no",
-    ] + _session_options() + ["--", destination, MASTER_COMMAND]
+    ]) + ["--", destination, MASTER_COMMAND]
 
 
-def job_argv(settings: SshSettings, destination: str, control_path: str,
+def job_argv(settings: SshSettings, config: str, destination: str, control_path: str,
              remote_command: str) -> List[str]:
     """The command line of one job, multiplexed over the sub-host's master."""
-    return [settings.program] + settings.user_args() + [
+    return _argv(settings, config, [
         # Use the master's socket, never become a master ourselves.
         "-o", "ControlMaster=no",
         "-o", "ControlPath=" + control_path,
-        # If the master is gone, a direct connection must not prompt either.
-        "-o", "BatchMode=yes",
-        "-o", "ConnectTimeout=%d" % settings.connect_timeout,
-    ] + _session_options() + ["--", destination, remote_command]
+    ]) + ["--", destination, remote_command]
 
 
-def _session_options() -> List[str]:
-    return [
-        # No pty: stdout and stderr stay apart and bytes arrive unaltered.
-        "-o", "RequestTTY=no",
-        # A RemoteCommand in ~/.ssh/config would replace the command we send.
-        "-o", "RemoteCommand=none",
-        # LocalForward & co. from ~/.ssh/config would collide between the
-        # many connections of one run.
-        "-o", "ClearAllForwardings=yes",
-    ]
+def _argv(settings: SshSettings, config: str, control: List[str]) -> List[str]:
+    # `--` before the destination: a host named "-oProxyCommand=..." in a
+    # hosts file stays a host name.
+    return ([settings.program, "-F", config] + FORCED + control
+            + settings.user_options() + OFF_UNLESS_ASKED)
+
+
+# --- the run's ssh configuration file -------------------------------------------
+
+CONFIG_NAME = "ssh_config"
+# What `ssh` reads without -F; -F skips both, so the run's file includes them.
+HOME_CONFIG = "~/.ssh/config"
+SYSTEM_CONFIG = "/etc/ssh/ssh_config"
+# A path ssh's Include takes as it is: no spaces, quotes, globs or tokens.
+_PLAIN_PATH = re.compile(r"/[A-Za-z0-9_./+@,:=-]*")
+
+
+def write_config(directory: str, settings: SshSettings) -> str:
+    """Write the run's ssh configuration file in `directory` (private);
+    return what to pass to `ssh -F`.
+
+    It includes the user's configuration first -- the --ssh-config file, or
+    ~/.ssh/config then the system file, as ssh reads them without -F -- and
+    sets pegasus's defaults after it, under `Host *`. A relative Include in
+    the user's files means the same as before: ssh reads a -F file as a
+    user file, so it resolves against ~/.ssh either way.
+
+    A --ssh-config file that ssh would refuse to Include (owned by another
+    user, or group or world writable) is copied in instead: ssh checks
+    included files, not a -F file. One pegasus cannot read is passed to -F
+    as it is, so that ssh says what is wrong with it, as without pegasus.
+    """
+    lines = ["# The ssh configuration of one pegasus run, removed when it ends.",
+             "# The user's configuration first: what it sets wins."]
+    if settings.config_file is None:
+        lines += ["Include " + HOME_CONFIG, "Include " + SYSTEM_CONFIG]
+    elif settings.config_file != "none":
+        path = os.path.abspath(settings.config_file)
+        included = _include(path)
+        if included is None:
+            return settings.config_file
+        lines += included
+    lines += ["", "# pegasus's defaults, for what the configuration above leaves unset.",
+              "Host *"]
+    lines += ["    %s %s" % option for option in defaults(settings)]
+    config = os.path.join(directory, CONFIG_NAME)
+    descriptor = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+        stream.write("\n".join(lines) + "\n")
+    return config
+
+
+def _include(path: str) -> Optional[List[str]]:
+    """The lines that bring the user's file `path` in, or None if it
+    cannot be read."""
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as stream:
+            info = os.fstat(stream.fileno())
+            text = stream.read()
+    except OSError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return None
+    ssh_accepts = info.st_uid in (0, os.getuid()) and not info.st_mode & 0o022
+    if ssh_accepts and _PLAIN_PATH.fullmatch(path):
+        return ["Include " + path]
+    return ["# The text of %s:" % path.replace("\n", "?"), text.rstrip("\n"),
+            "# End of the text of %s." % path.replace("\n", "?")]
 
 
 class ControlDirectory:
-    """A private (0700) directory for the control sockets of one run.
+    """A private (0700) directory for the control sockets of one run, and
+    its ssh configuration file.
 
     Socket paths must stay under ~104 bytes, and ssh appends a random suffix
     while binding, so the directory lives in a short temporary path, and each
@@ -90,10 +189,17 @@ class ControlDirectory:
         self.path = tempfile.mkdtemp(prefix=self.PREFIX, dir=base)
         with open(os.path.join(self.path, self.OWNER), "w") as stream:
             stream.write("%d\n" % os.getpid())
+        self._config: Optional[str] = None
 
     def socket(self, index: int, generation: int = 0) -> str:
         name = str(index) if not generation else "%d.%d" % (index, generation)
         return os.path.join(self.path, name)
+
+    def ssh_config(self, settings: SshSettings) -> str:
+        """What to pass to `ssh -F` in this run (written once)."""
+        if self._config is None:
+            self._config = write_config(self.path, settings)
+        return self._config
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)

@@ -102,9 +102,15 @@ class SshTransport(Transport):
     def __init__(self, host, settings):
         super().__init__(host, settings)
         self.control: Optional[str] = None   # the run's private directory
+        self.config: Optional[str] = None    # what ssh -F gets
 
     def prepare(self, control):
         self.control = control.path
+        self.config = control.ssh_config(self.settings.ssh)
+
+    def _config(self) -> str:
+        assert self.config is not None, "prepare() first"
+        return self.config
 
     @property
     def sessions(self):
@@ -116,8 +122,8 @@ class SshTransport(Transport):
         return wrapper.wrapped_remote(command, self.settings.kill_grace)
 
     def job_argv(self, command, control_path):
-        return ssh.job_argv(self.settings.ssh, self.host.hostname, control_path,
-                            self._remote(command))
+        return ssh.job_argv(self.settings.ssh, self._config(), self.host.hostname,
+                            control_path, self._remote(command))
 
     def command_problem(self, command):
         size = len(self._remote(command).encode("utf-8", "surrogateescape"))
@@ -126,7 +132,8 @@ class SshTransport(Transport):
         return None
 
     def master_argv(self, control_path):
-        return ssh.master_argv(self.settings.ssh, self.host.hostname, control_path)
+        return ssh.master_argv(self.settings.ssh, self._config(), self.host.hostname,
+                               control_path)
 
     def master_ready(self, line):
         return line == ssh.MASTER_READY

@@ -1,9 +1,13 @@
-"""What ssh's own messages mean: pure functions, fed with what OpenSSH 9
-really prints (recorded on the loopback sshd at LogLevel ERROR and INFO)."""
+"""What ssh's own messages mean, and the run's ssh configuration file:
+pure functions, fed with what OpenSSH 9 really prints (recorded on the
+loopback sshd at LogLevel ERROR and INFO)."""
+
+import os
 
 import pytest
 
 from pegasus import ssh
+from pegasus.settings import SshSettings
 
 # What a master printed, and why it failed.
 MAXSTARTUPS_ERROR = ["kex_exchange_identification: read: Connection reset by peer"]
@@ -90,3 +94,77 @@ def test_what_a_job_may_print_itself_is_its_output(line):
 
 def test_without_a_control_directory_no_socket_line_is_ours():
     assert ssh.own_message("Control socket connect(/tmp/x/1): Connection refused", None) is None
+
+
+# --- the command lines and the run's config file -------------------------------------
+
+def _options(argv):
+    return [argv[i + 1] for i, part in enumerate(argv) if part == "-o"]
+
+
+def test_forced_options_come_before_the_users_and_forwarding_after():
+    settings = SshSettings(options=["ForwardAgent=yes", "BatchMode=no"])
+    argv = ssh.master_argv(settings, "/run/ssh_config", "node-1", "/run/0")
+    assert argv[:3] == ["ssh", "-F", "/run/ssh_config"]
+    options = _options(argv)
+    for forced in ("BatchMode=yes", "RequestTTY=no", "RemoteCommand=none",
+                   "ControlMaster=yes", "ControlPath=/run/0", "ControlPersist=no"):
+        assert options.index(forced) < options.index("BatchMode=no")
+    assert options.index("ForwardAgent=yes") < options.index("ForwardAgent=no")
+    assert argv[-3:] == ["--", "node-1", ssh.MASTER_COMMAND]
+    assert not any(option.startswith(("ConnectTimeout", "ServerAlive", "StrictHostKey"))
+                   for option in options), "defaults live in the config file"
+
+
+def _config_text(tmp_path, settings):
+    directory = tmp_path / "run"
+    directory.mkdir()
+    path = ssh.write_config(str(directory), settings)
+    with open(path) as stream:
+        return path, stream.read()
+
+
+def test_without_ssh_config_the_files_ssh_reads_come_first(tmp_path):
+    path, text = _config_text(tmp_path, SshSettings())
+    lines = [line.strip() for line in text.splitlines()
+             if line.strip() and not line.startswith("#")]
+    assert lines[:3] == ["Include ~/.ssh/config", "Include /etc/ssh/ssh_config", "Host *"]
+    assert "ConnectTimeout 10" in lines and "ServerAliveInterval 5" in lines
+    assert os.stat(path).st_mode & 0o777 == 0o600
+
+
+def test_an_ssh_config_of_ones_own_is_included_by_its_absolute_path(tmp_path, monkeypatch):
+    (tmp_path / "mine").write_text("Host a\n    ConnectTimeout 2\n")
+    (tmp_path / "mine").chmod(0o600)
+    monkeypatch.chdir(tmp_path)
+    _, text = _config_text(tmp_path, SshSettings(config_file="mine"))
+    assert "Include %s\n" % (tmp_path / "mine") in text
+    assert text.index("Include") < text.index("Host *")
+
+
+def test_a_config_file_others_may_write_is_copied_in(tmp_path):
+    (tmp_path / "shared").write_text("Host a\n    ConnectTimeout 2\n")
+    (tmp_path / "shared").chmod(0o666)
+    _, text = _config_text(tmp_path, SshSettings(config_file=str(tmp_path / "shared")))
+    assert "Include" not in text
+    assert text.index("Host a\n    ConnectTimeout 2\n") < text.index("Host *")
+
+
+def test_an_unreadable_config_file_goes_to_ssh_as_it_is(tmp_path):
+    missing = str(tmp_path / "missing")
+    assert ssh.write_config(str(tmp_path), SshSettings(config_file=missing)) == missing
+
+
+def test_config_none_means_only_pegasus_defaults(tmp_path):
+    _, text = _config_text(tmp_path, SshSettings(config_file="none"))
+    assert "Include" not in text and "Host *" in text
+
+
+def test_each_master_of_a_sub_host_gets_its_own_socket():
+    control = ssh.ControlDirectory()
+    try:
+        paths = {control.socket(3, generation) for generation in range(3)}
+        assert len(paths) == 3
+        assert all(len(path) < 100 for path in paths)
+    finally:
+        control.remove()
