@@ -67,6 +67,11 @@ def defaults(settings: SshSettings) -> List[Tuple[str, str]]:
         # Notice a host that went away mid-job (about interval x count s).
         ("ServerAliveInterval", str(settings.alive_interval)),
         ("ServerAliveCountMax", str(settings.alive_count)),
+        # As Pegasus 1.4 did: a host never seen before is added to
+        # known_hosts (nobody is there to say yes); a changed key is still
+        # refused. (accept-new needs OpenSSH 7.6, as RemoteCommand=none does;
+        # Include, 7.3.)
+        ("StrictHostKeyChecking", "accept-new"),
         # Forced on the command line already; here for the ssh a ProxyJump
         # starts, which reads this file but not our -o.
         ("BatchMode", "yes"),
@@ -106,6 +111,9 @@ def _argv(settings: SshSettings, config: str, control: List[str]) -> List[str]:
 
 CONFIG_NAME = "ssh_config"
 # What `ssh` reads without -F; -F skips both, so the run's file includes them.
+# ssh expands `~` from the password database, as it does for ~/.ssh/config.
+# The system file is where Debian's, Red Hat's and Apple's ssh look; an ssh
+# built for another prefix (/usr/local/etc/ssh) is not followed there.
 HOME_CONFIG = "~/.ssh/config"
 SYSTEM_CONFIG = "/etc/ssh/ssh_config"
 # A path ssh's Include takes as it is: no spaces, quotes, globs or tokens.
@@ -278,10 +286,15 @@ def turned_away(stderr_lines: Sequence[str]) -> bool:
         _CLOSED_BEFORE_HELLO.fullmatch(line) or _CLOSED_BY.fullmatch(line) for line in lines)
 
 
-def failure_reason(stderr_lines: Sequence[str], returncode: Optional[int]) -> str:
+def failure_reason(stderr_lines: Sequence[str], returncode: Optional[int],
+                   destination: str = "HOST") -> str:
     """A one-line reason from what ssh printed when it failed: its most
-    useful line (the cause, not what followed from it)."""
+    useful line (the cause, not what followed from it), or what to do about
+    a host key it refused."""
     lines = [line.strip() for line in stderr_lines if line.strip()]
+    host_key = _host_key_reason(lines, destination)
+    if host_key is not None:
+        return host_key
     if not lines:
         if returncode is not None and returncode < 0:
             return "ssh was killed by signal %d" % -returncode
@@ -295,6 +308,31 @@ def failure_reason(stderr_lines: Sequence[str], returncode: Optional[int]) -> st
 
     # The strongest line; among equals, the last (ssh's fatal error).
     return min(reversed(lines), key=weakness)
+
+
+_CHANGED_FOR = re.compile(r"Host key for (\S+) has changed")
+_UNKNOWN_FOR = re.compile(r"No \S+ host key is known for (\S+) and you have requested strict")
+
+
+def _host_key_reason(lines: List[str], destination: str) -> Optional[str]:
+    text = "\n".join(lines)
+    if "REMOTE HOST IDENTIFICATION HAS CHANGED" in text:
+        found = _CHANGED_FOR.search(text)
+        host = found.group(1) if found else destination
+        remove = next((line for line in lines if line.startswith("ssh-keygen ")),
+                      "ssh-keygen -R '%s'" % host)
+        return ("host key verification failed: the host key of %s has changed "
+                "(REMOTE HOST IDENTIFICATION HAS CHANGED). Once you have checked that the "
+                "new key is expected, remove the old one with: %s" % (host, remove))
+    if "Host key verification failed." not in lines:
+        return None
+    found = _UNKNOWN_FOR.search(text)
+    if found:
+        return ("host key verification failed: no key of %s is in known_hosts and "
+                "StrictHostKeyChecking is yes (ssh config or -o); check the host's key and "
+                "add it, or drop that setting to let pegasus accept new keys" % found.group(1))
+    return ("host key verification failed for %s; if its key changed on purpose, "
+            "remove the old one with: ssh-keygen -R '%s'" % (destination, destination))
 
 
 # What the ssh client of a job may print on the job's stderr about itself

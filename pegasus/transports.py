@@ -147,7 +147,7 @@ class SshTransport(Transport):
         return ssh.turned_away(stderr_lines)
 
     def failure_reason(self, stderr_lines, returncode):
-        return ssh.failure_reason(stderr_lines, returncode)
+        return ssh.failure_reason(stderr_lines, returncode, self.host.hostname)
 
     def own_message(self, line):
         return ssh.own_message(line, self.control)

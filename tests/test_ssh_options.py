@@ -1,6 +1,7 @@
 """The ssh options pegasus passes, checked with the real ssh: what the
 user's ssh config sets wins over pegasus's defaults and `-o` wins over
-both; agent and X11 forwarding are off unless `-o` asks.
+both; agent and X11 forwarding are off unless `-o` asks; new host keys are
+accepted and a changed one is refused with what to do.
 
 `ssh -G` prints the configuration ssh would use; run with the very
 arguments of a master pegasus started (recorded by an `ssh` first on
@@ -14,7 +15,7 @@ import subprocess
 
 import pytest
 
-from loopback_sshd import user_name
+from loopback_sshd import read_public_key, user_name
 from runpegasus import Workspace, environment, wait_for
 
 REAL_SSH = shutil.which("ssh")
@@ -22,7 +23,7 @@ REAL_SSH = shutil.which("ssh")
 
 def _client(names, sshd, known_hosts, *extra):
     """An ssh_config block by which `names` reach the loopback sshd, with
-    its own known_hosts file."""
+    its own known_hosts file and nothing said about host keys."""
     return "\n".join(["Host %s" % names, "    HostName 127.0.0.1", "    Port %d" % sshd.port,
                       "    User %s" % user_name(), "    IdentityFile %s" % sshd.client_key,
                       "    IdentitiesOnly yes", "    UserKnownHostsFile %s" % known_hosts,
@@ -145,6 +146,61 @@ def test_without_ssh_config_ssh_reads_what_it_reads_by_itself(tmp_path, sshd, re
     differ = {key for key in set(plain_options) | set(ours)
               if key not in pegasus_sets and plain_options.get(key) != ours.get(key)}
     assert differ == set()
+
+
+# --- host keys -------------------------------------------------------------------
+
+def test_a_host_never_seen_before_connects_and_its_key_is_kept(tmp_path, sshd):
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text("")
+    (tmp_path / "ssh_config").write_text(_client("fresh", sshd, known_hosts))
+    work = Workspace(tmp_path, str(tmp_path / "ssh_config"))
+    work.hosts("- fresh\n")
+    work.queue("- echo ran > %s\n" % work.file("ran"))
+    result = work.run("q")
+    assert result.returncode == 0, result.stderr
+    assert work.read("ran") == "ran\n"
+    assert known_hosts.read_text().split() == [
+        "[127.0.0.1]:%d" % sshd.port] + read_public_key(sshd.host_key).split()
+    assert "Permanently added" not in result.stdout + result.stderr
+
+
+def test_a_changed_host_key_is_refused_with_what_to_do(tmp_path, sshd):
+    other = tmp_path / "other_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)],
+                   check=True, stdin=subprocess.DEVNULL)
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text("[127.0.0.1]:%d %s\n" % (sshd.port, read_public_key(str(other))))
+    (tmp_path / "ssh_config").write_text(_client("moved", sshd, known_hosts))
+    work = Workspace(tmp_path, str(tmp_path / "ssh_config"))
+    work.hosts("- moved\n")
+    work.queue("- echo ran > %s\n" % work.file("ran"))
+    result = work.run("q")
+    assert result.returncode == 1
+    assert not work.exists("ran")
+    assert "[moved] cannot connect: host key verification failed: the host key of " \
+        "[127.0.0.1]:%d has changed" % sshd.port in result.stderr, result.stderr
+    assert 'remove the old one with: ssh-keygen -f "%s" -R "[127.0.0.1]:%d"' % (
+        known_hosts, sshd.port) in result.stderr
+    assert known_hosts.read_text().count("\n") == 1     # nothing added
+
+
+@pytest.mark.parametrize("where", ["config", "-o"])
+def test_strict_host_key_checking_in_the_user_config_or_o_wins(tmp_path, sshd, where):
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text("")
+    extra = ["StrictHostKeyChecking yes"] if where == "config" else []
+    (tmp_path / "ssh_config").write_text(_client("strict", sshd, known_hosts, *extra))
+    work = Workspace(tmp_path, str(tmp_path / "ssh_config"))
+    work.hosts("- strict\n")
+    work.queue("- echo ran > %s\n" % work.file("ran"))
+    args = ["-o", "StrictHostKeyChecking=yes"] if where == "-o" else []
+    result = work.run("q", *args)
+    assert result.returncode == 1
+    assert not work.exists("ran")
+    assert "no key of [127.0.0.1]:%d is in known_hosts and StrictHostKeyChecking is " \
+        "yes" % sshd.port in result.stderr, result.stderr
+    assert known_hosts.read_text() == ""
 
 
 # --- the user's config file, as ssh reads it ---------------------------------------

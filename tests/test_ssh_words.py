@@ -30,6 +30,24 @@ CLOSED_JUMP_HOST = ["ssh: connect to host 127.0.0.1 port 60021: Connection refus
 CLOSED_PORT = ["ssh: connect to host 127.0.0.1 port 60021: Connection refused"]
 TOO_MANY_KEYS = ["Received disconnect from 127.0.0.1 port 22:2: Too many authentication "
                  "failures", "Disconnected from 127.0.0.1 port 22"]
+CHANGED_KEY = """\
+@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@
+@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @
+@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@
+IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!
+Someone could be eavesdropping on you right now (man-in-the-middle attack)!
+It is also possible that a host key has just been changed.
+The fingerprint for the ED25519 key sent by the remote host is
+SHA256:ZK+PH1JUaXAHQVzSkJsihd38M94eL4BXA46v1Xm5FsE.
+Please contact your system administrator.
+Add correct host key in /tmp/kh to get rid of this message.
+Offending ED25519 key in /tmp/kh:1
+  remove with:
+  ssh-keygen -f "/tmp/kh" -R "[127.0.0.1]:57507"
+Host key for [127.0.0.1]:57507 has changed and you have requested strict checking.
+Host key verification failed.""".splitlines()
+UNKNOWN_KEY_STRICT = ["No ED25519 host key is known for [127.0.0.1]:57507 and you have "
+                      "requested strict checking.", "Host key verification failed."]
 
 
 @pytest.mark.parametrize("lines", [MAXSTARTUPS_ERROR, MAXSTARTUPS_INFO, MAXSTARTUPS_CLOSED,
@@ -39,8 +57,8 @@ def test_a_server_that_closes_before_greeting_turned_us_away_for_now(lines):
 
 
 @pytest.mark.parametrize("lines", [JUMP_TO_CLOSED_PORT, JUMP_TO_CLOSED_PORT_ERROR,
-                                   CLOSED_JUMP_HOST, CLOSED_PORT, TOO_MANY_KEYS, [],
-                                   ["something else entirely"]])
+                                   CLOSED_JUMP_HOST, CLOSED_PORT, TOO_MANY_KEYS, CHANGED_KEY,
+                                   UNKNOWN_KEY_STRICT, [], ["something else entirely"]])
 def test_any_other_word_from_ssh_is_a_failure_that_stays(lines):
     assert not ssh.turned_away(lines)
 
@@ -58,7 +76,7 @@ def test_any_other_word_from_ssh_is_a_failure_that_stays(lines):
      "Permission denied (publickey)."),
 ])
 def test_the_reason_is_the_cause_not_what_followed_from_it(lines, reason):
-    assert ssh.failure_reason(lines, 255) == reason
+    assert ssh.failure_reason(lines, 255, "node-1") == reason
 
 
 def test_a_silent_ssh_is_reported_by_its_status_or_signal():
@@ -66,6 +84,27 @@ def test_a_silent_ssh_is_reported_by_its_status_or_signal():
     assert ssh.failure_reason(["  "], -9) == "ssh was killed by signal 9"
 
 
+def test_a_changed_host_key_says_how_to_remove_the_old_one():
+    reason = ssh.failure_reason(CHANGED_KEY, 255, "node-1")
+    assert reason.startswith("host key verification failed: the host key of "
+                             "[127.0.0.1]:57507 has changed")
+    assert reason.endswith('remove the old one with: ssh-keygen -f "/tmp/kh" '
+                           '-R "[127.0.0.1]:57507"')
+    assert "\n" not in reason
+
+
+def test_an_unknown_key_under_strict_checking_names_the_setting():
+    reason = ssh.failure_reason(UNKNOWN_KEY_STRICT, 255, "node-1")
+    assert "no key of [127.0.0.1]:57507 is in known_hosts" in reason
+    assert "StrictHostKeyChecking is yes" in reason
+
+
+def test_a_bare_verification_failure_still_says_what_to_do():
+    reason = ssh.failure_reason(["Host key verification failed."], 255, "node-1")
+    assert reason.endswith("ssh-keygen -R 'node-1'")
+
+
+# --- a job's stderr -----------------------------------------------------------------
 
 @pytest.mark.parametrize("line", [
     "Control socket connect(/tmp/pegasus-ab12/3): Connection refused",
@@ -129,7 +168,7 @@ def test_without_ssh_config_the_files_ssh_reads_come_first(tmp_path):
     lines = [line.strip() for line in text.splitlines()
              if line.strip() and not line.startswith("#")]
     assert lines[:3] == ["Include ~/.ssh/config", "Include /etc/ssh/ssh_config", "Host *"]
-    assert "ConnectTimeout 10" in lines and "ServerAliveInterval 5" in lines
+    assert "ConnectTimeout 10" in lines and "StrictHostKeyChecking accept-new" in lines
     assert os.stat(path).st_mode & 0o777 == 0o600
 
 
