@@ -220,13 +220,19 @@ def test_a_server_at_its_maxstartups_is_tried_again_until_it_lets_us_in(tmp_path
     # logged in yet: it greets them, and drops everyone else.
     holder = wait_for(lambda: _greeted(busy_sshd.port))
     dropped = _read(busy_sshd.log).count("past MaxStartups")
+    process = work.start("q")
     try:
-        process = work.start("q")
-        # sshd turned pegasus away:
-        wait_for(lambda: _read(busy_sshd.log).count("past MaxStartups") > dropped, timeout=60)
+        try:
+            # sshd turned pegasus away:
+            wait_for(lambda: _read(busy_sshd.log).count("past MaxStartups") > dropped,
+                     timeout=60)
+        finally:
+            holder.close()        # now pegasus's next attempt gets in
+        out, err = process.communicate(timeout=120)
     finally:
-        holder.close()        # now pegasus's next attempt gets in
-    out, err = process.communicate(timeout=120)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
     assert process.returncode == 0, err
     assert _read(work.file("ran")) == "ran\n"
     assert "cannot connect" not in err
