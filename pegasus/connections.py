@@ -6,7 +6,9 @@ transport needs no connection (localhost) is ready at once.
 
 This module alone decides whether a sub-host is lost: when it was up and
 its master exits, and when a job's exit status may mean a failed
-connection (`judge`).
+connection (`judge`). Each master of a sub-host gets a control socket path
+of its own (a new generation each time it is opened), so a master that
+replaces one that died serves every later job.
 
 It tells its listener what happens:
     connection_ready(connection, was_down)
@@ -20,6 +22,8 @@ import random
 import signal
 from typing import Callable, List, Optional
 
+from .ssh import remove_socket
+
 CONNECT_ATTEMPTS = 5       # for a server that turns connections away (MaxStartups)
 RECONNECT_DELAYS = (2, 5, 10, 20, 40, 60)  # trying again a host that is down
 SETTLE_DELAY = 0.5         # after an exit that may mean loss: time for a dying master to show it
@@ -28,15 +32,16 @@ SETTLE_DELAY = 0.5         # after an exit that may mean loss: time for a dying 
 class Connection:
     """One sub-host's connection: its master process and its state."""
 
-    __slots__ = ("host", "transport", "control_path", "master", "state", "reason",
-                 "attempts", "stderr", "closing", "failures")
+    __slots__ = ("host", "transport", "control_path", "generation", "master", "state",
+                 "reason", "attempts", "stderr", "closing", "failures")
 
     CONNECTING, READY, DOWN, CLOSED = "connecting", "ready", "down", "closed"
 
-    def __init__(self, host, control_path: str):
+    def __init__(self, host):
         self.host = host
         self.transport = host.transport
-        self.control_path = control_path
+        self.control_path = ""  # the current master's socket; jobs use it
+        self.generation = 0     # masters opened so far
         self.master = None
         self.state = None
         self.reason = None
@@ -57,9 +62,11 @@ class Connections:
         self.loop = loop
         self.limit = limit
         self.listener = listener
-        self.all = [Connection(host, control.socket(host.index)) for host in subhosts]
+        self.control = control
+        self.all = [Connection(host) for host in subhosts]
         self.waiting: List[Connection] = []  # to be opened when fewer than `limit` are
         self.opening = 0
+        self.retrying = 0       # turned away for now, to be opened again soon
         self.active = True      # False once the run is ending: no more attempts
 
     def __getitem__(self, index: int) -> Connection:
@@ -70,13 +77,16 @@ class Connections:
 
     @property
     def settling(self) -> bool:
-        """Whether some connection is being opened or waits to be."""
-        return bool(self.opening or self.waiting)
+        """Whether some connection is being opened, waits to be, or was
+        turned away for now and is about to be opened again: its sub-host
+        may yet join, or fail with a reason to report."""
+        return bool(self.opening or self.waiting or self.retrying)
 
     def start(self) -> None:
         """Sub-hosts that need no connection are ready at once; the others
         are opened."""
         for connection in self.all:
+            connection.transport.prepare(self.control)
             if connection.transport.needs_connection:
                 self.waiting.append(connection)
             else:
@@ -105,6 +115,9 @@ class Connections:
         connection.state = Connection.CONNECTING
         connection.attempts += 1
         connection.stderr = []
+        connection.control_path = self.control.socket(connection.host.index,
+                                                      connection.generation)
+        connection.generation += 1
         self.opening += 1
         argv = connection.transport.master_argv(connection.control_path)
 
@@ -131,25 +144,34 @@ class Connections:
         was = connection.state
         if was == Connection.CONNECTING:
             self.opening -= 1
+        # A master killed outright leaves its socket behind; nobody uses it.
+        remove_socket(connection.control_path)
         if not self.active or connection.closing:
             connection.state = Connection.CLOSED
             return
         transport = connection.transport
         reason = transport.failure_reason(connection.stderr, connection.master.returncode)
         if was == Connection.CONNECTING:
-            if transport.refused_for_now("\n".join(connection.stderr)) \
-                    and connection.attempts < CONNECT_ATTEMPTS:
+            if not transport.refused_for_now(connection.stderr):
+                self._failed(connection, reason)
+            elif connection.attempts < CONNECT_ATTEMPTS:
                 # The server is busy (MaxStartups): try again a little later.
                 delay = 0.2 * 2 ** connection.attempts * (0.5 + random.random())
-                self.loop.call_later(delay, lambda: self._again(connection))
+                self.retrying += 1
+                self.loop.call_later(delay, lambda: self._retry(connection))
             else:
-                self._failed(connection, reason)
+                self._failed(connection, "%s (turned away %d times)" % (
+                    reason, connection.attempts))
             self._open_more()
         elif was == Connection.READY:
             connection.state = Connection.DOWN
             connection.reason = reason
             self.listener.connection_lost(connection, reason)
             self._later(connection)
+
+    def _retry(self, connection):
+        self.retrying -= 1
+        self._again(connection)
 
     def _again(self, connection):
         if self.active:
@@ -181,9 +203,11 @@ class Connections:
         """Cancelled: connections being opened are given up."""
         self.active = False
         for connection in self.all:
+            master = connection.master
             if connection.state == Connection.CONNECTING and connection.master_alive:
+                assert master is not None
                 connection.closing = True
-                connection.master.signal(signal.SIGTERM)
+                master.signal(signal.SIGTERM)
 
     def close(self) -> None:
         """The end: each master is told to finish -- its remote `read` sees

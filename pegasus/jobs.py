@@ -159,6 +159,8 @@ class Jobs:
         return None
 
     def _line(self, run: JobRun, stream: str, text: str) -> None:
+        if stream == "err" and run.host.transport.own_message(text) is not None:
+            return  # the transport's own complaint, not the job's output
         run.received += len(text) + 1
         run.lines += 1
         assert run.launch is not None

@@ -9,8 +9,9 @@ from typing import List, Optional
 
 @dataclass
 class SshSettings:
-    """What the user said about ssh: `-F FILE` and `-o` options, and the
-    values of pegasus's own defaults."""
+    """What the user said about ssh -- `--ssh-config FILE` (`ssh -F`) and
+    `-o` options -- and the values of pegasus's own defaults, which apply
+    where the user's ssh config sets nothing (see ssh.py)."""
 
     config_file: Optional[str] = None
     options: List[str] = field(default_factory=list)
@@ -19,12 +20,12 @@ class SshSettings:
     alive_count: int = 3
     program: str = "ssh"
 
-    def user_args(self) -> List[str]:
-        """The user's own options. They come first on every command line:
-        ssh keeps the first value it gets for an option, so these win."""
+    def user_options(self) -> List[str]:
+        """The user's `-o` options, as ssh arguments. ssh keeps the first
+        value it gets for an option, and takes the command line before any
+        config file: these win over the config and over pegasus's
+        defaults."""
         args: List[str] = []
-        if self.config_file:
-            args += ["-F", self.config_file]
         for option in self.options:
             args += ["-o", option]
         return args

@@ -19,6 +19,7 @@ from . import ssh, wrapper
 if TYPE_CHECKING:
     from .settings import Settings
     from .spec import SubHost
+    from .ssh import ControlDirectory
 
 LOCAL_NAMES = frozenset(["localhost", "127.0.0.1", "::1"])
 
@@ -39,6 +40,10 @@ class Transport:
         """At most this many jobs at once on this sub-host whatever its
         slots; None: no limit."""
         return None
+
+    def prepare(self, control: ControlDirectory) -> None:
+        """The run starts and this is its private directory: make there
+        what the command lines below need (once per run, before any)."""
 
     def job_argv(self, command: str, control_path: Optional[str]) -> List[str]:
         raise NotImplementedError
@@ -61,13 +66,20 @@ class Transport:
         decides)."""
         return False
 
-    def refused_for_now(self, stderr_text: str) -> bool:
-        """Whether a failed connection was turned away for now (try again)."""
+    def refused_for_now(self, stderr_lines: Sequence[str]) -> bool:
+        """Whether a failed connection was turned away for now (try again
+        soon) rather than for a reason that stays."""
         return False
 
     def failure_reason(self, stderr_lines: Sequence[str], returncode: Optional[int]) -> str:
         """One line saying why the connection failed."""
         return "exited with status %s" % returncode
+
+    def own_message(self, line: str) -> Optional[str]:
+        """If this line of a job's stderr was printed by the transport
+        itself (its client complaining), not by the job: what it says.
+        Such lines are not the job's output."""
+        return None
 
 
 class LocalTransport(Transport):
@@ -94,6 +106,19 @@ class SshTransport(Transport):
     kind = "ssh"
     needs_connection = True
 
+    def __init__(self, host, settings):
+        super().__init__(host, settings)
+        self.control: Optional[str] = None   # the run's private directory
+        self.config: Optional[str] = None    # what ssh -F gets
+
+    def prepare(self, control):
+        self.control = control.path
+        self.config = control.ssh_config(self.settings.ssh)
+
+    def _config(self) -> str:
+        assert self.config is not None, "prepare() first"
+        return self.config
+
     @property
     def sessions(self):
         # sshd caps the sessions of one connection (MaxSessions, 10 by
@@ -104,8 +129,8 @@ class SshTransport(Transport):
         return wrapper.wrapped_remote(command, self.settings.kill_grace)
 
     def job_argv(self, command, control_path):
-        return ssh.job_argv(self.settings.ssh, self.host.hostname, control_path,
-                            self._remote(command))
+        return ssh.job_argv(self.settings.ssh, self._config(), self.host.hostname,
+                            control_path, self._remote(command))
 
     def command_problem(self, command):
         size = len(self._remote(command).encode("utf-8", "surrogateescape"))
@@ -114,7 +139,8 @@ class SshTransport(Transport):
         return None
 
     def master_argv(self, control_path):
-        return ssh.master_argv(self.settings.ssh, self.host.hostname, control_path)
+        return ssh.master_argv(self.settings.ssh, self._config(), self.host.hostname,
+                               control_path)
 
     def master_ready(self, line):
         return line == ssh.MASTER_READY
@@ -124,11 +150,14 @@ class SshTransport(Transport):
         # that exits 255.
         return returncode == 255
 
-    def refused_for_now(self, stderr_text):
-        return ssh.looks_refused(stderr_text)
+    def refused_for_now(self, stderr_lines):
+        return ssh.turned_away(stderr_lines)
 
     def failure_reason(self, stderr_lines, returncode):
-        return ssh.failure_reason(stderr_lines, returncode)
+        return ssh.failure_reason(stderr_lines, returncode, self.host.hostname)
+
+    def own_message(self, line):
+        return ssh.own_message(line, self.control)
 
 
 def is_local(hostname: str) -> bool:
