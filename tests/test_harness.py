@@ -16,7 +16,7 @@ TIMEOUT = 30  # seconds; a safety net, not a synchronisation
 def ssh(server, alias, command):
     return subprocess.run(server.ssh_argv(alias, command), stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, timeout=TIMEOUT)
+                          universal_newlines=True, timeout=TIMEOUT, check=False)
 
 
 def served_port(result):
@@ -65,7 +65,7 @@ def test_unknown_alias_does_not_reach_the_sshd(sshd):
     result = subprocess.run(
         ["ssh", "-F", sshd.config, "-o", "ConnectTimeout=5", "no-such-host.invalid", "true"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        timeout=TIMEOUT)
+        timeout=TIMEOUT, check=False)
     assert result.returncode == 255
 
 
@@ -107,6 +107,7 @@ def test_stopped_sshd_drops_sessions_and_refuses_connections(second_sshd):
                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.DEVNULL, universal_newlines=True) as session:
         try:
+            assert session.stdout is not None
             remote_pid = int(session.stdout.readline())
             far.stop()
             assert session.wait(timeout=TIMEOUT) == 255      # the connection dropped

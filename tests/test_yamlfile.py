@@ -180,10 +180,10 @@ SPECIAL = st.sampled_from([
     "\x85", "\u2028", "\ufeff", "é", "✓ ü", "\U0001f600", "a\u00a0", "a\n\tb\n",
     "x\n  y\n", "#!/bin/sh\necho hi\n",
 ])
-TEXT = st.one_of(SPECIAL, st.text(st.characters(blacklist_categories=("Cs",))),
+TEXT = st.one_of(SPECIAL, st.text(st.characters(exclude_categories=["Cs"])),
                  st.lists(SPECIAL, max_size=5).map("".join))
 COMMAND = TEXT.filter(lambda text: text.strip() != "")
-KEY = st.one_of(SPECIAL, st.text(st.characters(blacklist_categories=("Cs",)), max_size=12))
+KEY = st.one_of(SPECIAL, st.text(st.characters(exclude_categories=["Cs"]), max_size=12))
 PARAMS = st.dictionaries(KEY.filter(lambda key: key != "command"), TEXT, max_size=4)
 
 
