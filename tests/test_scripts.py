@@ -54,7 +54,9 @@ def test_stop_process_in_a_hurry_skips_the_graces():
 
 
 def test_a_tree_is_found_frozen_and_terminated_to_the_last_grandchild():
-    process = start("sh -c 'trap \"\" TERM; while :; do sleep 0.05; done' & echo ready; wait")
+    # The grandchild ignores SIGTERM and, being `sleep` itself, forks nothing
+    # short-lived that the snapshot below could catch.
+    process = start("sh -c 'trap \"\" TERM; exec sleep 60' & echo ready; wait")
     tree = procs.descendants(process.pid)
     assert tree, "the inner shell is below the outer one"
     assert set(procs.children_of(process.pid)) <= set(tree)
