@@ -28,9 +28,10 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
+from typing import Any, List, Optional
 
 from loopback_sshd import LoopbackSshd, SshdError, find_sshd  # beside this file
+from procs import stop_process
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ALIASES = 3
@@ -38,7 +39,6 @@ EVENT_TIMEOUT = 60.0    # safety net only: awaited output normally comes in a se
 PROBE_TIMEOUT = 20.0    # for the first `ssh node-1 true` through the private sshd
 OWN_EXIT_GRACE = 3.0    # after Ctrl-C, time for a pegasus to finish on its own ...
 TERM_GRACE = 10.0       # ... and then after our SIGTERM, before SIGKILL
-POLL = 0.05
 
 SSH_HOSTS = """\
 # hosts.yaml: where jobs run. Each name is given to ssh as is (an alias of
@@ -136,7 +136,7 @@ class Processes:
     """Every child the demo starts, so that it can stop each by PID at the end."""
 
     def __init__(self):
-        self.running = []
+        self.running: List["subprocess.Popen[Any]"] = []
         self.hurry = False      # a second interrupt during clean-up: skip the graces
 
     def start(self, argv, **options):
@@ -155,19 +155,8 @@ class Processes:
         (pegasus cancels as on Ctrl-C, and kills at once if it had one already);
         then SIGKILL."""
         for process in list(self.running):
-            for signum, grace in ((None, OWN_EXIT_GRACE), (signal.SIGTERM, TERM_GRACE),
-                                  (signal.SIGKILL, None)):
-                if process.poll() is not None:
-                    break
-                if signum is not None:
-                    process.send_signal(signum)
-                if grace is None:
-                    process.wait()
-                    break
-                deadline = time.monotonic() + grace
-                while (process.poll() is None and not self.hurry
-                       and time.monotonic() < deadline):
-                    time.sleep(POLL)
+            stop_process(process, TERM_GRACE, own_exit=OWN_EXIT_GRACE,
+                         hurry=lambda: self.hurry)
             self.running.remove(process)
 
 
@@ -176,9 +165,9 @@ class Demo:
         self.options = options
         self.screen = screen
         self.processes = processes
-        self.sshd = None
-        self.ssh_config = None          # None: localhost sub-hosts, no ssh
-        self.work = None
+        self.sshd: Optional[LoopbackSshd] = None
+        self.ssh_config: Optional[str] = None   # None: localhost sub-hosts, no ssh
+        self.work: Optional[str] = None
 
     # -- setting up ------------------------------------------------------------------
 
@@ -199,7 +188,8 @@ class Demo:
         try:
             probe = subprocess.run(
                 self.sshd.ssh_argv(self.sshd.aliases[0], "true"), stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=PROBE_TIMEOUT)
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=PROBE_TIMEOUT,
+                check=False)
         except subprocess.TimeoutExpired:
             self.sshd.stop()
             return "ssh to the private sshd did not answer in %g s" % PROBE_TIMEOUT
@@ -263,7 +253,9 @@ class Demo:
                    "ssh.")
         why_not = self.start_sshd()
         if why_not is None:
-            screen.say("A private sshd listens on 127.0.0.1:%d. Its ssh config, $CFG below, "
+            # start_sshd() gives no reason only when it set both.
+            assert self.sshd is not None and self.ssh_config is not None
+            screen.say("A private sshd listens on 127.0.0.1:%s. Its ssh config, $CFG below, "
                        "makes node-1..node-%d" % (self.sshd.port, ALIASES))
             screen.say("aliases of it, as your ~/.ssh/config does for real hosts (where "
                        "plain `pegasus q` is enough).")

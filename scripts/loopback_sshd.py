@@ -14,7 +14,6 @@ SIGTERM:  python3 scripts/loopback_sshd.py --aliases 8
 """
 
 import argparse
-import errno
 import os
 import pwd
 import shutil
@@ -23,11 +22,12 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
+from typing import Any, List, Optional
+
+from procs import freeze_tree, terminate_tree, wait_until  # beside this file
 
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT = 10.0     # seconds for sshd to accept TCP connections
-POLL_INTERVAL = 0.01     # seconds between connection attempts while starting
 STOP_GRACE = 3.0         # seconds between SIGTERM and SIGKILL
 BIND_ATTEMPTS = 5        # another process may take the free port before sshd binds it
 
@@ -124,7 +124,7 @@ class LoopbackSshd:
         # Short, because callers put unix sockets (ControlPath) beside it: ~100 bytes max.
         self.directory = directory or tempfile.mkdtemp(prefix="pgsshd-", dir="/tmp")
         self.aliases = ["%s%d" % (alias_prefix, i) for i in range(1, aliases + 1)]
-        self.extra_aliases = []
+        self.extra_aliases: List[str] = []
         self.max_sessions = max_sessions
         self.max_startups = max_startups
         self.skip_bashrc = skip_bashrc
@@ -134,12 +134,17 @@ class LoopbackSshd:
         self.client_key = self._path("client_ed25519")
         self.known_hosts = self._path("known_hosts")
         self.log = self._path("sshd.log")
-        self.port = None
-        self.pid = None
-        self._process = None
+        self.port: Optional[int] = None
+        self.pid: Optional[int] = None
+        self._process: Optional["subprocess.Popen[Any]"] = None
 
     def _path(self, name):
         return os.path.join(self.directory, name)
+
+    def _chosen_port(self) -> int:
+        if self.port is None:
+            raise SshdError("no port chosen yet: start() first")
+        return self.port
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -173,20 +178,23 @@ class LoopbackSshd:
             # Until we reap it, its PID cannot be reused; once reaped (it died on its
             # own, or a test killed it by PID) we must not signal that number any more.
             if self._process.poll() is None:
-                _terminate(_freeze_tree(self.pid), grace=STOP_GRACE, reap=self._process)
+                terminate_tree(freeze_tree(self._process.pid), STOP_GRACE, self._process)
             self._process = None
         if self._own_directory and not keep:
             shutil.rmtree(self.directory, ignore_errors=True)
 
     def restart(self):
         """Start again, on the same port, after stop(keep=True): the host is back."""
-        if not self._launch(find_sshd()):
-            raise SshdError("sshd could not bind %s:%d again:\n%s"
+        sshd = find_sshd()
+        if sshd is None or not self._launch(sshd):
+            raise SshdError("sshd could not bind %s:%s again:\n%s"
                             % (LOOPBACK, self.port, self._log_text()))
         return self
 
     def wait(self):
         """Block until sshd exits; return its exit status."""
+        if self._process is None:
+            raise SshdError("sshd is not running")
         return self._process.wait()
 
     def __enter__(self):
@@ -218,7 +226,7 @@ class LoopbackSshd:
     def _write_sshd_config(self):
         lines = [
             "ListenAddress %s" % LOOPBACK,
-            "Port %d" % self.port,
+            "Port %d" % self._chosen_port(),
             "HostKey %s" % self.host_key,
             "PidFile %s" % self._path("sshd.pid"),
             "AuthorizedKeysFile %s" % self._path("authorized_keys"),
@@ -251,7 +259,7 @@ class LoopbackSshd:
 
     def _write_client_files(self):
         host_key = read_public_key(self.host_key)
-        write_file(self.known_hosts, "[%s]:%d %s\n" % (LOOPBACK, self.port, host_key))
+        write_file(self.known_hosts, "[%s]:%d %s\n" % (LOOPBACK, self._chosen_port(), host_key))
         self._write_ssh_config()
 
     def _write_ssh_config(self):
@@ -259,7 +267,7 @@ class LoopbackSshd:
         lines = [
             "Host %s" % names,
             "    HostName %s" % LOOPBACK,
-            "    Port %d" % self.port,
+            "    Port %d" % self._chosen_port(),
             "    User %s" % user_name(),
             "    IdentityFile %s" % self.client_key,
             "    IdentitiesOnly yes",
@@ -288,26 +296,24 @@ class LoopbackSshd:
 
     def _launch(self, sshd):
         """Start sshd; True once its port accepts, False if it failed to bind."""
+        port = self._chosen_port()
         with open(self.log, "ab") as log:
             # Own session: a Ctrl-C meant for the test run does not reach sshd; we stop
             # it ourselves, by PID.
-            self._process = subprocess.Popen(
+            process = subprocess.Popen(
                 [sshd, "-D", "-e", "-f", self.sshd_config],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
             )
-        self.pid = self._process.pid
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                self._process = self.pid = None
-                if _bind_failed(self._log_text()):
-                    return False
-                raise SshdError("sshd exited at start:\n%s" % self._log_text())
-            if _accepts(self.port):
+        self._process, self.pid = process, process.pid
+        if wait_until(lambda: process.poll() is not None or _accepts(port), START_TIMEOUT):
+            if process.poll() is None:
                 return True
-            time.sleep(POLL_INTERVAL)
+            self._process = self.pid = None
+            if _bind_failed(self._log_text()):
+                return False
+            raise SshdError("sshd exited at start:\n%s" % self._log_text())
         message = ("sshd did not accept connections on %s:%d within %gs:\n%s"
-                   % (LOOPBACK, self.port, START_TIMEOUT, self._log_text()))
+                   % (LOOPBACK, port, START_TIMEOUT, self._log_text()))
         self.stop()
         raise SshdError(message)
 
@@ -322,100 +328,6 @@ def _accepts(port):
 
 def _bind_failed(log_text):
     return "Address already in use" in log_text or "Cannot bind any address" in log_text
-
-
-def _freeze_tree(pid):
-    """SIGSTOP pid and all its descendants; return their PIDs.
-
-    A stopped process cannot fork, so once a pass finds nobody new the list is
-    complete: no connection accepted or session started meanwhile escapes the kill
-    (killing the listener first would orphan its children where we cannot find them).
-    """
-    frozen = []
-    while True:
-        new = [p for p in [pid] + _descendants(pid) if p not in frozen]
-        if not new:
-            return frozen
-        _signal_all(new, signal.SIGSTOP)
-        frozen += new
-
-
-def _descendants(pid):
-    """PIDs of every process below pid (children first found, then theirs)."""
-    children = {}
-    for child, parent in _process_table():
-        children.setdefault(parent, []).append(child)
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def _process_table():
-    """(pid, ppid) of every process: /proc on Linux, `ps` elsewhere (minimal Debian
-    images have no procps, hence /proc first)."""
-    if os.path.isdir("/proc/self"):
-        for name in os.listdir("/proc"):
-            if name.isdigit():
-                try:
-                    with open("/proc/%s/stat" % name) as f:
-                        stat = f.read()
-                except OSError:
-                    continue        # it exited meanwhile
-                # The command name in parentheses may contain spaces: split after it.
-                yield int(name), int(stat.rsplit(")", 1)[1].split()[1])
-        return
-    out = subprocess.run(["ps", "-A", "-o", "pid=", "-o", "ppid="],
-                         stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout
-    for line in out.splitlines():
-        pid, ppid = line.split()
-        yield int(pid), int(ppid)
-
-
-def _terminate(pids, grace, reap):
-    """SIGTERM pids, SIGKILL those left after grace seconds. reap is the Popen of the
-    one that is our child; the others are gone once they no longer exist or are
-    zombies waiting for their parent."""
-    _signal_all(pids, signal.SIGTERM)
-    _signal_all(pids, signal.SIGCONT)      # they were frozen; now let them handle TERM
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and _alive(pids, reap):
-        time.sleep(POLL_INTERVAL)
-    _signal_all(_alive(pids, reap), signal.SIGKILL)
-    reap.wait()
-
-
-def _signal_all(pids, signum):
-    for pid in pids:
-        try:
-            os.kill(pid, signum)
-        except OSError as exc:
-            if exc.errno != errno.ESRCH:
-                raise
-
-
-def _alive(pids, reap):
-    return [pid for pid in pids
-            if (reap.poll() is None if pid == reap.pid else _exists(pid))]
-
-
-def _exists(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-    except OSError:
-        pass
-    try:
-        os.kill(pid, 0)             # no /proc: a zombie counts as alive, briefly
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
 
 
 def main(argv=None):
@@ -438,7 +350,8 @@ def main(argv=None):
         print(sshd.config, flush=True)
         sys.stderr.write("sshd pid %d on %s:%d; try: ssh -F %s %s true\n"
                          "Ctrl-C stops it.\n"
-                         % (sshd.pid, LOOPBACK, sshd.port, sshd.config, sshd.aliases[0]))
+                         % (sshd.pid or 0, LOOPBACK, sshd.port or 0, sshd.config,
+                            sshd.aliases[0]))
         status = sshd.wait()
         sys.stderr.write("sshd exited with status %d:\n%s\n" % (status, sshd._log_text()))
         return 1

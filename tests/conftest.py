@@ -11,6 +11,27 @@ sys.path.insert(0, os.path.join(REPO, "scripts"))
 
 from loopback_sshd import LoopbackSshd, find_sshd  # noqa: E402
 
+# A test that uses one of these needs a service beyond Python (a private sshd, tmux,
+# Slurm): it is an integration test. The others are unit tests, which
+# `scripts/test --all-pythons` runs under every Python from 3.9 on, with
+# `-m "not integration"`.
+INTEGRATION_FIXTURES = frozenset({"sshd", "second_sshd", "slurm", "tmux"})
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "integration: needs a private sshd, tmux or Slurm (set automatically "
+                   "for the tests that use their fixtures)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark with `integration` every test that uses an integration fixture, directly
+    or through another fixture. A module that sets `pytestmark =
+    pytest.mark.integration` has its tests marked already."""
+    for item in items:
+        if INTEGRATION_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
 
 def _require_sshd():
     if find_sshd() is None:

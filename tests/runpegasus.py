@@ -73,7 +73,7 @@ class Workspace:
     def run(self, mode="q", *args, timeout=120, env=None, input=None):
         return subprocess.run(self.argv(mode, *args), cwd=self.path, env=env or environment(),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              timeout=timeout, input=input)
+                              timeout=timeout, input=input, check=False)
 
     def start(self, mode="q", *args, env=None, **popen):
         popen.setdefault("stdout", subprocess.PIPE)

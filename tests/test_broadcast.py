@@ -2,6 +2,7 @@
 
 import collections
 import signal
+from typing import Dict, List
 
 import pytest
 
@@ -21,7 +22,8 @@ def test_no_sub_host_starts_a_job_before_every_sub_host_finished_the_last(work):
                "echo \"{{ n }} end $(date +%%s.%%N)\" >> %s\n  n: [1, 2, 3]\n" % (log, log))
     result = work.run("b")
     assert result.returncode == 0, result.stderr
-    events = collections.defaultdict(lambda: collections.defaultdict(list))
+    events: Dict[int, Dict[str, List[float]]] = collections.defaultdict(
+        lambda: collections.defaultdict(list))
     for line in work.read("log").splitlines():
         n, what, when = line.split()
         events[int(n)][what].append(float(when))
@@ -125,7 +127,7 @@ def test_a_host_lost_mid_job_fails_it_there_and_the_barrier_moves_on(tmp_path, s
     process = work.start("b")
     wait_for(lambda: work.exists("started-far-1") and work.exists("started-node-1"))
     far.stop()
-    out, err = process.communicate(timeout=60)
+    _out, err = process.communicate(timeout=60)
     assert process.returncode == 1
     assert "host lost: far-1" in err
     assert work.read("next") == "next\n"  # the second job ran on node-1

@@ -95,7 +95,7 @@ def test_a_second_ctrl_c_kills_at_once(work):
     assert sleepers(tag), "SIGTERM is ignored and the grace is long: still running"
     assert process.poll() is None
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=30)  # not 600 s
+    _out, err = process.communicate(timeout=30)  # not 600 s
     assert process.returncode == 130
     assert "killing every job now" in err
     wait_for(lambda: not sleepers(tag), timeout=10)

@@ -3,6 +3,7 @@ slots, first come first served."""
 
 import collections
 import os
+from typing import Any, Dict
 
 import pytest
 
@@ -24,7 +25,7 @@ MIX = [(1, 0.6), (2, 0.4), (4, 0.5), (1, 0.3), (1, 0.7), (2, 0.5), (4, 0.3), (1,
 
 
 def read_records(path):
-    jobs = {}
+    jobs: Dict[int, Dict[str, Any]] = {}
     for line in open(path).read().splitlines():
         n, host, slots, when, what = line.split()
         job = jobs.setdefault(int(n), {"host": host, "slots": [int(s) for s in slots.split(",")]})

@@ -5,6 +5,7 @@ import os
 import pwd
 import signal
 import subprocess
+import sys
 
 import pytest
 
@@ -16,7 +17,7 @@ TIMEOUT = 30  # seconds; a safety net, not a synchronisation
 def ssh(server, alias, command):
     return subprocess.run(server.ssh_argv(alias, command), stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, timeout=TIMEOUT)
+                          universal_newlines=True, timeout=TIMEOUT, check=False)
 
 
 def served_port(result):
@@ -65,7 +66,7 @@ def test_unknown_alias_does_not_reach_the_sshd(sshd):
     result = subprocess.run(
         ["ssh", "-F", sshd.config, "-o", "ConnectTimeout=5", "no-such-host.invalid", "true"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        timeout=TIMEOUT)
+        timeout=TIMEOUT, check=False)
     assert result.returncode == 255
 
 
@@ -84,6 +85,7 @@ def read(path):
         return f.read()
 
 
+@pytest.mark.integration      # starts its own sshd, without the fixtures
 def test_sshd_uses_its_own_keys_and_leaves_home_ssh_untouched():
     before = home_ssh_state()
     with LoopbackSshd(None, aliases=1) as server:
@@ -107,6 +109,7 @@ def test_stopped_sshd_drops_sessions_and_refuses_connections(second_sshd):
                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.DEVNULL, universal_newlines=True) as session:
         try:
+            assert session.stdout is not None
             remote_pid = int(session.stdout.readline())
             far.stop()
             assert session.wait(timeout=TIMEOUT) == 255      # the connection dropped
@@ -133,3 +136,32 @@ def process_exists(pid):
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def collected(tmp_path, *args):
+    """(file name, test name) of each test pytest collects with args from this file
+    and from test_nodeset.py (pure functions: unit tests)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+         *args, os.path.join(here, "test_harness.py"), os.path.join(here, "test_nodeset.py")],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        universal_newlines=True, timeout=TIMEOUT, check=False)
+    assert result.returncode == 0, result.stdout
+    ids = [line.split("[")[0].split("::") for line in result.stdout.splitlines()
+           if "::" in line]
+    return {(os.path.basename(path), name) for path, name in ids}
+
+
+def test_tests_that_need_an_sshd_are_marked_integration_and_the_others_are_not(tmp_path):
+    integration = collected(tmp_path, "-m", "integration")
+    unit = collected(tmp_path, "-m", "not integration")
+    assert {("test_harness.py", name) for name in (
+        "test_unknown_alias_does_not_reach_the_sshd",                # sshd
+        "test_stopped_sshd_drops_sessions_and_refuses_connections",  # second_sshd
+        "test_sshd_uses_its_own_keys_and_leaves_home_ssh_untouched",  # marked by hand
+    )} <= integration
+    assert ("test_harness.py", "test_tests_that_need_an_sshd_are_marked_integration_and_"
+            "the_others_are_not") in unit
+    assert any(path == "test_nodeset.py" for path, _ in unit)
+    assert not any(path == "test_nodeset.py" for path, _ in integration)

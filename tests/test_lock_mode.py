@@ -56,7 +56,7 @@ def test_the_lock_blocks_taking_but_not_running_jobs(work):
         assert editor.wait(timeout=30) == 0
         wait_for(lambda: work.exists("b-done"))
     finally:
-        out, err = runner.communicate(timeout=60)
+        _out, err = runner.communicate(timeout=60)
     assert runner.returncode == 0, err
 
 
@@ -218,7 +218,7 @@ def test_three_runners_and_an_appender_run_each_of_300_jobs_exactly_once(work):
             runner.send_signal(signal.SIGTERM)
         for runner in runners:
             runner.communicate(timeout=60)
-    counts = collections.Counter()
+    counts: collections.Counter[str] = collections.Counter()
     for name in os.listdir(records):
         with open(os.path.join(records, name)) as stream:
             counts[name] = len(stream.read().splitlines())

@@ -175,7 +175,7 @@ def test_daemon_mode_runs_a_job_appended_later(work):
         assert work.read("late") == "late\n"
     finally:
         process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=30)
+        _out, err = process.communicate(timeout=30)
     assert process.returncode == 130, err
     assert work.consumed() == [{"command": "echo late > %s" % work.file("late")}]
 

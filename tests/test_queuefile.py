@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Dict, List, Tuple
 
 import pytest
 from hypothesis import given, settings
@@ -534,7 +535,6 @@ def entry_texts(draw):
     for number, (key, values) in enumerate([("command", commands)] + list(params.items())):
         lead = "- " if number == 0 else "  "
         if style == "scalars":
-            values = values[:1]
             lines.append("%s%s: %s\n" % (lead, key, yamlfile.scalar(values[0], 2)))
         elif style == "flow" and all(yamlfile.scalar(v, 2) == v and not set(v) & set("{}[],#")
                                      for v in values):
@@ -558,7 +558,7 @@ def test_taking_everything_gives_every_job_in_order_and_keeps_the_comments(
     expected = [(job.command, job.params) for job in validate_text(text, "queue.yaml")]
     with tempfile.TemporaryDirectory() as directory:
         queue = make_queue(Path(directory), text)
-        taken = []
+        taken: List[Tuple[str, Dict[str, str]]] = []
         for round_number in range(len(expected) + 1):
             jobs = take(queue, sizes[round_number % len(sizes)])
             if not jobs:

@@ -214,7 +214,7 @@ def test_shell_quote_helper_round_trips_through_sh_c_printf():
 
 
 @settings(max_examples=60, deadline=None, database=None)
-@given(st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",))))
+@given(st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"])))
 def test_shell_quote_round_trips_through_sh_for_any_text(text):
     command = "printf %s " + shell_quote(text)
     output = subprocess.run(["sh", "-c", command], capture_output=True, check=True).stdout
@@ -274,7 +274,7 @@ def _modules_after_dry_run(tmp_path, queue_text):
         "sys.stderr.write('pybars=%s\\n' % ('pybars' in sys.modules))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=python_env(),
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=60, check=False)
     assert "status=0" in result.stderr, result.stderr
     return result
 

@@ -181,7 +181,7 @@ SPECIAL = st.sampled_from([
     "x\n  y\n", "#!/bin/sh\necho hi\n",
 ])
 # NUL is the one character no value may hold (no command line carries it).
-CHARACTERS = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
+CHARACTERS = st.characters(exclude_categories=["Cs"], exclude_characters="\x00")
 TEXT = st.one_of(SPECIAL, st.text(CHARACTERS),
                  st.lists(SPECIAL, max_size=5).map("".join))
 COMMAND = TEXT.filter(lambda text: text.strip() != "")
