@@ -55,13 +55,15 @@ class Path:
 class Call:
     """A helper call: `name param... key=param...`."""
 
-    __slots__ = ("name", "params", "hash", "offset")
+    __slots__ = ("name", "params", "hash", "offset", "bare")
 
-    def __init__(self, name: str, params: list, hash_params: Dict[str, Any], offset: int):
+    def __init__(self, name: str, params: list, hash_params: Dict[str, Any], offset: int,
+                 bare: bool = False):
         self.name = name
         self.params = params
         self.hash = hash_params
         self.offset = offset
+        self.bare = bare  # `(name)`: a helper call if `name` is a helper, else a value
 
     def __repr__(self):
         return "Call(%r, %r, %r)" % (self.name, self.params, self.hash)
@@ -133,6 +135,8 @@ class ExprParser(LiteralParser):
         else:
             self.pos = word_start
             inner = self.path()
+            if inner.simple_name is not None:
+                inner = Call(inner.simple_name, [], {}, word_start, bare=True)
         self.skip_space()
         if self.peek() != ")":
             self.fail("'(' is not closed with ')'", at=start)

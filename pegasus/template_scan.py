@@ -21,6 +21,9 @@ CLOSES_NOTHING_HINT = ("'}}' ends a '{{ ... }}'; if these braces belong to the c
 UNCLOSED_HINT = SYNTAX_HINT + "; write a literal '{{' as '\\{{'"
 
 
+_DATA_BLOCKS = frozenset(["from_json", "to_json"])
+
+
 class ElseChain(Exception):
     """`{{else if ...}}`: handlebars-rust 4.3 had no such chains either."""
 
@@ -45,20 +48,28 @@ class Item:
 # -- scanning -----------------------------------------------------------------------
 
 def scan(source: str) -> List[Item]:
-    """`source` as a flat list of text and tag items."""
+    """`source` as a flat list of text and tag items.
+
+    A `}}` in the text is refused as a likely slip (handlebars-rust took it
+    as text), except inside {{#from_json}} and {{#to_json}}, whose text is
+    JSON or YAML."""
     items: List[Item] = []
     pieces: List[str] = []
-    pos = 0
+    pos = data_blocks = 0
     while True:
         match = _OPENING.search(source, pos)
         if match is None:
             pieces.append(source[pos:])
             break
+        pieces.append(source[pos:match.start()])
         if match.group() == "}}":
-            raise SyntaxTrouble("'}}' closes nothing", match.start(), CLOSES_NOTHING_HINT)
+            if not data_blocks:
+                raise SyntaxTrouble("'}}' closes nothing", match.start(), CLOSES_NOTHING_HINT)
+            pieces.append("}}")
+            pos = match.end()
+            continue
         backslashes = match.end() - match.start() - 2
         brace = match.end() - 2
-        pieces.append(source[pos:match.start()])
         if backslashes == 1:
             pos = _escaped(source, brace, pieces)
             continue
@@ -66,6 +77,10 @@ def scan(source: str) -> List[Item]:
         items.append(Item("text", pos, brace, text="".join(pieces)))
         pieces = []
         pos = _tag(source, brace, items)
+        if items[-1].written in _DATA_BLOCKS and items[-1].kind == "open":
+            data_blocks += 1
+        elif items[-1].written in _DATA_BLOCKS and items[-1].kind == "close" and data_blocks:
+            data_blocks -= 1
     items.append(Item("text", pos, len(source), text="".join(pieces)))
     return items
 

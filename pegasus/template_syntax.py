@@ -115,7 +115,16 @@ def control_whitespace(source: str, items: List[Item]) -> None:
 
 # -- nesting and checks --------------------------------------------------------------
 
+def _value(value):
+    """`(name)` names a value unless `name` is a helper."""
+    if isinstance(value, Call) and value.bare and value.name not in SPECS:
+        return Path((value.name,), value.offset)
+    return value
+
+
 def _check_call(call: Call, block: bool) -> HelperSpec:
+    call.params = [_value(value) for value in call.params]
+    call.hash = {key: _value(value) for key, value in call.hash.items()}
     spec = SPECS.get(call.name)
     if spec is None:
         raise UnknownHelper(call.name)
@@ -144,6 +153,7 @@ def check_param(value) -> None:
 
 
 def _output(value: Union[Path, Call]) -> Output:
+    value = _value(value)
     name = value.simple_name if isinstance(value, Path) else None
     if name is not None and name in SPECS:
         value = Call(name, [], {}, value.offset)
