@@ -15,6 +15,7 @@ is literal text.
 
 from __future__ import annotations
 
+import re
 from typing import Dict, FrozenSet, Optional
 
 from .errors import Problem, TemplateError
@@ -26,6 +27,9 @@ from .template_syntax import (SYNTAX_HINT, ElseChain, SyntaxTrouble, UnknownHelp
                               parse)
 
 __all__ = ["HELPER_NAMES", "Templates", "Where", "is_template", "shell_quote"]
+
+# The only text pybars3 is given: tags of names, tokens, spaces, parentheses.
+_SAFE_SHAPE = re.compile(r"(?:\{\{[A-Za-z0-9_@.=() #/-]*\}\})*")
 
 
 def is_template(source: str) -> bool:
@@ -83,6 +87,10 @@ class _Parsed:
             self.nodes = parse(source)
         except (SyntaxTrouble, UnknownHelper, WrongArity, ElseChain) as exc:
             self.failure = exc
+            return
+        except RecursionError:
+            self.failure = SyntaxTrouble("it is nested too deeply", 0,
+                                         "nest fewer blocks and sub-expressions")
             return
         self.variables = root_variables(self.nodes)
 
@@ -147,7 +155,13 @@ class Templates:
     def _function(self, source: str, parsed: _Parsed, where: Where):
         if parsed.canonical is None:
             assert parsed.nodes is not None
-            parsed.canonical, parsed.constants = canonical(parsed.nodes)
+            shape, constants = canonical(parsed.nodes)
+            if not _SAFE_SHAPE.fullmatch(shape):
+                # template_emit promises this shape; checked where it matters.
+                raise TemplateError(Problem(
+                    where.path, where.line, "the %s template '%s' cannot be compiled safely"
+                    % (where.what, _excerpt(source)), "please report this template"))
+            parsed.canonical, parsed.constants = shape, constants
         function = self._functions.get(parsed.canonical)
         if function is None:
             if self._compiler is None:
@@ -158,7 +172,8 @@ class Templates:
             except Exception as exc:  # noqa: BLE001 - pybars3 raises several kinds
                 raise TemplateError(Problem(
                     where.path, where.line, "the %s template '%s' cannot be compiled: %s"
-                    % (where.what, _excerpt(source), exc))) from None
+                    % (where.what, _excerpt(source), exc),
+                    "nest fewer blocks and sub-expressions")) from None
             # The compiled module looks these up in its own globals: replacing
             # them there changes this template only.
             names = function.__globals__

@@ -47,6 +47,22 @@ class Item:
 
 # -- scanning -----------------------------------------------------------------------
 
+class _Finder:
+    """The next `needle` at or after a position that only moves forward: each
+    search starts where the last one stopped, so a scan stays linear."""
+
+    def __init__(self, source: str, needle: str):
+        self.source = source
+        self.needle = needle
+        self.found = -2  # not searched yet
+
+    def next(self, at: int) -> int:
+        if self.found == -1 or self.found >= at:  # none left, or still ahead
+            return self.found
+        self.found = self.source.find(self.needle, at)
+        return self.found
+
+
 def scan(source: str) -> List[Item]:
     """`source` as a flat list of text and tag items.
 
@@ -56,6 +72,7 @@ def scan(source: str) -> List[Item]:
     items: List[Item] = []
     pieces: List[str] = []
     pos = data_blocks = 0
+    finders = {needle: _Finder(source, needle) for needle in ("{{", "}}", "--}}")}
     while True:
         match = _OPENING.search(source, pos)
         if match is None:
@@ -71,12 +88,12 @@ def scan(source: str) -> List[Item]:
         backslashes = match.end() - match.start() - 2
         brace = match.end() - 2
         if backslashes == 1:
-            pos = _escaped(source, brace, pieces)
+            pos = _escaped(source, brace, pieces, finders)
             continue
         pieces.append("\\" * max(0, backslashes - 1))
         items.append(Item("text", pos, brace, text="".join(pieces)))
         pieces = []
-        pos = _tag(source, brace, items)
+        pos = _tag(source, brace, items, finders)
         if items[-1].written in _DATA_BLOCKS and items[-1].kind == "open":
             data_blocks += 1
         elif items[-1].written in _DATA_BLOCKS and items[-1].kind == "close" and data_blocks:
@@ -85,13 +102,13 @@ def scan(source: str) -> List[Item]:
     return items
 
 
-def _escaped(source: str, brace: int, pieces: List[str]) -> int:
+def _escaped(source: str, brace: int, pieces: List[str], finders) -> int:
     r"""After `\{{` (or `\{{{{`): literal braces, and literal text up to the
     first `}}` that comes before any other `{{`. Returns where to go on."""
     after = brace + (4 if source.startswith("{{{{", brace) else 2)
     pieces.append(source[brace:after])
-    close = source.find("}}", after)
-    opening = source.find("{{", after)
+    close = finders["}}"].next(after)
+    opening = finders["{{"].next(after)
     if close < 0 or 0 <= opening < close:
         return after
     end = close + 2
@@ -101,12 +118,12 @@ def _escaped(source: str, brace: int, pieces: List[str]) -> int:
     return end
 
 
-def _tag(source: str, brace: int, items: List[Item]) -> int:
+def _tag(source: str, brace: int, items: List[Item], finders) -> int:
     """Parse the tag at `brace` into `items`; return the offset after it."""
     if source.startswith("{{{{", brace):
         return _raw_block(source, brace, items)
     if source.startswith("{{!", brace):
-        return _comment(source, brace, items)
+        return _comment(source, brace, items, finders)
     try:
         item = _TagParser(source, brace).parse()
     except SyntaxTrouble:
@@ -128,13 +145,13 @@ def _raise_if_unclosed(source: str, brace: int) -> None:
                             UNCLOSED_HINT)
 
 
-def _comment(source: str, brace: int, items: List[Item]) -> int:
+def _comment(source: str, brace: int, items: List[Item], finders) -> int:
     if source.startswith("{{!--", brace):
-        close = source.find("--}}", brace + 5)
+        close = finders["--}}"].next(brace + 5)
         if close >= 0:
             items.append(Item("comment", brace, close + 4))
             return close + 4
-    close = source.find("}}", brace + 3)
+    close = finders["}}"].next(brace + 3)
     if close < 0:
         raise SyntaxTrouble("the comment '{{!' is never closed with '}}'", brace,
                             "a comment is {{! text }} or {{!-- text --}}")

@@ -247,3 +247,22 @@ def test_variables_used_of_a_bad_template_is_its_error():
 
 def test_variables_used_ignores_helper_names():
     assert Templates().variables_used("{{ upper (to_snake_case slots) }}", WHERE) == {"slots"}
+
+
+# --- limits ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("source", [
+    "{{ lower " + "(lower " * 3000 + "x" + ")" * 3000 + " }}",
+    "{{ lower " + "[" * 5000 + " }}",
+    "{{#if x}}" * 400 + "{{/if}}" * 400,
+])
+def test_a_template_nested_too_deeply_is_an_error_not_a_crash(source):
+    assert render_error(source, x="1").startswith("queue.yaml:4: ")
+
+
+@pytest.mark.parametrize("source", ["\\{{" * 20000, "{{!-- a }}" * 20000, "{{ x }}" * 20000])
+def test_long_templates_parse_in_linear_time(source):
+    import time
+    started = time.process_time()
+    Templates().compile(source, WHERE)
+    assert time.process_time() - started < 5  # quadratic would take minutes
