@@ -314,6 +314,8 @@ def _with(this: Frame, options, context):
 
 
 def _each(this: Frame, options, collection):
+    if isinstance(collection, dict):
+        collection = dict(sorted(collection.items()))  # serde_json's order
     if isinstance(collection, list) and collection:
         last = len(collection) - 1
         return "".join(str(options["fn"](Frame(item, this, {
@@ -367,7 +369,9 @@ def _specs():
         HelperSpec("not", lambda a: not truthy(a), 1, 1),
         HelperSpec("len", _len, 1, 1),
         HelperSpec("lookup", _lookup, 2, 2, example="{{ lookup list 0 }}"),
-        HelperSpec("log", lambda *arguments: None, 0, None),
+        # At least one argument, so that `{{ log }}` for a variable named log
+        # is an error with a hint, not silently empty.
+        HelperSpec("log", lambda *arguments: None, 1, None, example='{{ log "text" }}'),
         HelperSpec("if", _if, 1, 1, _CONDITION, block=True, example="{{#if x}}...{{/if}}"),
         HelperSpec("unless", _unless, 1, 1, _CONDITION, block=True,
                    example="{{#unless x}}...{{/unless}}"),

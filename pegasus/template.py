@@ -92,6 +92,10 @@ class _Parsed:
             self.failure = SyntaxTrouble("it is nested too deeply", 0,
                                          "nest fewer blocks and sub-expressions")
             return
+        except Exception as exc:  # noqa: BLE001 - no template may crash a runner
+            self.failure = SyntaxTrouble("it cannot be read (%s: %s)" % (
+                type(exc).__name__, exc), 0, "please report this template")
+            return
         self.variables = root_variables(self.nodes)
 
 
@@ -117,8 +121,9 @@ def _failure_problem(source: str, where: Where, failure: Exception) -> Problem:
                        "not support" % template,
                        "nest the blocks: {{#if a}}...{{else}}{{#if b}}...{{/if}}{{/if}}")
     assert isinstance(failure, SyntaxTrouble)
+    what = failure.what if len(failure.what) <= 160 else failure.what[:157] + "..."
     return Problem(where.path, where.line, "%s does not parse: at %s, %s" % (
-        template, _at(source, failure.offset), failure.what), failure.hint or SYNTAX_HINT)
+        template, _at(source, failure.offset), what), failure.hint or SYNTAX_HINT)
 
 
 class Templates:
@@ -206,9 +211,10 @@ class Templates:
         except Undefined as exc:
             raise self._undefined(source, values, where, owner, exc.name) from None
         except HelperProblem as exc:
+            why = str(exc) if len(str(exc)) <= 200 else str(exc)[:197] + "..."
             raise TemplateError(Problem(
                 where.path, where.line, "the %s template '%s' fails: %s" % (
-                    where.what, _excerpt(source), exc),
+                    where.what, _excerpt(source), why),
                 "see the helpers in the README's Templates section")) from None
         except Exception as exc:  # noqa: BLE001 - no template may crash a runner
             raise TemplateError(Problem(

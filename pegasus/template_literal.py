@@ -125,8 +125,9 @@ class LiteralParser(Cursor):
             self.fail("'%s' is not a valid number" % text,
                       "numbers are written as in JSON: 3, -1, 0.5, 1E-3")
         self.pos = match.end()
-        if "." not in text and "E" not in text and -_LONGEST_INTEGER // 2 <= int(text) \
-                < _LONGEST_INTEGER:
+        # serde_json: an integer that fits 64 bits, else a float.
+        if "." not in text and "E" not in text and len(text) <= 21 and \
+                -_LONGEST_INTEGER // 2 <= int(text) < _LONGEST_INTEGER:
             return int(text)
         value = float(text)
         if value in (float("inf"), float("-inf")):

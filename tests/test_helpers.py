@@ -376,3 +376,9 @@ def test_unknown_helper_hint_lists_every_helper():
         "from_json", "to_json", "json_to_str", "str_to_json", "json_query", "json_str_query",
         "file_name", "parent", "extension", "env_var", "eq", "ne", "gt", "gte", "lt", "lte",
         "and", "or", "not", "len"}
+
+
+def test_a_variable_named_log_is_not_silently_empty():
+    message = render_error("tee {{ log }}", log="/tmp/x.log")
+    assert "'log' with 0 arguments" in message and "{{ this.log }}" in message
+    assert render("tee {{ this.log }}{{ log 'ignored' }}", log="/tmp/x.log") == "tee /tmp/x.log"
