@@ -12,8 +12,8 @@
 
 Formats: json (the default), json_pretty, yaml. JSON is written as serde_json
 writes it (objects with sorted keys, floats like `1e20`); YAML is read with
-the YAML 1.2 core schema and written by PyYAML, which may quote some strings
-differently from serde_yaml. toml is not supported. QUERY is the subset of
+the YAML 1.2 core schema (without aliases) and written by PyYAML, which may
+quote some strings differently from serde_yaml. toml is not supported. QUERY is the subset of
 JMESPath that template_jsonquery implements.
 """
 
@@ -82,7 +82,13 @@ def _yaml_loader():
     import yaml
 
     class Core(yaml.SafeLoader):
-        """YAML 1.2 core schema: `on`, `yes`, `010` and `1_000` stay strings."""
+        """YAML 1.2 core schema: `on`, `yes`, `010` and `1_000` stay strings.
+        No aliases: `*a` repeated could make a few bytes expand without end."""
+
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                raise yaml.YAMLError("aliases (*name) are not supported")
+            return super().compose_node(parent, index)
 
     Core.yaml_implicit_resolvers = {}
     for tag, pattern, first in (
@@ -91,7 +97,7 @@ def _yaml_loader():
             ("int", r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", "-+0123456789"),
             ("float", r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
                       r"|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)", "-+0123456789.")):
-        Core.add_implicit_resolver("tag:yaml.org,2002:" + tag, re.compile(pattern + "$"),
+        Core.add_implicit_resolver("tag:yaml.org,2002:" + tag, re.compile("(?:%s)$" % pattern),
                                    list(first) + ([""] if tag == "null" else []))
 
     def integer(loader, node):

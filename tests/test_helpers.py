@@ -382,3 +382,10 @@ def test_a_variable_named_log_is_not_silently_empty():
     message = render_error("tee {{ log }}", log="/tmp/x.log")
     assert "'log' with 0 arguments" in message and "{{ this.log }}" in message
     assert render("tee {{ this.log }}{{ log 'ignored' }}", log="/tmp/x.log") == "tee /tmp/x.log"
+
+
+def test_yaml_is_read_with_the_core_schema_and_without_aliases():
+    assert render('{{ json_to_str (str_to_json x format="yaml") }}', x="a: on\nb: 010\nc: 1.5\n") \
+        == '{"a":"on","b":10,"c":1.5}'
+    bomb = "a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n"
+    assert "aliases" in render_error('{{ str_to_json x format="yaml" }}', x=bomb)
