@@ -1,5 +1,5 @@
 """JMESPath queries for `json_query` and `json_str_query` (Pegasus 1.4 used
-the Rust crate jmespath 0.3).
+the Rust crate jmespath 0.3). Parsed top-down by operator precedence.
 
 Supported: names (`a`, `"a b"`), sub-expressions (`a.b`), indexes (`[0]`,
 `[-1]`), slices (`[1:3]`, `[::2]`), projections (`[*]`, `*`, `[]`), filters
@@ -72,7 +72,7 @@ def _literal(text: str):
 
 
 class _Parser:
-    """Top-down operator precedence parsing into nested tuples."""
+    """A query as nested tuples: ("field", name), ("sub", left, right)..."""
 
     def __init__(self, query: str):
         self.tokens = _tokens(query)
@@ -352,6 +352,16 @@ def _to_number(arguments):
     return None
 
 
+def _bad(name):
+    raise QueryProblem("%s() got the wrong arguments" % name)
+
+
+def _strings(name, arguments) -> bool:
+    if len(arguments) != 2 or not all(isinstance(item, str) for item in arguments):
+        _bad(name)
+    return True
+
+
 def _type(value) -> str:
     for kinds, name in ((bool, "boolean"), ((int, float), "number"), (str, "string"),
                         (list, "array"), (dict, "object")):
@@ -387,16 +397,6 @@ _FUNCTIONS = {
     "to_array": lambda a: a[0] if isinstance(a[0], list) else [a[0]],
     "merge": lambda a: dict(item for part in a for item in _one("merge", dict, [part]).items()),
 }
-
-
-def _bad(name):
-    raise QueryProblem("%s() got the wrong arguments" % name)
-
-
-def _strings(name, arguments) -> bool:
-    if len(arguments) != 2 or not all(isinstance(item, str) for item in arguments):
-        _bad(name)
-    return True
 
 
 def search(query: str, data):
