@@ -238,22 +238,32 @@ def test_slots_variable_renders_the_allocated_indices():
 
 # --- compile once, import lazily ------------------------------------------------------
 
-def test_each_distinct_template_is_compiled_once(monkeypatch):
+def test_each_distinct_template_is_parsed_once_and_each_shape_compiled_once(monkeypatch):
     import pybars
-    sources = []
-    original = pybars.Compiler.compile
 
-    def counting(self, source, *args, **kwargs):
-        sources.append(source)
-        return original(self, source, *args, **kwargs)
+    import pegasus.template
+    compiled, parsed = [], []
+    original_compile, original_parse = pybars.Compiler.compile, pegasus.template.parse
 
-    monkeypatch.setattr(pybars.Compiler, "compile", counting)
+    def counting_compile(self, source, *args, **kwargs):
+        compiled.append(source)
+        return original_compile(self, source, *args, **kwargs)
+
+    def counting_parse(source):
+        parsed.append(source)
+        return original_parse(source)
+
+    monkeypatch.setattr(pybars.Compiler, "compile", counting_compile)
+    monkeypatch.setattr(pegasus.template, "parse", counting_parse)
     templates = Templates()
     for number in range(50):
         assert templates.render("a {{ x }}", {"x": str(number)}, WHERE) == "a %d" % number
-        templates.render("b {{ x }}", {"x": "1"}, WHERE)
+        assert templates.render("b {{ x }}", {"x": "1"}, WHERE) == "b 1"
+        assert templates.render("c {{ y }}", {"y": "2"}, WHERE) == "c 2"
         templates.render("plain", {}, WHERE)
-    assert sorted(sources) == ["a {{ x }}", "b {{ x }}"]
+    assert sorted(parsed) == ["a {{ x }}", "b {{ x }}", "c {{ y }}"]
+    # "a {{ x }}" and "b {{ x }}" differ only in their text: one shape.
+    assert len(compiled) == 2 and len(set(compiled)) == 2
 
 
 def test_a_template_that_fails_to_parse_is_reported_every_time():
