@@ -212,11 +212,10 @@ class LocalSlurm:
     def _write_files(self):
         for sub in ["state"] + ["spool-" + node for node in self.nodes]:
             os.makedirs(self._path(sub), mode=0o700, exist_ok=True)
-        with open(self.conf, "w") as f:
-            f.write(self._slurm_conf())
-        if self._cgroup_conf:
-            with open(self._path("cgroup.conf"), "w") as f:
-                f.write(self._cgroup_conf)
+        for name, text in (("slurm.conf", self._slurm_conf()), ("cgroup.conf", self._cgroup_conf)):
+            if text:
+                with open(self._path(name), "w") as f:
+                    f.write(text)
 
     def _slurm_conf(self):
         lines = [
@@ -231,8 +230,7 @@ class LocalSlurm:
             "CommunicationParameters=NoCtldInAddrAny",
             "AuthType=auth/none",       # 22.05 still has both: no munge, no key
             "CredType=cred/none",
-            "SlurmUser=root",
-            "SlurmdUser=root",
+            "SlurmUser=root",           # and SlurmdUser: root by default
             "StateSaveLocation=" + self._path("state"),
             "SlurmdSpoolDir=" + self._path("spool-%n"),     # %n: per node
             "SlurmctldPidFile=" + self._path("slurmctld.pid"),
@@ -249,8 +247,6 @@ class LocalSlurm:
             "SchedulerType=sched/builtin",
             "MpiDefault=none",
             "JobAcctGatherType=jobacct_gather/none",
-            "AccountingStorageType=accounting_storage/none",
-            "JobCompType=jobcomp/none",
             # Our nodes have the CPUs and memory we say, not this machine's.
             "SlurmdParameters=config_overrides",
             "KillWait=%d" % self.kill_wait,
@@ -258,8 +254,6 @@ class LocalSlurm:
             "ReturnToService=1",
             "FirstJobId=%d" % self.first_job_id,
             "MailProg=/bin/true",
-            "SlurmctldDebug=info",
-            "SlurmdDebug=info",
         ]
         for node in self.nodes:
             lines.append("NodeName=%s NodeHostname=localhost NodeAddr=%s Port=%d CPUs=%d "
@@ -345,11 +339,11 @@ class LocalSlurm:
 
     def _alive(self, pids):
         ours = {process.pid: process for process in self._processes.values()}
-        return [pid for pid in pids
-                if (ours[pid].poll() is None if pid in ours else _exists(pid))]
+        return [p for p in pids if (ours[p].poll() is None if p in ours else _exists(p))]
 
     def _node_cgroups(self):
-        """Our nodes' directories in the freezer hierarchy, each before its children."""
+        """Our nodes' directories in the v1 freezer hierarchy, each before its children
+        (with cgroup v2 there are none: stop() then relies on cancelling every job)."""
         return [root for node in self.nodes
                 for root, _dirs, _files in os.walk(os.path.join(FREEZER, "slurm_" + node))]
 
@@ -431,25 +425,20 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     slurm = LocalSlurm(args.nodes, args.directory)
-    started = time.monotonic()
     try:
         slurm.start()
         print("export SLURM_CONF=%s" % slurm.conf, flush=True)
-        sys.stderr.write("Slurm up in %.2fs: %s, %s, pids %s\ntry: SLURM_CONF=%s salloc "
-                         "-N 2 srun printenv SLURMD_NODENAME\nCtrl-C stops it.\n"
-                         % (time.monotonic() - started, " ".join(slurm.nodes),
-                            slurm.proctrack, slurm.pids, slurm.conf))
-        if slurm.note:
-            sys.stderr.write("note: %s\n" % slurm.note)
-        status = slurm._processes["slurmctld"].wait()
-        sys.stderr.write("slurmctld exited with status %d\n" % status)
+        sys.stderr.write("Slurm up: %s, %s, pids %s%s\ntry: SLURM_CONF=%s salloc -N 2 srun "
+                         "printenv SLURMD_NODENAME\nCtrl-C stops it.\n"
+                         % (" ".join(slurm.nodes), slurm.proctrack, slurm.pids,
+                            "\nnote: " + slurm.note if slurm.note else "", slurm.conf))
+        sys.stderr.write("slurmctld exited with status %d\n"
+                         % slurm._processes["slurmctld"].wait())
         return 1
     except KeyboardInterrupt:
         return 0
     finally:
-        started = time.monotonic()
         slurm.stop()
-        sys.stderr.write("stopped in %.2fs\n" % (time.monotonic() - started))
 
 
 if __name__ == "__main__":
