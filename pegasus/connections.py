@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import random
 import signal
-from typing import Callable, List, Optional
+from typing import TYPE_CHECKING, Callable, List, Optional
+
+if TYPE_CHECKING:
+    from .loop import Child
 
 from .ssh import remove_socket
 
@@ -42,7 +45,7 @@ class Connection:
         self.transport = host.transport
         self.control_path = ""  # the current master's socket; jobs use it
         self.generation = 0     # masters opened so far
-        self.master = None
+        self.master: Optional[Child] = None
         self.state = None
         self.reason = None
         self.attempts = 0       # tries of the current connection attempt
@@ -53,6 +56,11 @@ class Connection:
     @property
     def master_alive(self) -> bool:
         return self.master is not None and self.master.returncode is None
+
+    @property
+    def gone(self) -> bool:
+        """The master died, and not because pegasus closed it."""
+        return not self.master_alive and not self.closing
 
 
 class Connections:
@@ -104,8 +112,7 @@ class Connections:
         elif not connection.master_alive:
             decide(True)
         else:
-            self.loop.call_later(SETTLE_DELAY, lambda: decide(
-                not connection.master_alive and not connection.closing))
+            self.loop.call_later(SETTLE_DELAY, lambda: decide(connection.gone))
 
     def _open_more(self):
         while self.active and self.waiting and self.opening < self.limit:

@@ -226,7 +226,7 @@ def _file_name(path):
 def _parent(path):
     path = text(path, "parent")
     found = _components(path)
-    if not found or found[-1][1] in ("/", ".") and len(found) == 1:
+    if not found or (found[-1][1] in ("/", ".") and len(found) == 1):
         return ""
     # What is left once the last component is gone, less trailing separators
     # and "." components, but never less than a root or a leading ".".

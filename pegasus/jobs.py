@@ -10,12 +10,15 @@ ends at once with that reason; nothing about it crashes the runner.
 from __future__ import annotations
 
 import time
-from typing import Callable, Dict, List, Optional, Set
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Set
 
 from . import wrapper
 from .errors import SpecError
 from .events import Handler
 from .outcome import SIGKILL, SIGTERM, Launch, Outcome, Reason
+
+if TYPE_CHECKING:
+    from .loop import Child, Timer
 
 
 class JobRun:
@@ -31,7 +34,7 @@ class JobRun:
         self.host = host
         self.place = place
         self.command = job.command
-        self.child = None
+        self.child: Optional[Child] = None
         self.started_wall = time.time()
         self.started = time.monotonic()
         self.returncode: Optional[int] = None
@@ -39,7 +42,7 @@ class JobRun:
         self.detail = ""
         self.received = 0
         self.lines = 0
-        self.timer = None
+        self.timer: Optional[Timer] = None
         self.stop_signal = 0
         self.launch: Optional[Launch] = None
 

@@ -23,8 +23,8 @@ class TooMany(RangeError):
 def _expand_set(text):
     """`01-03,7` -> ['01', '02', '03', '7']"""
     values = []
-    for item in text.split(","):
-        item = item.strip()
+    for raw in text.split(","):
+        item = raw.strip()
         match = _ITEM.match(item)
         if not match:
             raise RangeError(

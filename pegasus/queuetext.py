@@ -27,7 +27,7 @@ def _head_loader(text):
     from yaml.resolver import Resolver
     parser: Any = getattr(getattr(yaml, "_yaml", None), "CParser", None)
     if parser is not None:
-        class Loader(parser, Composer, Resolver):  # type: ignore[misc]
+        class Loader(parser, Composer, Resolver):
             def __init__(self, stream):
                 parser.__init__(self, stream)
                 Composer.__init__(self)
@@ -116,17 +116,7 @@ def scan_head(text: str, path: str, want: int) -> Head:
             return head
         loader.get_event()  # document start
         if not loader.check_event(yaml.SequenceStartEvent):
-            # Empty document, or not a list: the full parse reports the latter.
-            if loader.check_event(yaml.ScalarEvent):
-                event = loader.peek_event()
-                if not event.style and event.value.strip() in yamlfile.NULLS:
-                    if event.value:  # `~` or `null`: entries replace it
-                        head.empty_flow = (event.start_mark.index, event.end_mark.index)
-                    head.insert_at = len(text)
-                    return head
-            yamlfile.root_sequence(yamlfile.compose(text, path), path)
-            head.insert_at = len(text)
-            return head
+            return _not_a_block_list(loader, head, text, path)
         start_event = loader.get_event()
         if start_event.flow_style:
             if loader.check_event(yaml.SequenceEndEvent):
@@ -134,34 +124,7 @@ def scan_head(text: str, path: str, want: int) -> Head:
             else:
                 head.simple = False
             return head
-        jobs = 0
-        previous_end = 0
-        while jobs < want and not loader.check_event(yaml.SequenceEndEvent):
-            node = loader.compose_node(None, None)
-            start = node.start_mark.index
-            dash = text.rfind("-", previous_end, start)
-            between = text[dash + 1:start] if dash >= 0 else ""
-            line_start = _line_start(text, dash)
-            end = _leaves_end(text, node, start)
-            if (dash < 0 or between.strip() or text[line_start:dash].strip()
-                    or end is None or loader.anchors):
-                head.simple = False
-                return head
-            end_index, end_column = end
-            if end_column != 0:
-                newline = text.find("\n", end_index)
-                end_index = len(text) if newline < 0 else newline + 1
-            if not head.items:
-                head.column = dash - line_start
-                head.insert_at = line_start
-            entry = yamlfile.entries(yaml.SequenceNode("tag:yaml.org,2002:seq", [node]),
-                                     path, "command")[0]
-            problems: list = []
-            if not check_job_keys(entry, problems):
-                raise SpecError(problems)
-            head.items.append(HeadItem(entry, line_start, end_index))
-            jobs += job_count(entry)
-            previous_end = end_index
+        _scan_items(loader, head, text, path, want)
         if head.insert_at is None:
             head.insert_at = len(text)  # a block list with no entry left
         return head
@@ -169,6 +132,53 @@ def scan_head(text: str, path: str, want: int) -> Head:
         raise yamlfile._syntax_error(exc, path) from None
     finally:
         loader.dispose()
+
+
+def _not_a_block_list(loader, head: Head, text: str, path: str) -> Head:
+    """An empty document (`~`, `null`, nothing: an empty queue), or a root
+    that is not a list, which the full parse reports."""
+    if loader.check_event(yaml.ScalarEvent):
+        event = loader.peek_event()
+        if not event.style and event.value.strip() in yamlfile.NULLS:
+            if event.value:  # `~` or `null`: entries replace it
+                head.empty_flow = (event.start_mark.index, event.end_mark.index)
+            head.insert_at = len(text)
+            return head
+    yamlfile.root_sequence(yamlfile.compose(text, path), path)
+    head.insert_at = len(text)
+    return head
+
+
+def _scan_items(loader, head: Head, text: str, path: str, want: int) -> None:
+    """The entries of a block list, from its top, until `want` jobs."""
+    jobs = 0
+    previous_end = 0
+    while jobs < want and not loader.check_event(yaml.SequenceEndEvent):
+        node = loader.compose_node(None, None)
+        start = node.start_mark.index
+        dash = text.rfind("-", previous_end, start)
+        between = text[dash + 1:start] if dash >= 0 else ""
+        line_start = _line_start(text, dash)
+        end = _leaves_end(text, node, start)
+        if (dash < 0 or between.strip() or text[line_start:dash].strip()
+                or end is None or loader.anchors):
+            head.simple = False
+            return
+        end_index, end_column = end
+        if end_column != 0:
+            newline = text.find("\n", end_index)
+            end_index = len(text) if newline < 0 else newline + 1
+        if not head.items:
+            head.column = dash - line_start
+            head.insert_at = line_start
+        entry = yamlfile.entries(yaml.SequenceNode("tag:yaml.org,2002:seq", [node]),
+                                 path, "command")[0]
+        problems: list = []
+        if not check_job_keys(entry, problems):
+            raise SpecError(problems)
+        head.items.append(HeadItem(entry, line_start, end_index))
+        jobs += job_count(entry)
+        previous_end = end_index
 
 
 def splice(text: str, head: Head, taken_items: int, rest_jobs: Sequence[Job]) -> str:

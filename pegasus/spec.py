@@ -214,6 +214,29 @@ def load_hosts(path, templates):
 
 # --- jobs -------------------------------------------------------------------
 
+def _is_seconds(text):
+    try:
+        seconds = float(text)
+    except ValueError:
+        return False
+    return seconds > 0 and math.isfinite(seconds)
+
+
+def _is_whole(text):
+    return text.isascii() and text.isdigit()
+
+
+# The keys with a meaning of their own whose every value must pass a test:
+# (key, test, what it must be, an example).
+_VALUE_RULES = (
+    ("timeout", _is_seconds, "a number of seconds above 0", "'timeout: 3600' for one hour"),
+    ("slots", _is_count, "a whole number of at least 1",
+     "'slots: 2' for a job that needs two GPUs"),
+    ("retries", _is_whole, "a whole number, 0 or more",
+     "'retries: 2' to run a failed job up to twice more"),
+)
+
+
 def check_job_keys(entry, problems):
     """The keys with a meaning of their own have good values, and the entry
     expands to no more than MAX_ENTRY_JOBS jobs (counted, not expanded)."""
@@ -224,45 +247,20 @@ def check_job_keys(entry, problems):
                                 "may hold" % (count, MAX_ENTRY_JOBS),
                                 "split it into several entries, or check its lists"))
         return False
-    timeout = entry.values.get("timeout")
-    if timeout is not None:
-        for text in timeout.items:
-            try:
-                seconds = float(text)
-            except ValueError:
-                seconds = -1.0
-            if not (seconds > 0 and math.isfinite(seconds)):
-                problems.append(Problem(entry.path, timeout.line,
-                                        "'timeout' must be a number of seconds above 0, "
-                                        "not '%s'" % text,
-                                        "e.g. 'timeout: 3600' for one hour"))
-                return False
-    slots = entry.values.get("slots")
-    if slots is not None:
-        for text in slots.items:
-            if not _is_count(text):
-                problems.append(Problem(entry.path, slots.line,
-                                        "'slots' must be a whole number of at least 1, "
-                                        "not '%s'" % text,
-                                        "e.g. 'slots: 2' for a job that needs two GPUs"))
-                return False
-    retries = entry.values.get("retries")
-    if retries is not None:
-        for text in retries.items:
-            if not (text.isascii() and text.isdigit()):
-                problems.append(Problem(entry.path, retries.line,
-                                        "'retries' must be a whole number, 0 or more, "
-                                        "not '%s'" % text,
-                                        "e.g. 'retries: 2' to run a failed job up to twice more"))
-                return False
-    policy = entry.values.get("allocation_policy")
-    if policy is not None:
-        if policy.is_list or policy.items[0] not in POLICIES:
-            problems.append(Problem(entry.path, policy.line,
-                                    "'allocation_policy' must be one of %s, not '%s'" % (
-                                        " or ".join(POLICIES), ", ".join(policy.items)),
-                                    "write 'allocation_policy: first_fit', or leave it out"))
+    for key, test, must_be, example in _VALUE_RULES:
+        value = entry.values.get(key)
+        bad = [text for text in value.items if not test(text)] if value is not None else []
+        if bad:
+            problems.append(Problem(entry.path, value.line, "'%s' must be %s, not '%s'" % (
+                key, must_be, bad[0]), "e.g. " + example))
             return False
+    policy = entry.values.get("allocation_policy")
+    if policy is not None and (policy.is_list or policy.items[0] not in POLICIES):
+        problems.append(Problem(entry.path, policy.line,
+                                "'allocation_policy' must be one of %s, not '%s'" % (
+                                    " or ".join(POLICIES), ", ".join(policy.items)),
+                                "write 'allocation_policy: first_fit', or leave it out"))
+        return False
     return True
 
 

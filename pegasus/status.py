@@ -98,8 +98,8 @@ def _journals(state: StateDir, now: float):
             runners.append(_runner(path, records, now))
         else:
             owner = name[:-len(SUFFIX)]
-            recoverable += [{"runner": owner, "command": first_line(canonical_command(job)), "job": job}
-                            for job in unfinished(records)]
+            recoverable += [{"runner": owner, "command": first_line(canonical_command(job)),
+                             "job": job} for job in unfinished(records)]
     return runners, recoverable
 
 
@@ -136,7 +136,8 @@ def _failure(record: dict) -> dict:
     return {"seq": record.get("seq"), "host": record.get("host"), "kind": record.get("kind"),
             "exit": record.get("exit"), "reason": record.get("reason"),
             "detail": record.get("detail"), "ended": record.get("end"),
-            "attempt": record.get("attempt"), "command": first_line(canonical_command(record["job"]))}
+            "attempt": record.get("attempt"),
+            "command": first_line(canonical_command(record["job"]))}
 
 
 # --- words --------------------------------------------------------------------------

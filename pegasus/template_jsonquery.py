@@ -319,7 +319,7 @@ def _slice(value, start, stop, step):
 
 def _compare(operator, left, right):
     if operator in ("==", "!="):
-        same = type(left) is type(right) and left == right or (
+        same = (type(left) is type(right) and left == right) or (
             _number(left) and _number(right) and left == right)
         return same if operator == "==" else not same
     if not (_number(left) and _number(right)):
@@ -331,7 +331,7 @@ def _compare(operator, left, right):
 def _one(name, kinds, arguments):
     kinds = kinds if isinstance(kinds, tuple) else (kinds,)
     if len(arguments) != 1 or not isinstance(arguments[0], kinds) or \
-            isinstance(arguments[0], bool) and bool not in kinds:
+            (isinstance(arguments[0], bool) and bool not in kinds):
         raise QueryProblem("%s() got the wrong argument" % name)
     return arguments[0]
 

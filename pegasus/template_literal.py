@@ -39,7 +39,7 @@ class Literal:
 
 
 def is_name_char(char: str) -> bool:
-    return char.isascii() and (char.isalnum() or char in "-_$") or char >= "\x80"
+    return (char.isascii() and (char.isalnum() or char in "-_$")) or char >= "\x80"
 
 
 def _sorted_object(pairs):

@@ -84,7 +84,7 @@ MAX_REMOTE_COMMAND = 128 * 1024 - 1
 
 
 def grace_tenths(seconds: float) -> int:
-    return max(0, int(round(seconds * 10)))
+    return max(0, round(seconds * 10))
 
 
 def wrapped_local(command: str, grace: float) -> List[str]:

@@ -225,7 +225,7 @@ def entries(node, path, main_key):
 
     Every problem found is collected and raised together as one SpecError.
     """
-    problems = []
+    problems: list = []
     result = []
     for item in root_sequence(node, path, main_key):
         line = _line(item.start_mark)
@@ -241,28 +241,8 @@ def entries(node, path, main_key):
                                     "each entry is a string or a mapping with a '%s' key;"
                                     " remove the extra '- '" % main_key))
             continue
-        values = {}
-        broken = False
-        for key_node, value_node in item.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                problems.append(Problem(path, _line(key_node.start_mark),
-                                        "a key must be a plain name",
-                                        "keys are names such as 'command' or 'gpu'"))
-                broken = True
-                continue
-            key = key_node.value
-            if key in values:
-                problems.append(Problem(path, _line(key_node.start_mark),
-                                        "'%s' appears twice in this entry" % key,
-                                        "keep one of them"))
-                broken = True
-                continue
-            items, is_list = _scalar_items(key, value_node, path, problems)
-            if items is None:
-                broken = True
-                continue
-            values[key] = Value(items, is_list, _line(key_node.start_mark))
-        if broken:
+        values = _mapping_values(item, path, problems)
+        if values is None:
             continue
         if main_key not in values:
             problems.append(_missing_main_key(item, values, path, line, main_key))
@@ -277,6 +257,33 @@ def entries(node, path, main_key):
     if problems:
         raise SpecError(problems)
     return result
+
+
+def _mapping_values(item, path, problems):
+    """A mapping entry's keys -> Value, in file order; None (with the
+    problems recorded) if a key or value is malformed."""
+    values = {}
+    broken = False
+    for key_node, value_node in item.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            problems.append(Problem(path, _line(key_node.start_mark),
+                                    "a key must be a plain name",
+                                    "keys are names such as 'command' or 'gpu'"))
+            broken = True
+            continue
+        key = key_node.value
+        if key in values:
+            problems.append(Problem(path, _line(key_node.start_mark),
+                                    "'%s' appears twice in this entry" % key,
+                                    "keep one of them"))
+            broken = True
+            continue
+        items, is_list = _scalar_items(key, value_node, path, problems)
+        if items is None:
+            broken = True
+            continue
+        values[key] = Value(items, is_list, _line(key_node.start_mark))
+    return None if broken else values
 
 
 def _check_characters(entry, problems):

@@ -28,7 +28,10 @@ import sys
 import tempfile
 import time
 
-from loopback_sshd import LOOPBACK, _exists, _freeze_tree, _signal_all, free_port
+from loopback_sshd import LOOPBACK, free_port
+from procs import exists as _exists
+from procs import freeze_tree as _freeze_tree
+from procs import signal_all as _signal_all
 
 START_TIMEOUT = 20.0    # seconds for every node to register and be idle
 POLL_INTERVAL = 0.05    # seconds between `sinfo`/`squeue` calls while waiting

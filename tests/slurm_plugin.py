@@ -19,7 +19,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "scripts"))
 
-from slurm_cluster import LocalSlurm, unavailable  # noqa: E402
+from slurm_cluster import LocalSlurm, unavailable
 
 
 @pytest.fixture(scope="session")

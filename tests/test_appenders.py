@@ -90,7 +90,7 @@ def test_every_appended_job_runs(tmp_path, sshd, kind):
         wait_for(lambda: expected <= set(ran(log)), timeout=60)
     finally:
         runner.send_signal(signal.SIGINT)
-        out, err = runner.communicate(timeout=60)
+        _out, err = runner.communicate(timeout=60)
     counts = ran(log)
     assert set(counts) == expected, err
     if kind not in REWRITERS:

@@ -169,7 +169,7 @@ def snapshot(directory):
         for name in names:
             path = os.path.join(root, name)
             if not os.path.isfile(path):
-                files[os.path.relpath(path, directory)] = os.stat(path).st_mode
+                files[os.path.relpath(path, directory)] = b"mode %o" % os.stat(path).st_mode
                 continue
             with open(path, "rb") as stream:
                 files[os.path.relpath(path, directory)] = stream.read()

@@ -315,7 +315,7 @@ def test_consumed_is_written_before_the_queue_is_replaced(tmp_path, swap):
             "with queue.locked(): queue.take_locked(1)\n"
             % ("os._exit(9)" if swap == "exchange" else "False"))
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "queue.yaml")],
-                            env=dict(os.environ, PYTHONPATH=str(REPO)))
+                            env=dict(os.environ, PYTHONPATH=str(REPO)), check=False)
     assert result.returncode == 9
     assert read(tmp_path / "consumed.yaml") == "- command: a\n"
     assert read(tmp_path / "queue.yaml") == "- a\n- b\n"
@@ -347,7 +347,7 @@ def test_a_take_racing_an_unlocked_append_records_each_job_once(tmp_path, monkey
     # abandoned and tried again, and the job it then takes is recorded once.
     queue = make_queue(tmp_path, "- a\n- b\n")
     real_mkstemp = tempfile.mkstemp
-    raced = []
+    raced: list = []
 
     def racing_mkstemp(*args, **kwargs):
         if not raced:

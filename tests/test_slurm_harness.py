@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from loopback_sshd import _exists
+from procs import exists as _exists
 from slurm_cluster import LocalSlurm
 
 TIMEOUT = 30  # seconds; a safety net, not a synchronisation

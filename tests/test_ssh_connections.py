@@ -24,7 +24,7 @@ def _masters(pid):
 
 
 def _control_path(argv):
-    return [part for part in argv if part.startswith("ControlPath=")][0]
+    return next(part for part in argv if part.startswith("ControlPath="))
 
 
 def _read(path):
@@ -228,7 +228,7 @@ def test_a_server_at_its_maxstartups_is_tried_again_until_it_lets_us_in(tmp_path
                      timeout=60)
         finally:
             holder.close()        # now pegasus's next attempt gets in
-        out, err = process.communicate(timeout=120)
+        _out, err = process.communicate(timeout=120)
     finally:
         if process.poll() is None:
             process.kill()

@@ -208,7 +208,7 @@ def test_templates_that_differ_in_text_and_literals_share_one_shape():
     assert first == second
 
 
-plain_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30).filter(
+plain_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=30).filter(
     lambda text: "{{" not in text and "}}" not in text and "\\" not in text
     and not text.endswith("{") and not text.startswith("}"))
 
