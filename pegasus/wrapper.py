@@ -4,7 +4,7 @@ the transport. It gives the job a process group of its own and stops that
 group when pegasus asks, or when pegasus is gone.
 """
 
-from typing import List
+from typing import List, Optional
 
 from .template import shell_quote
 
@@ -27,11 +27,19 @@ from .template import shell_quote
 #   Meanwhile a second subshell keeps reading: a later `k` kills at once,
 #   and its exit tells the watcher to stop waiting (an init that is slow to
 #   reap zombies must not stretch a kill to the whole grace period).
-# - When the command has ended but its group has not, the shell sends the
-#   watcher SIGTERM and waits for it: an idle watcher dies at once and the
-#   group's leftovers are left alone (the job ended by itself); a stopping
-#   watcher ignores it, so the shell exits only once nothing of the job is
-#   left.
+# - When the command has ended, the shell sends the watcher SIGTERM and
+#   waits for it: an idle watcher dies at once and the group's leftovers, if
+#   any, are left alone (the job ended by itself); a stopping watcher
+#   ignores it, so the shell exits only once nothing of the job is left.
+#   Waiting even when the group is gone means that no process of the
+#   wrapper outlives it: under srun with proctrack/cgroup, a process still
+#   in the step when its task exits costs a second and a SIGKILL.
+# - ksh93 gives the status of a command killed by signal N as 256+N; the
+#   wrapper exits 128+N, as with every other shell.
+# - Known: mksh may lose a SIGTERM that reaches a subshell it has just
+#   forked. A job ending within a millisecond of its start then leaves the
+#   watcher reading until pegasus closes its end (seen in about 0.5% of
+#   such jobs under load, with this ending and with the one before it).
 # - Without setsid (some BSDs), only the command's top process is signalled.
 # - `hit` and `alive` also name the leader itself: for a moment after the
 #   fork, setsid has not yet made its group. A stop that comes that early
@@ -71,8 +79,8 @@ fi
 ) &
 w=$!
 wait $j 2>/dev/null; s=$?
-alive && kill $w 2>/dev/null && wait $w 2>/dev/null
-kill $w 2>/dev/null
+[ $s -gt 256 ] && s=$((s-128))
+kill $w 2>/dev/null; wait $w 2>/dev/null
 exit $s"""
 
 CANCEL = b"t\n"
@@ -87,10 +95,15 @@ def grace_tenths(seconds: float) -> int:
     return max(0, round(seconds * 10))
 
 
-def wrapped_local(command: str, grace: float) -> List[str]:
-    """argv running `command` locally inside the job wrapper."""
-    return ["sh", "-c", "c=$1 g=$2\n" + JOB_WRAPPER, "pegasus", command,
+def wrapped_local(command: str, grace: float, setup: str = "",
+                  value: Optional[str] = None) -> List[str]:
+    """argv running `command` in a local `sh` inside the job wrapper (on
+    this machine, or wherever a launcher such as srun starts it). `setup`:
+    shell lines run before the wrapper, which find `value` in $d."""
+    head = "c=$1 g=$2" + ("" if value is None else " d=$3")
+    argv = ["sh", "-c", head + "\n" + setup + JOB_WRAPPER, "pegasus", command,
             str(grace_tenths(grace))]
+    return argv if value is None else argv + [value]
 
 
 def wrapped_remote(command: str, grace: float) -> str:

@@ -192,3 +192,30 @@ def test_background_children_outlive_a_normal_end_as_with_plain_ssh(shell):
     assert left
     for child in left:
         child.kill()
+
+
+def _session_members(sid):
+    members = []
+    for pid in psutil.pids():
+        try:
+            if os.getsid(pid) == sid:
+                members.append(pid)
+        except OSError:
+            continue
+    return members
+
+
+def test_nothing_of_the_wrapper_outlives_it_when_the_job_ends(shell):
+    # Under srun (proctrack/cgroup) a process still in the step when its task
+    # exits costs the step a second and a SIGKILL: the watcher must be gone.
+    for attempt in range(10):
+        process = subprocess.Popen([shell, "-c", wrapper.wrapped_remote("exit 3", 1.0)],
+                                   stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            process.wait(timeout=20)
+            assert process.returncode == 3
+            assert _session_members(process.pid) == [], "attempt %d" % attempt
+        finally:
+            assert process.stdin is not None
+            process.stdin.close()
