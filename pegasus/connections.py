@@ -5,22 +5,24 @@ background while the host is down, and closed at the end. A sub-host whose
 transport needs no connection (localhost) is ready at once.
 
 This module alone decides whether a sub-host is lost: when it was up and
-its master exits, and when a job's exit status may mean a failed
-connection (`judge`). Each master of a sub-host gets a control socket path
+its master exits, when a job's exit status may mean a failed connection,
+and when the transport's own lines on a job's stderr say the sub-host is
+gone (srun: a node failure; `judge`). Each master of a sub-host gets a control socket path
 of its own (a new generation each time it is opened), so a master that
 replaces one that died serves every later job.
 
 It tells its listener what happens:
     connection_ready(connection, was_down)
     connection_failed(connection, reason, first)   could not connect
-    connection_lost(connection, reason)            was up, is gone
+    connection_lost(connection, reason, jobs_lost)  was up, is gone (its
+                                                    running jobs with it?)
 """
 
 from __future__ import annotations
 
 import random
 import signal
-from typing import TYPE_CHECKING, Callable, List, Optional
+from typing import TYPE_CHECKING, Callable, List, Optional, Sequence
 
 if TYPE_CHECKING:
     from .loop import Child
@@ -101,18 +103,33 @@ class Connections:
                 self._ready(connection)
         self._open_more()
 
-    def judge(self, index: int, returncode: Optional[int],
+    def judge(self, index: int, returncode: Optional[int], said: Sequence[str],
               decide: Callable[[bool], None]) -> None:
-        """Whether a job that ended with `returncode` on sub-host `index`
-        ended because the sub-host was lost: `decide(lost)` is called, now
-        or after a moment (a dying master may take that long to show it)."""
+        """Whether a job that ended with `returncode` on sub-host `index`,
+        its transport having said `said` on its stderr, ended because the
+        sub-host was lost: `decide(lost)` is called, now or after a moment
+        (a dying master may take that long to show it)."""
         connection = self.all[index]
-        if not connection.transport.exit_may_mean_lost(returncode):
+        gone = connection.transport.lost_by(said)
+        if gone is not None:
+            self._left(connection, gone)
+            decide(True)
+        elif not connection.transport.exit_may_mean_lost(returncode):
             decide(False)
         elif not connection.master_alive:
             decide(True)
         else:
             self.loop.call_later(SETTLE_DELAY, lambda: decide(connection.gone))
+
+    def _left(self, connection, reason):
+        """A job's own transport said that its sub-host is gone for good
+        (srun: the node has left the allocation): no job goes there again,
+        and there is no connection to open again. Its other running jobs
+        hear their own fate from their own transport."""
+        if connection.state == Connection.READY:
+            connection.state = Connection.DOWN
+            connection.reason = reason
+            self.listener.connection_lost(connection, reason, False)
 
     def _open_more(self):
         while self.active and self.waiting and self.opening < self.limit:
@@ -173,7 +190,7 @@ class Connections:
         elif was == Connection.READY:
             connection.state = Connection.DOWN
             connection.reason = reason
-            self.listener.connection_lost(connection, reason)
+            self.listener.connection_lost(connection, reason, True)
             self._later(connection)
 
     def _retry(self, connection):

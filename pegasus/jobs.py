@@ -20,13 +20,15 @@ from .outcome import SIGKILL, SIGTERM, Launch, Outcome, Reason
 if TYPE_CHECKING:
     from .loop import Child, Timer
 
+SAID_KEPT = 20   # lines of a transport's own per run, for judging its end
+
 
 class JobRun:
     """One job on one sub-host while it runs (mutable; the engine's own)."""
 
     __slots__ = ("seq", "job", "host", "place", "command", "child", "started_wall",
                  "started", "returncode", "reason", "detail", "received", "lines", "timer",
-                 "stop_signal", "launch")
+                 "stop_signal", "launch", "said")
 
     def __init__(self, seq: int, job, host, place):
         self.seq = seq
@@ -45,6 +47,7 @@ class JobRun:
         self.timer: Optional[Timer] = None
         self.stop_signal = 0
         self.launch: Optional[Launch] = None
+        self.said: List[str] = []   # the transport's own lines on its stderr (some)
 
     def fail(self, reason: Reason, detail: str = "") -> None:
         if self.reason is None:
@@ -141,14 +144,16 @@ class Jobs:
         if problem is not None:
             run.fail(Reason.TOO_LONG, problem)
             return self._end_unstarted(run)
-        argv = host.transport.job_argv(run.command, self.connections[host.index].control_path)
+        argv = host.transport.job_argv(run.command, self.connections[host.index].control_path,
+                                       run.place.slots)
         self.events.on_job_started(run.started_now())
         try:
             run.child = self.loop.spawn(
                 argv,
                 lambda text: self._line(run, "out", text),
                 lambda text: self._line(run, "err", text),
-                lambda child: self._exited(run))
+                lambda child: self._exited(run),
+                env=host.transport.job_env(self.loop.environ))
         except (OSError, ValueError) as exc:
             run.fail(Reason.NOT_STARTED, getattr(exc, "strerror", None) or str(exc))
             return self.ended(run)
@@ -162,8 +167,13 @@ class Jobs:
         return None
 
     def _line(self, run: JobRun, stream: str, text: str) -> None:
-        if stream == "err" and run.host.transport.own_message(text) is not None:
-            return  # the transport's own complaint, not the job's output
+        said = run.host.transport.own_message(text) if stream == "err" else None
+        if said is not None:
+            # The transport's own words, not the job's output: kept for
+            # judging the end (the first few are enough).
+            if len(run.said) < SAID_KEPT:
+                run.said.append(said)
+            return
         run.received += len(text) + 1
         run.lines += 1
         assert run.launch is not None
@@ -205,7 +215,7 @@ class Jobs:
 
     def _exited(self, run: JobRun) -> None:
         assert run.child is not None
-        run.returncode = run.child.returncode
+        run.returncode, unstarted = run.host.transport.job_ended(run.child.returncode, run.said)
         if run.timer is not None:
             run.timer.cancel()
             run.timer = None
@@ -215,8 +225,10 @@ class Jobs:
         def decide(lost):
             if lost:
                 run.fail(Reason.HOST_LOST)
+            elif unstarted is not None:
+                run.fail(Reason.NOT_STARTED, unstarted)
             self._end(run)
-        self.connections.judge(run.host.index, run.returncode, decide)
+        self.connections.judge(run.host.index, run.returncode, run.said, decide)
         return None
 
     def _end(self, run: JobRun) -> None:

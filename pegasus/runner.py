@@ -78,7 +78,8 @@ class Runner:
 
     def run(self) -> RunResult:
         """Run to the end."""
-        raise_open_file_limit(len(self.subhosts), self.settings.sessions)
+        raise_open_file_limit(len(self.subhosts), sum(
+            min(host.slots, host.transport.sessions or host.slots) for host in self.subhosts))
         self.source.start()
         watcher = self.source.watcher()
         if watcher is not None:
@@ -146,10 +147,11 @@ class Runner:
         self.jobs.host_failed(connection.host.index, Reason.UNREACHABLE, reason)
         self.taker.pump_soon()
 
-    def connection_lost(self, connection, reason):
+    def connection_lost(self, connection, reason, jobs_lost):
         self.policy.host_down(connection.host.index, Reason.HOST_LOST)
         self.events.on_host_lost(connection.host, reason)
-        self.jobs.host_lost(connection.host.index)
+        if jobs_lost:
+            self.jobs.host_lost(connection.host.index)
         self.taker.pump_soon()
 
     # --- jobs ------------------------------------------------------------------

@@ -11,13 +11,13 @@ first key varying slowest:
 import itertools
 import math
 
-from . import nodeset
+from . import nodeset, slurm
 from .errors import Problem, SpecError
 from .template import Where
 from .yamlfile import dump_entry, load_entries
 
 # Keys with a meaning of their own. Everything else is a template variable.
-HOST_KEYS = ("hostname", "slots")
+HOST_KEYS = ("hostname", "slots", "slurm", "launcher")
 JOB_KEYS = ("command", "timeout", "slots", "allocation_policy", "retries")
 POLICIES = ("first_fit", "buddy")
 
@@ -36,11 +36,13 @@ def _product(values):
 class SubHost:
     """One combination of a hosts.yaml entry: it runs one job at a time (or
     `slots` of them) over its own connection. Its `transport` (how jobs
-    reach it: transports.py) is attached once the hosts are loaded."""
+    reach it: transports.py) is attached once the hosts are loaded. A node
+    of a Slurm allocation carries its `slurm.Node` (job id, launcher)."""
 
-    __slots__ = ("index", "hostname", "params", "slots", "path", "line", "transport")
+    __slots__ = ("index", "hostname", "params", "slots", "path", "line", "transport", "slurm")
 
-    def __init__(self, index, hostname, params, slots=1, path="hosts.yaml", line=0):
+    def __init__(self, index, hostname, params, slots=1, path="hosts.yaml", line=0,
+                 slurm=None):
         self.index = index
         self.hostname = hostname
         self.params = params
@@ -48,6 +50,7 @@ class SubHost:
         self.path = path
         self.line = line
         self.transport = None
+        self.slurm = slurm
 
     @property
     def label(self):
@@ -161,7 +164,10 @@ def expand_hosts(entries, templates):
         if slots is None:
             continue
         try:
-            _expand_host_entry(entry, slots, templates, subhosts)
+            if "slurm" in entry.values:
+                _expand_slurm_entry(entry, slots, subhosts)
+            else:
+                _expand_host_entry(entry, slots, templates, subhosts)
         except SpecError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -197,6 +203,39 @@ def _expand_host_entry(entry, slots, templates, subhosts):
                                     slots, entry.path, entry.line))
 
 
+def _expand_slurm_entry(entry, slots, subhosts):
+    """`- slurm: current` (or a job id): one sub-host per node of the
+    allocation (the nodes varying slowest), times the entry's parameters."""
+    value = entry.values["slurm"]
+    launcher = _one_of(entry, "launcher", slurm.LAUNCHERS, slurm.SRUN)
+    if value.is_list:
+        raise SpecError.at(entry.path, value.line, "'slurm' holds a list",
+                           "one entry per allocation: '- slurm: current'")
+    try:
+        job_id, nodes, current = slurm.nodes_of(value.items[0], launcher=launcher)
+    except slurm.AllocationError as exc:
+        raise SpecError.at(entry.path, value.line, "slurm: %s" % exc, exc.hint) from None
+    params = {k: v for k, v in entry.values.items() if k not in HOST_KEYS}
+    node = slurm.Node(job_id, launcher, current, gpus="slots" in entry.values)
+    if len(nodes) * job_count(entry) > MAX_SUBHOSTS - len(subhosts):
+        raise _too_many_hosts(entry.path, value.line)
+    for name in nodes:
+        for combination in _product(params):
+            subhosts.append(SubHost(len(subhosts), name, combination, slots, entry.path,
+                                    entry.line, node))
+
+
+def _one_of(entry, key, choices, default):
+    value = entry.values.get(key)
+    if value is None:
+        return default
+    if value.is_list or value.items[0] not in choices:
+        raise SpecError.at(entry.path, value.line, "'%s' must be %s, not '%s'" % (
+            key, " or ".join(choices), ", ".join(value.items)),
+            "leave it out for %s" % default)
+    return value.items[0]
+
+
 def _too_many_hosts(path, line):
     return SpecError.at(path, line, "the hosts file expands to more than %d sub-hosts"
                         % MAX_SUBHOSTS,
@@ -205,7 +244,7 @@ def _too_many_hosts(path, line):
 
 
 def load_hosts(path, templates):
-    subhosts = expand_hosts(load_entries(path, "hosts", "hostname"), templates)
+    subhosts = expand_hosts(load_entries(path, "hosts", "hostname", ("slurm",)), templates)
     if not subhosts:
         raise SpecError.at(path, None, "lists no host",
                            "add at least one entry, e.g. '- localhost'")

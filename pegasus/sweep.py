@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Sequence
 
 
-def raise_open_file_limit(subhosts: int, sessions: int) -> None:
-    """Each sub-host's master holds three pipes and so does each job; with
-    hundreds of sub-hosts the usual soft limit of 1024 descriptors is too
-    low. Raise it as far as needed (and allowed)."""
+def raise_open_file_limit(subhosts: int, jobs: int) -> None:
+    """Each sub-host's master holds three pipes and so does each job (at
+    most `jobs` at once); with hundreds of sub-hosts the usual soft limit of
+    1024 descriptors is too low. Raise it as far as needed (and allowed)."""
     import resource
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    needed = 64 + subhosts * 3 * (1 + max(1, sessions)) + 64
+    needed = 64 + 3 * (subhosts + jobs) + 64
     if soft != resource.RLIM_INFINITY and soft < needed:
         target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
         if target > soft:

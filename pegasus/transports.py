@@ -1,7 +1,9 @@
 """How jobs reach a sub-host: the transport seam.
 
 Each sub-host gets one Transport object, chosen once when the hosts are
-loaded (`attach`): `local` for localhost, `ssh` for everything else. It
+loaded (`attach`): `local` for localhost, `srun` for the nodes of a Slurm
+allocation (unless their entry says `launcher: ssh`), `ssh` for everything
+else. It
 knows how to open the sub-host's connection (if it has one), how to build a
 job's command line, what it can carry, and what its exit statuses and its
 own messages mean. Nothing else in pegasus asks "localhost or ssh?".
@@ -12,9 +14,9 @@ stopping a job is the same everywhere: a line on the wrapper's stdin.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, List, Optional, Sequence
+from typing import TYPE_CHECKING, ClassVar, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from . import ssh, wrapper
+from . import slurm, ssh, wrapper
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -45,8 +47,15 @@ class Transport:
         """The run starts and this is its private directory: make there
         what the command lines below need (once per run, before any)."""
 
-    def job_argv(self, command: str, control_path: Optional[str]) -> List[str]:
+    def job_argv(self, command: str, control_path: Optional[str],
+                 slots: Optional[Sequence[int]] = None) -> List[str]:
+        """The command line of one job (`slots`: its slots, if it has any)."""
         raise NotImplementedError
+
+    def job_env(self, environ: Mapping[str, str]) -> Optional[Dict[str, str]]:
+        """The environment of a job's command line, from pegasus's own;
+        None: pegasus's own."""
+        return None
 
     def command_problem(self, command: str) -> Optional[str]:
         """Why `command` cannot be sent this way, or None."""
@@ -81,6 +90,20 @@ class Transport:
         Such lines are not the job's output."""
         return None
 
+    def lost_by(self, said: Sequence[str]) -> Optional[str]:
+        """Whether the transport's own lines on a job's stderr (`said`, what
+        own_message took, in order) say that the sub-host is gone for good:
+        why, or None. Only connections.py asks (its `judge`)."""
+        return None
+
+    def job_ended(self, returncode: Optional[int],
+                  said: Sequence[str]) -> Tuple[Optional[int], Optional[str]]:
+        """A job's command line exited with `returncode` after saying
+        `said`: the job's exit status as pegasus reads it (as in
+        subprocess, -N for signal N), and why it never started, if the
+        transport's own lines tell (else None)."""
+        return returncode, None
+
 
 class LocalTransport(Transport):
     """localhost: each job is a local `sh -c` inside the wrapper; no
@@ -88,15 +111,20 @@ class LocalTransport(Transport):
 
     kind = "local"
 
-    def job_argv(self, command, control_path):
+    def job_argv(self, command, control_path, slots=None):
         return wrapper.wrapped_local(command, self.settings.kill_grace)
 
     def command_problem(self, command):
-        size = len(command.encode("utf-8", "surrogateescape"))
-        if size > wrapper.MAX_REMOTE_COMMAND:
-            return "command too long (%d bytes; one argument carries at most %d)" % (
-                size, wrapper.MAX_REMOTE_COMMAND)
-        return None
+        return _argument_problem(command)
+
+
+def _argument_problem(command: str) -> Optional[str]:
+    """Why `command` cannot be one argument of a local command line."""
+    size = len(command.encode("utf-8", "surrogateescape"))
+    if size > wrapper.MAX_REMOTE_COMMAND:
+        return "command too long (%d bytes; one argument carries at most %d)" % (
+            size, wrapper.MAX_REMOTE_COMMAND)
+    return None
 
 
 class SshTransport(Transport):
@@ -128,7 +156,7 @@ class SshTransport(Transport):
     def _remote(self, command: str) -> str:
         return wrapper.wrapped_remote(command, self.settings.kill_grace)
 
-    def job_argv(self, command, control_path):
+    def job_argv(self, command, control_path, slots=None):
         return ssh.job_argv(self.settings.ssh, self._config(), self.host.hostname,
                             control_path, self._remote(command))
 
@@ -160,6 +188,50 @@ class SshTransport(Transport):
         return ssh.own_message(line, self.control)
 
 
+class SrunTransport(Transport):
+    """A node of a Slurm allocation: each job one `srun` step there, inside
+    the job wrapper, stopped through the wrapper's stdin as over ssh (see
+    slurm.py for the command line and for why srun is never signalled).
+    No connection to open: the node list comes from the allocation itself,
+    and a node that has left it says so at its first step (it is then lost,
+    `lost_by`), so no check beforehand would save anything."""
+
+    kind = "srun"
+
+    def __init__(self, host, settings):
+        super().__init__(host, settings)
+        self.node: slurm.Node = host.slurm
+        self.messages = slurm.StepMessages(self.node.job_id, host.hostname)
+        self._env: Optional[Tuple[Mapping[str, str], Dict[str, str]]] = None
+
+    @property
+    def sessions(self):
+        return slurm.STEPS_PER_NODE
+
+    def job_argv(self, command, control_path, slots=None):
+        devices = ",".join(str(i) for i in slots or [0]) if self.node.gpus else ""
+        wrapped = wrapper.wrapped_local(command, self.settings.kill_grace,
+                                        slurm.GPU_SETUP, devices)
+        return slurm.srun_argv(self.node.job_id, self.host.hostname, wrapped)
+
+    def job_env(self, environ):
+        if self._env is None or self._env[0] is not environ:
+            self._env = (environ, slurm.step_environment(environ, self.node))
+        return self._env[1]
+
+    def command_problem(self, command):
+        return _argument_problem(command)
+
+    def own_message(self, line):
+        return self.messages.own(line)
+
+    def lost_by(self, said):
+        return self.messages.lost(said)
+
+    def job_ended(self, returncode, said):
+        return self.messages.ended(returncode, said)
+
+
 def is_local(hostname: str) -> bool:
     """Whether commands for `hostname` run through a local `sh -c`."""
     return hostname.lower() in LOCAL_NAMES
@@ -167,6 +239,8 @@ def is_local(hostname: str) -> bool:
 
 def choose(host: SubHost) -> type:
     """The transport class for `host`."""
+    if host.slurm is not None:
+        return SrunTransport if host.slurm.launcher == slurm.SRUN else SshTransport
     return LocalTransport if is_local(host.hostname) else SshTransport
 
 

@@ -220,8 +220,10 @@ def _scalar_items(key, node, path, problems):
     return items, True
 
 
-def entries(node, path, main_key):
-    """Turn the root node into Entry objects, checking their shape.
+def entries(node, path, main_key, instead=()):
+    """Turn the root node into Entry objects, checking their shape. A
+    mapping entry holds `main_key` or one of the keys `instead` (hosts.yaml:
+    `slurm`), not two of them.
 
     Every problem found is collected and raised together as one SpecError.
     """
@@ -244,11 +246,11 @@ def entries(node, path, main_key):
         values = _mapping_values(item, path, problems)
         if values is None:
             continue
-        if main_key not in values:
-            problems.append(_missing_main_key(item, values, path, line, main_key))
+        key = _entry_key(item, values, path, line, (main_key, *instead), problems)
+        if key is None:
             continue
-        if any(v.strip() == "" for v in values[main_key].items):
-            problems.append(Problem(path, values[main_key].line, "'%s' is empty" % main_key,
+        if any(v.strip() == "" for v in values[key].items):
+            problems.append(Problem(path, values[key].line, "'%s' is empty" % key,
                                     "give it a value, or delete the entry"))
             continue
         result.append(Entry(path, line, values, False))
@@ -297,7 +299,23 @@ def _check_characters(entry, problems):
                                     "remove the \\0 (or \\x00) escape"))
 
 
-def _missing_main_key(item, values, path, line, main_key):
+def _entry_key(item, values, path, line, keys, problems):
+    """The one of `keys` (the main key first) that a mapping entry holds;
+    None, with the problem recorded, if it holds none or several."""
+    held = [key for key in keys if key in values]
+    if len(held) == 1:
+        return held[0]
+    if held:
+        problems.append(Problem(path, values[held[1]].line,
+                                "this entry has both '%s' and '%s'" % (held[0], held[1]),
+                                "an entry takes its hosts from one of them: make it two "
+                                "entries"))
+    else:
+        problems.append(_missing_main_key(item, values, path, line, keys[0], keys[1:]))
+    return None
+
+
+def _missing_main_key(item, values, path, line, main_key, instead=()):
     """The problem of a mapping entry without its main key. When its one key
     holds a space, it is most likely a bare string holding ': ', which YAML
     reads as a mapping: say so."""
@@ -311,14 +329,15 @@ def _missing_main_key(item, values, path, line, main_key):
                            "this entry reads as a mapping from '%s' to '%s' (because of "
                            "': '), and has no '%s' key" % (key, value.items[0], main_key),
                            "quote the whole %s: - '%s'" % (main_key, text.replace("'", "''")))
+    others = "".join(" (or '%s: ...')" % key for key in instead)
     return Problem(path, line, "this entry has no '%s' key" % main_key,
-                   "add '%s: ...', or write the entry as a plain string" % main_key)
+                   "add '%s: ...'%s, or write the entry as a plain string" % (main_key, others))
 
 
-def load_entries(path, what, main_key):
+def load_entries(path, what, main_key, instead=()):
     """Read, parse and shape-check a whole file."""
     text = read_text(path, what)
-    return entries(compose(text, path), path, main_key)
+    return entries(compose(text, path), path, main_key, instead)
 
 
 # --- canonical form -------------------------------------------------------
