@@ -1,0 +1,263 @@
+"""pegasus inside a Slurm allocation, on the private cluster of the test
+harness (scripts/slurm_cluster.py): hosts from the allocation, every job an
+srun step on its node. Every node is this machine; a job tells where it ran
+by $SLURMD_NODENAME."""
+
+import collections
+import os
+import signal
+
+import psutil
+import pytest
+
+from runpegasus import Workspace, environment, wait_for
+from test_queue_mode import TORTURE, _heredoc
+
+TIMEOUT = 60   # seconds; a safety net, not a synchronisation
+
+
+@pytest.fixture
+def work(tmp_path):
+    return Workspace(tmp_path)
+
+
+def inside(job, **extra):
+    """pegasus's environment inside the allocation, as salloc gives it."""
+    return job.env(environment(**extra))
+
+
+def our_steps(slurm, job):
+    return [step for step in slurm.steps() if step[0].startswith(job.job_id + ".")]
+
+
+def children_named(pid, name, recursive=True):
+    try:
+        return [p for p in psutil.Process(pid).children(recursive=recursive)
+                if p.name() == name]
+    except psutil.Error:
+        return []
+
+
+def alive(pids):
+    return [pid for pid in pids if psutil.pid_exists(pid)
+            and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+
+
+def test_a_20_job_queue_runs_once_each_spread_over_both_nodes(slurm, slurm_allocation, work):
+    job = slurm_allocation(2)
+    log = work.file("ran.log")
+    work.hosts("- slurm: current\n")
+    work.queue("- command: echo {{ n }} $SLURMD_NODENAME $SLURM_JOB_ID >> %s\n  n: [%s]\n"
+               % (log, ", ".join(str(n) for n in range(20))))
+    result = work.run("q", env=inside(job), timeout=TIMEOUT * 3)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in work.read("ran.log").splitlines()]
+    assert sorted(int(n) for n, _node, _job in rows) == list(range(20))
+    assert {node for _n, node, _job in rows} == set(job.nodes)
+    assert {job_id for _n, _node, job_id in rows} == {job.job_id}
+    assert "srun" not in result.stdout + result.stderr   # srun's lines are not output
+    assert our_steps(slurm, job) == []
+
+
+def test_commands_reach_the_node_byte_exact(slurm_allocation, work):
+    from pegasus.spec import Job
+
+    job = slurm_allocation(2)
+    work.hosts("- slurm: current\n")
+    payloads = TORTURE + ["\n".join(TORTURE), "x" * 100 * 1024]
+    jobs = [Job(_heredoc(payload, work.file("out%d" % i))) for i, payload in enumerate(payloads)]
+    jobs.append(Job("-x 2>/dev/null; echo $? > %s" % work.file("dash")))
+    jobs.append(Job("printf '%%s\\n' \"a'b\" 'c\"d' > %s" % work.file("printf")))
+    work.queue("".join(job.canonical() for job in jobs))
+    result = work.run("q", env=inside(job), timeout=TIMEOUT * 2)
+    assert result.returncode == 0, result.stderr
+    for i, payload in enumerate(payloads):
+        with open(work.file("out%d" % i), "rb") as stream:
+            assert stream.read() == (payload + "\n").encode("utf-8"), "payload %d" % i
+    assert work.read("dash").strip() == "127"
+    assert work.read("printf") == "a'b\nc\"d\n"
+
+
+# Each job holds the GPUs it sees (a directory per node and GPU: mkdir fails
+# for one already held), checks that they are its {{ slots }}, and waits
+# until `count` jobs hold theirs at once: they can only all finish if pegasus
+# ran them side by side on the nodes' slots.
+HOLD = """\
+- command: |
+    for i in $(echo "$CUDA_VISIBLE_DEVICES" | tr , ' '); do
+      mkdir {held}/$SLURMD_NODENAME-$i || exit 9
+    done
+    [ "$CUDA_VISIBLE_DEVICES" = "{{{{ slots }}}}" ] || exit 8
+    echo "$SLURMD_NODENAME {{{{ slots }}}}" >> {log}
+    touch {marks}/{{{{ n }}}}
+    for t in $(seq 600); do [ $(ls {marks} | wc -l) -ge {count} ] && break; sleep 0.05; done
+    for i in $(echo "$CUDA_VISIBLE_DEVICES" | tr , ' '); do rmdir {held}/$SLURMD_NODENAME-$i; done
+  slots: {slots}
+  n: [{names}]
+"""
+
+
+def test_slots_and_cuda_visible_devices_agree_and_no_gpu_is_held_twice(slurm_allocation,
+                                                                       work):
+    job = slurm_allocation(2)
+    held, marks, log = work.file("held"), work.file("marks"), work.file("log")
+    os.mkdir(held)
+    os.mkdir(marks)
+    work.hosts("- slurm: current\n  slots: 4\n")
+    # Four two-GPU jobs fill both nodes; then eight one-GPU jobs, four at once.
+    work.queue(HOLD.format(held=held, marks=marks, log=log, count=4, slots=2,
+                           names="a, b, c, d")
+               + HOLD.format(held=held, marks=marks, log=log, count=12, slots=1,
+                             names=", ".join("x%d" % i for i in range(8))))
+    result = work.run("q", env=inside(job, CUDA_VISIBLE_DEVICES="7"), timeout=TIMEOUT * 3)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = [tuple(line.split()) for line in work.read("log").splitlines()]
+    assert len(rows) == 12 and {node for node, _slots in rows} == set(job.nodes)
+    twos = collections.Counter(slots for _node, slots in rows if "," in slots)
+    assert twos == {"0,1": 2, "2,3": 2}          # each node: both halves at once
+    assert os.listdir(held) == []
+
+
+def test_a_failing_command_exits_1_and_the_summary_names_node_and_status(slurm_allocation,
+                                                                          work):
+    job = slurm_allocation(2)
+    work.hosts("- slurm: current\n")
+    work.queue("- 'true'\n- exit 7\n- kill -9 $$\n- echo fine\n")
+    result = work.run("q", "--joblog", "jobs.tsv", env=inside(job), timeout=TIMEOUT)
+    assert result.returncode == 1
+    assert "2 of 4 jobs failed" in result.stderr
+    summary = [line for line in result.stderr.splitlines() if "exit 7" in line]
+    assert summary and summary[0].split()[1] in job.nodes, result.stderr
+    rows = {row.split("\t")[8]: row.split("\t") for row in work.read("jobs.tsv").splitlines()}
+    assert rows["exit 7"][6:8] == ["7", "0"]
+    assert rows["kill -9 $$"][6:8] == ["137", "0"]   # the job's own status, as over ssh
+    assert "srun:" not in result.stderr
+
+
+def _start_long_jobs(work, job, count, tag):
+    """pegasus running `count` jobs that wait; their PIDs (the job's shell
+    and its sleep) come back once all have started."""
+    pids = work.file("pids")
+    work.hosts("- slurm: current\n  slots: %d\n" % (count // len(job.nodes)))
+    # The wrapper signals the job's group and its leader: one line per job.
+    work.queue("- command: trap 'trap \"\" TERM; echo term >> %s; exit 1' TERM; sleep %s &"
+               " echo $$ $! >> %s; wait\n  n: [%s]\n" % (work.file("terms"), tag, pids,
+                                       ", ".join(str(i) for i in range(count))))
+    process = work.start("q", env=inside(job))
+    wait_for(lambda: work.exists("pids") and len(work.read("pids").splitlines()) == count,
+             timeout=TIMEOUT)
+    assert len(children_named(process.pid, "srun", recursive=False)) == count
+    sruns = [p.pid for p in children_named(process.pid, "srun")]   # and their helpers
+    job_pids = [int(pid) for line in work.read("pids").splitlines() for pid in line.split()]
+    return process, sruns, job_pids
+
+
+def test_ctrl_c_stops_every_step_gracefully_and_leaves_nothing(slurm, slurm_allocation, work):
+    job = slurm_allocation(2)
+    process, sruns, job_pids = _start_long_jobs(work, job, 4, "4%d" % os.getpid())
+    assert len(our_steps(slurm, job)) == 4
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 130, err
+    assert work.read("terms").split() == ["term"] * 4    # SIGTERM reached every job
+    assert alive(sruns) == [] and alive(job_pids) == []
+    assert our_steps(slurm, job) == []
+    assert "put back 4 cancelled jobs" in err
+    assert "srun" not in out
+
+
+def test_when_pegasus_is_killed_no_srun_and_no_step_outlives_it(slurm, slurm_allocation, work):
+    job = slurm_allocation(2)
+    process, sruns, job_pids = _start_long_jobs(work, job, 2, "5%d" % os.getpid())
+    process.kill()
+    process.communicate(timeout=TIMEOUT)
+    wait_for(lambda: not alive(sruns) and not alive(job_pids) and not our_steps(slurm, job),
+             timeout=15)
+
+
+def test_a_node_set_down_mid_job_is_host_lost_and_the_other_node_carries_on(
+        slurm, slurm_allocation, work):
+    job = slurm_allocation(2, no_kill=True)
+    kept, lost = job.nodes
+    marks, log = work.file("m"), work.file("log")
+    os.mkdir(marks)
+    work.hosts("- slurm: current\n")
+    # The first job goes to the first node and waits for the test's go; the
+    # second runs on the other until that node fails; the rest come after.
+    work.queue("- while [ ! -e {m}/go ]; do sleep 0.05; done; "
+               "echo first $SLURMD_NODENAME >> {log}\n"
+               "- touch {m}/started; exec sleep 300\n"
+               "- command: echo after {{{{ n }}}} $SLURMD_NODENAME >> {log}\n  n: [1, 2, 3]\n"
+               .format(m=marks, log=log))
+    with open(work.file("stderr"), "w") as stderr:
+        process = work.start("q", env=inside(job), stderr=stderr)
+    try:
+        wait_for(lambda: os.path.exists(os.path.join(marks, "started")), timeout=TIMEOUT)
+        slurm.set_down(lost)
+        wait_for(lambda: "[%s] connection lost: node failure" % lost in work.read("stderr"),
+                 timeout=TIMEOUT)
+        open(os.path.join(marks, "go"), "w").close()
+        process.communicate(timeout=TIMEOUT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+        slurm.resume(lost)
+    err = work.read("stderr")
+    assert process.returncode == 1, err
+    assert sorted(work.read("log").splitlines()) == [
+        "after 1 " + kept, "after 2 " + kept, "after 3 " + kept, "first " + kept]
+    failed = [line for line in err.splitlines() if "host lost" in line]
+    assert len(failed) == 1 and lost in failed[0] and "exec sleep 300" in failed[0], err
+    assert "1 of 5 jobs failed" in err
+
+
+def test_broadcast_runs_each_job_on_every_node_in_lockstep(slurm_allocation, work):
+    job = slurm_allocation(2)
+    log = work.file("log")
+    step = "echo start {n} $SLURMD_NODENAME >> %s; sleep 0.2; echo end {n} >> %s" % (log, log)
+    result = work.run("b", "--slurm", "--", *[step.format(n=n) for n in range(3)],
+                      env=inside(job), timeout=TIMEOUT)
+    assert result.returncode == 0, result.stderr
+    lines = work.read("log").splitlines()
+    assert len(lines) == 12
+    previous: list = []
+    for n in range(3):
+        starts = [i for i, line in enumerate(lines) if line.startswith("start %d " % n)]
+        ends = [i for i, line in enumerate(lines) if line == "end %d" % n]
+        assert sorted(lines[i].split()[2] for i in starts) == sorted(job.nodes)
+        if previous:
+            assert min(starts) > max(previous), lines     # lockstep
+        previous = ends
+
+
+def test_another_job_s_nodes_by_its_id_whatever_the_environment_says(slurm_allocation, work):
+    job = slurm_allocation(2)
+    other = slurm_allocation(1)
+    log = work.file("log")
+    work.hosts("- slurm: %s\n" % job.job_id)
+    work.queue("- command: echo $SLURM_JOB_ID $SLURMD_NODENAME >> %s\n  n: [1, 2, 3, 4]\n"
+               % log)
+    # pegasus runs inside the other job, whose GPUs per task this one does not
+    # have: they must not leak into its steps (srun would refuse them all).
+    env = other.env(environment())
+    env["SLURM_GPUS_PER_TASK"] = "1"
+    result = work.run("q", env=env, timeout=TIMEOUT)
+    assert result.returncode == 0, result.stderr
+    rows = {tuple(line.split()) for line in work.read("log").splitlines()}
+    assert rows == {(job.job_id, node) for node in job.nodes}
+
+
+def test_no_such_job_or_slurm_current_outside_an_allocation_exits_2_with_file_and_line(
+        slurm, work):
+    work.hosts("- node-1\n- slurm: current\n")
+    work.queue("- 'true'\n")
+    outside = slurm.env(environment())
+    result = work.run("q", env=outside, timeout=TIMEOUT)
+    assert result.returncode == 2
+    assert "hosts.yaml:2: slurm: pegasus runs outside any Slurm allocation" in result.stderr
+    work.hosts("- slurm: 999999999\n")
+    result = work.run("q", env=outside, timeout=TIMEOUT)
+    assert result.returncode == 2
+    assert "hosts.yaml:1: slurm: no Slurm job 999999999" in result.stderr
+    assert work.read("queue.yaml") == "- 'true'\n"   # nothing was consumed
