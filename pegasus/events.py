@@ -167,6 +167,14 @@ class QueueUnwritable(Notice):
 
 
 @dataclass(frozen=True)
+class QueueWarning(Notice):
+    """Something in the queue is worth a second look (not an error)."""
+
+    warning: ClassVar[bool] = True
+    message: str
+
+
+@dataclass(frozen=True)
 class QueueRewritten(Notice):
     """A replaced queue file was rewritten, not appended to, by a program
     that does not take the lock; its text was saved apart, never merged."""
@@ -246,6 +254,16 @@ class JobsRecovered(Notice):
     owner: str
     count: int
     path: str
+
+
+@dataclass(frozen=True)
+class JobGivenUp(Notice):
+    """A job whose runners kept dying while it ran is not put back again."""
+
+    warning: ClassVar[bool] = True
+    path: str
+    job: str
+    times: int
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,8 @@ def load(args) -> Loaded:
         with queue.locked():  # what appenders left beside the queue is gathered first
             text = queue.read()
     jobs = validator(text, args.queue_file)
+    for problem in validator.take_warnings():
+        _say(str(problem))
     return Loaded(settings, templates, subhosts, queue, jobs)
 
 

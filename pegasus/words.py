@@ -8,6 +8,7 @@ from typing import Callable, Dict
 
 from . import events
 from .outcome import Outcome, Reason
+from .validate import canonical_command
 
 _WITH_DETAIL = {
     Reason.UNREACHABLE: "unreachable: %s",
@@ -104,6 +105,7 @@ _NOTICES: Dict[type, Callable] = {
         "%s was rewritten by another program while pegasus replaced it; that version "
         "is saved as %s (its jobs are not in the queue: put back what you need with "
         "`pegasus l`)" % (n.path, n.saved)),
+    events.QueueWarning: lambda n: n.message,
     events.QueueUnwritable: lambda n: (
         "%s\n  nothing is taken until it can be written; pegasus tries again" % n.message),
     events.QueueEmpty: lambda n: "queue empty: waiting for new entries; Ctrl-C to stop",
@@ -111,6 +113,10 @@ _NOTICES: Dict[type, Callable] = {
     events.JobPutBack: _put_back,
     events.PutBackFailed: lambda n: "could not put jobs back in %s: %s" % (n.path, n.error),
     events.JobsRecovered: _recovered,
+    events.JobGivenUp: lambda n: (
+        "not put back in %s: the runners of this job died %d times while it ran (recorded "
+        "as lost; `pegasus l --requeue lost` puts it back): %s" % (
+            n.path, n.times, first_line(canonical_command(n.job)))),
     events.RecoveryFailed: lambda n: "could not recover the jobs of a dead runner: %s" % n.error,
     events.Cancelling: _cancelling,
     events.KillingNow: lambda n: "%s again: killing every job now" % n.signal_name,

@@ -32,7 +32,8 @@ from ..queuetext import Candidates, append_bottom, insert_top, scan_head, splice
 from ..spec import Job
 from ..validate import validate_text
 from .inbox import EMPTY, LIVE, REPLACED, Basis, collect
-from .journal import Journal, dead_journals
+from .journal import Journal, Recoveries, dead_journals
+from .outcomes import OutcomeRecord
 from .replace import Replacer
 from .statedir import StateDir
 
@@ -78,6 +79,8 @@ class QueueFile:
         self.journal = journal
         self.state = StateDir(self.target)
         self.replacer = Replacer(self.target, self.state)
+        self._recoveries = Recoveries(self.state)
+        self._outcomes = OutcomeRecord(self.state)
         self.notices: List[events.Notice] = []   # for whoever shows them
         self.left: Optional[int] = None          # jobs in the queue, as far as known
         self._trusted: Optional[bytes] = None    # digest of the last text known valid
@@ -192,6 +195,8 @@ class QueueFile:
         if digest != self._trusted:
             self.left = len(self.validator(text, self.path))
             self._trusted = digest
+            for problem in getattr(self.validator, "take_warnings", list)():
+                self.notices.append(events.QueueWarning(str(problem)))
         self._trusted_stat = stat
 
     def stat_key(self):
@@ -398,9 +403,14 @@ class QueueFile:
         recovered = []
         for dead in dead_journals(self.state.path, own):
             try:
-                if dead.jobs:
-                    self.put_back_locked(dead.jobs)
-                    recovered.append((dead.owner, len(dead.jobs)))
+                back, given_up = self._recoveries.count(dead.jobs)
+                if back:
+                    self.put_back_locked(back)
+                    recovered.append((dead.owner, len(back)))
+                for job in given_up:
+                    self._outcomes.given_up(job, dead.owner, self._recoveries.limit)
+                    self.notices.append(events.JobGivenUp(self.path, job,
+                                                          self._recoveries.limit))
             except BaseException:
                 dead.release()
                 raise
