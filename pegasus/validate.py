@@ -16,6 +16,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence
 from . import yamlfile
 from .errors import Problem, SpecError
 from .spec import Job, check_job_keys, expand_entry, expand_queue, job_count
+from .template import Templates, Where
 
 # The keys pegasus acts on (Pegasus 1.4 read them as plain variables).
 MEANINGFUL = {
@@ -24,7 +25,6 @@ MEANINGFUL = {
     "allocation_policy": "it chooses how slots are allocated",
     "retries": "a failed job runs again that many times",
 }
-from .template import Templates, Where
 
 
 def validate_text(text: str, path: str) -> List[Job]:
