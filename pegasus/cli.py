@@ -95,32 +95,20 @@ without files, as pdsh and clush users type it:
 
 # --- values -------------------------------------------------------------------
 
-def _seconds(text):
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be a number of seconds above 0")
-    return value
+def _bounded(convert, low, above, words):
+    """An argparse type: `convert`ed, and above (or at least) `low`."""
+    def check(text):
+        value = convert(text)
+        if not (value > low if above else value >= low):
+            raise argparse.ArgumentTypeError("must be " + words)
+        return value
+    return check
 
 
-def _grace(text):
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError("must be a number of seconds, 0 or more")
-    return value
-
-
-def _count(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
-
-
-def _positive(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
+_seconds = _bounded(float, 0, True, "a number of seconds above 0")
+_grace = _bounded(float, 0, False, "a number of seconds, 0 or more")
+_count = _bounded(int, 0, False, "0 or more")
+_positive = _bounded(int, 1, False, "1 or more")
 
 
 def _halt(text):

@@ -273,6 +273,14 @@ class RecoveryFailed(Notice):
 
 
 @dataclass(frozen=True)
+class HostsStillConnecting(Notice):
+    """The run ended while these sub-hosts were still being connected for
+    the first time: they ran nothing."""
+
+    hosts: tuple
+
+
+@dataclass(frozen=True)
 class Cancelling(Notice):
     """The first Ctrl-C (or SIGTERM, SIGHUP): `running` jobs are stopped,
     SIGTERM then SIGKILL after `grace` seconds."""

@@ -119,6 +119,8 @@ _NOTICES: Dict[type, Callable] = {
             n.path, n.times, first_line(canonical_command(n.job)))),
     events.RecoveryFailed: lambda n: "could not recover the jobs of a dead runner: %s" % n.error,
     events.Cancelling: _cancelling,
+    events.HostsStillConnecting: lambda n: "the run ended before %s connected: %s ran "
+    "nothing" % (", ".join(h.label for h in n.hosts), "it" if len(n.hosts) == 1 else "they"),
     events.KillingNow: lambda n: "%s again: killing every job now" % n.signal_name,
     events.Aborting: lambda n: "a job failed and -e is set: no further job is taken",
 }
