@@ -21,7 +21,7 @@ import os
 from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 
-from .. import events, yamlfile
+from .. import canonical, events, yamlfile
 from ..errors import SpecError
 from ..fsutil import open_file, resolve
 from ..queuetext import Candidates, append_bottom, insert_top, scan_head, splice
@@ -197,7 +197,7 @@ class QueueFile:
             new_text = splice(text, head, items_used, rest)
         else:
             new_text = "".join([job.canonical() for job in rest] + [
-                yamlfile.dump_values(entry) for entry in entries[items_used:]])
+                canonical.dump_values(entry) for entry in entries[items_used:]])
         taken = candidates.jobs[:count]
         self._commit(new_text, stat, basis, taken)
         if self.left is not None:
@@ -279,7 +279,7 @@ class QueueFile:
         head = scan_head(text, self.path, 1)
         if not head.simple:
             entries = yamlfile.entries(yamlfile.compose(text, self.path), self.path, "command")
-            old = "".join(yamlfile.dump_values(e) for e in entries)
+            old = "".join(canonical.dump_values(e) for e in entries)
             new_text = items + old if top else old + items
         elif top or head.empty_flow is not None:
             new_text = insert_top(text, head, items)
