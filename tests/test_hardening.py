@@ -261,3 +261,34 @@ def test_a_job_whose_runners_keep_dying_is_not_put_back_forever(work):
     assert open(started).read().split() == ["x", "x", "x"]   # not a fourth time
     records = [json.loads(line) for line in open(work.file(".queue.yaml.pegasus/outcomes.jsonl"))]
     assert [r["kind"] for r in records if "sleep 120" in r["job"]] == ["lost"]
+
+
+def test_a_read_only_queue_directory_takes_nothing_and_says_why(tiny_disk):
+    work = Workspace(tiny_disk)
+    work.hosts("- localhost\n")
+    work.queue("- echo a\n- echo b\n")
+    assert work.run("q", "--dry-run").returncode == 0
+    subprocess.run(["mount", "-o", "remount,ro", str(tiny_disk)], check=True)
+    try:
+        result = work.run("q")
+    finally:
+        subprocess.run(["mount", "-o", "remount,rw", str(tiny_disk)], check=True)
+    assert result.returncode == 2, result.stderr
+    assert "Read-only file system" in result.stderr
+    assert work.read("queue.yaml") == "- echo a\n- echo b\n"
+    assert not work.exists("consumed.yaml")
+
+
+@pytest.mark.parametrize("stdin, words", [
+    ("echo fine\necho \x01bad\n", ["<stdin>:2:", "control character (0x01)"]),
+    ("- command: echo {{ a }}{{ b }}{{ c }}\n" + "".join(
+        "  %s: [%s]\n" % (key, ", ".join(str(n) for n in range(1000))) for key in "abc"),
+     ["<stdin>:1:", "1000000000 jobs"]),
+])
+def test_append_from_stdin_refuses_what_would_break_the_queue(work, stdin, words):
+    work.queue("- echo kept\n")
+    result = work.run("l", "--append", "-", input=stdin, timeout=60)
+    assert result.returncode == 2
+    for word in words:
+        assert word in result.stderr
+    assert work.read("queue.yaml") == "- echo kept\n"
