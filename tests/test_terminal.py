@@ -55,8 +55,11 @@ def test_long_lines_wrap_under_the_prefix_and_follow_a_resize(tmp_path, sshd, te
     work.queue("- %s; while [ ! -e %s ]; do sleep 0.05; done; %s\n" % (line, go, line))
     env = environment()
     env.pop("COLUMNS", None)
+    # stderr elsewhere: no status line drawn between the lines read raw here
+    # (test_statusline_screen.py looks at it on a real screen).
     process = subprocess.Popen(work.argv("q", "--color", "never"), cwd=work.path, env=env,
-                               stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
+                               stdin=subprocess.DEVNULL, stdout=slave,
+                               stderr=subprocess.DEVNULL)
     try:
         first = read_until(master, lambda seen: b" " * 9 + b"x" * 48 + b"\r\n" in seen)
         set_width(slave, 100)
