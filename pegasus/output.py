@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Tuple
 from . import words
 from .events import Handler, QueueEmpty
 from .statusline import Mode, StatusLine, Tally
-from .terminal import (BOLD, DIM, RED, RESET, Screen, columns, host_color, palette,
+from .terminal import (BOLD, DIM, RED, RESET, Screen, columns, cut, host_color, palette,
                        status_terminal, use_color, wrap, write_all)
 
 
@@ -131,9 +131,12 @@ class Printer(Handler):
         self.screen.write(out, err)
 
     def _compose(self) -> str:
-        room = self._status_width - 1 - len("pegasus: ")
-        return "pegasus: " + words.status(self.tally.snapshot(), max(room, 1) if self.screen.live
-                                          else 0)
+        snapshot = self.tally.snapshot()
+        if not self.screen.live:
+            return "pegasus: " + words.status(snapshot)
+        # One column short of the width: a full row would wrap on some terminals.
+        width = max(1, self._status_width - 1)
+        return cut("pegasus: " + words.status(snapshot, max(1, width - len("pegasus: "))), width)
 
     def _show_status(self, force: bool = False) -> None:
         """The status line's timer: compose it again; show it if it changed

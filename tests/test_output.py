@@ -277,3 +277,19 @@ def test_gather_keeps_the_final_line(work):
     assert "--- node-[1-2]: exit 0\nsame\n" in result.stdout
     assert result.stderr.startswith("pegasus: finished in ")
     assert ": 2 done, 0 failed" in result.stderr
+
+
+def test_on_a_terminal_narrower_than_pegasus_the_status_line_still_fits(monkeypatch):
+    master, slave = os.openpty()
+    stream = os.fdopen(slave, "w")
+    try:
+        writes = []
+        monkeypatch.setattr(terminal, "write_all", lambda _stream, text: writes.append(text))
+        monkeypatch.setenv("COLUMNS", "8")
+        monkeypatch.delenv("TERM", raising=False)
+        printer = Printer(stdout=stream, stderr=stream, color="never")
+        printer.on_host_failed(SubHost(0, "node-1", {}), "refused")
+        assert writes[-1].endswith("\npegasus" + terminal.BELOW + "\r")
+    finally:
+        stream.close()
+        os.close(master)
