@@ -81,8 +81,10 @@ def run_ended(outcome: Outcome) -> str:
     """`#12 done: exit 0 after 1.2 s`, `#12 FAILED: exit 3 after 0.4 s`..."""
     took = seconds(outcome.duration)
     if outcome.retried:
-        return "#%d LOST: %s after %s; the job goes back to the queue for another host" % (
-            outcome.seq, ending(outcome), took)
+        return "#%d %s: %s after %s; the job goes back to the queue for attempt %d, on " \
+               "another sub-host when one can take it" % (
+                   outcome.seq, "LOST" if outcome.reason is Reason.HOST_LOST else "RETRY",
+                   ending(outcome), took, outcome.launch.attempt + 1)
     if outcome.ok:
         return "#%d done: exit 0 after %s" % (outcome.seq, took)
     if outcome.host is None:
