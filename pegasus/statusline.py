@@ -214,7 +214,7 @@ class StatusLine:
         self.show = show
         self.monotonic = monotonic
         self.loop: Any = None
-        self._timer = None
+        self._timer: Optional[Any] = None
         self._due = 0.0
         self._last = -REDRAW   # the first change is drawn at once
         self.stopped = False

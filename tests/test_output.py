@@ -31,7 +31,9 @@ def printed(printer):
 
 
 def prefix_colors(printer, hosts):
-    return [COLOR.match(printer.prefix(host)[0]).group(1) for host in hosts]
+    found = [COLOR.match(printer.prefix(host)[0]) for host in hosts]
+    assert all(found)
+    return [match.group(1) for match in found if match]
 
 
 @pytest.mark.parametrize("term", ["xterm", "xterm-256color"])
@@ -87,7 +89,7 @@ def test_print_period_prints_the_nth_line_of_each_stream_apart():
 
 def test_queue_empty_is_said_once_the_last_job_is_done():
     printer = Printer(stdout=io.StringIO(), stderr=io.StringIO(), color="never")
-    printer.on_run_started(events.RunInfo(False, 1, True, "queue.yaml", 0.0))
+    printer.on_run_started(events.RunInfo("queue", False, 1, True, "queue.yaml", 0.0))
     run = launch(1, SubHost(0, "node-1", {}))
     printer.on_job_started(run)
     printer.on_queue_left(0)
@@ -101,7 +103,7 @@ def test_queue_empty_is_said_once_the_last_job_is_done():
 
 def test_queue_empty_is_not_said_when_a_job_came_meanwhile():
     printer = Printer(stdout=io.StringIO(), stderr=io.StringIO(), color="never")
-    printer.on_run_started(events.RunInfo(False, 1, True, "queue.yaml", 0.0))
+    printer.on_run_started(events.RunInfo("queue", False, 1, True, "queue.yaml", 0.0))
     host = SubHost(0, "node-1", {})
     first = launch(1, host)
     printer.on_job_started(first)
@@ -121,7 +123,7 @@ def test_on_a_terminal_each_flush_is_one_write_that_redraws_the_status_line(monk
         monkeypatch.delenv("TERM", raising=False)
         printer = Printer(stdout=stream, stderr=stream, color="never")
         assert printer.screen.live
-        printer.on_run_started(events.RunInfo(False, 1, False, "queue.yaml", 0.0))
+        printer.on_run_started(events.RunInfo("queue", False, 1, False, "queue.yaml", 0.0))
         printer.on_queue_left(3)
         run = launch(1, SubHost(0, "node-1", {}))
         printer.on_job_started(run)

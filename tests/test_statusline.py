@@ -57,7 +57,8 @@ HOSTS = [SubHost(i, "node-%d" % (i + 1), {}) for i in range(4)]
 
 
 def run_info(clock, fans_out=False, subhosts=4, daemon=False):
-    return events.RunInfo(fans_out, subhosts, daemon, "queue.yaml", clock())
+    return events.RunInfo("broadcast" if fans_out else "queue", fans_out, subhosts, daemon,
+                          "queue.yaml", clock())
 
 
 class Run:

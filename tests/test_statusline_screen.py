@@ -135,7 +135,9 @@ def test_no_color_keeps_the_status_line_plain_and_color_makes_it_bold(tmp_path, 
         term.wait_for(lambda rows: status_row(rows).startswith("pegasus: 1 running"))
     plain, colored = (term.capture(escapes=True)[-1] for term in terms)
     assert "\x1b[" not in plain
-    styles, text = re.match(r"((?:\x1b\[[0-9;]*m)*)(.*)", colored).groups()
+    match = re.match(r"((?:\x1b\[[0-9;]*m)*)(.*)", colored)
+    assert match is not None
+    styles, text = match.groups()
     assert text.startswith("pegasus: 1 running")
     assert "1" in re.findall(r"[0-9]+", styles), "bold"
     for term in terms:

@@ -171,7 +171,7 @@ def test_two_sub_hosts_with_the_same_label_get_different_colors_in_a_real_termin
     work.queue("- echo hi\n")
     shown = screen(100).start(work.argv("b"), work.path, _screen_env(term))
     assert shown.exit_status() == 0
-    colors = {}
+    colors: dict = {}
     for row in shown.capture(escapes=True, history=True):
         match = re.match(r"((?:\x1b\[[0-9;]*m)*)\[([^]]+)\]\x1b\[[0-9;]*m hi$", row)
         if match:
