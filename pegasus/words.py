@@ -87,6 +87,8 @@ def run_ended(outcome: Outcome) -> str:
                    ending(outcome), took, outcome.launch.attempt + 1)
     if outcome.ok:
         return "#%d done: exit 0 after %s" % (outcome.seq, took)
+    if outcome.reason is Reason.CANCELLED:
+        return "#%d cancelled after %s" % (outcome.seq, took)
     if outcome.host is None:
         return "#%d FAILED: %s" % (outcome.seq, ending(outcome))
     return "#%d FAILED: %s after %s" % (outcome.seq, ending(outcome), took)

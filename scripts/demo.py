@@ -254,7 +254,7 @@ class Demo:
         daemon.send_signal(signal.SIGINT)
         status = self.processes.wait(daemon)
         watch.join()
-        watch.ended_as(seq, "FAILED: cancelled", mark)
+        watch.ended_as(seq, "cancelled", mark)
         watch.wait_for(re.compile(r"^pegasus: put back 1 cancelled job"), "the job put back",
                        mark)
         self.pegasus.check(args, status, 130, "cancelled, its job put back")

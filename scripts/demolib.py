@@ -174,8 +174,9 @@ class OutputWatch:
 
     def ended_as(self, seq: int, ending: str, after: int = -1) -> None:
         """Await the done line of job #seq, which must begin with `ending`
-        (`done: exit 0`, `FAILED: cancelled`...)."""
-        _, end = self.wait_for(re.compile(r"\] #%d (\w+: .*)$" % seq),
+        (`done: exit 0`, `cancelled`...)."""
+        _, end = self.wait_for(re.compile(r"\] #%d ((?:done|FAILED|RETRY|LOST|cancelled)\b.*)$"
+                                          % seq),
                                "the end of #%d" % seq, after)
         if not end.group(1).startswith(ending):
             raise DemoError("job #%d ended with `%s`, not `%s`" % (seq, end.group(1), ending))

@@ -37,7 +37,7 @@ TOUR = [
     r"queue mode \(daemon\)",
     r"^    \"seq\": \d+,$",
     r"^pegasus: status of queue\.yaml after ",
-    r"\] #\d+ FAILED: cancelled after ",
+    r"\] #\d+ cancelled after ",
     r"^pegasus: put back 1 cancelled job at the top of queue\.yaml",
     r"^-> exit status 130: cancelled, its job put back$",
     r"^- command: for epoch in 1 2 3; do sleep 1; echo \"epoch \$epoch of 3\"; done$",
