@@ -81,6 +81,13 @@ Show what every runner of a queue is doing, from what the runners keep beside
 the queue: no connection to a runner is needed, so this works from another
 terminal or another login node sharing the directory.
 
+--json prints one object: queued (jobs left; null if the queue is invalid, with
+queue_error), runners (each: pid, machine, mode, daemon, since, subhosts,
+connected, journal, running: [{seq, host, command, started, elapsed,
+attempt}]), recoverable (jobs of dead runners: [{runner, command, job}]),
+finished (counts keyed ok, failed, cancelled, lost, timeout), recent_failures,
+at. Exit status 0; 2 when the queue file is missing.
+
 example:
   $ pegasus status                 # runners, running jobs, what is left, outcomes
   $ pegasus status --json | jq .finished
