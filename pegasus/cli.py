@@ -81,6 +81,13 @@ Show what every runner of a queue is doing, from what the runners keep beside
 the queue: no connection to a runner is needed, so this works from another
 terminal or another login node sharing the directory.
 
+--json prints one object: queued (jobs left; null if the queue is invalid, with
+queue_error), runners (each: pid, machine, mode, daemon, since, subhosts,
+connected, journal, running: [{seq, host, command, started, elapsed,
+attempt}]), recoverable (jobs of dead runners: [{runner, command, job}]),
+finished (counts keyed ok, failed, cancelled, lost, timeout), recent_failures,
+at. Exit status 0; 2 when the queue file is missing.
+
 example:
   $ pegasus status                 # runners, running jobs, what is left, outcomes
   $ pegasus status --json | jq .finished
@@ -95,32 +102,20 @@ without files, as pdsh and clush users type it:
 
 # --- values -------------------------------------------------------------------
 
-def _seconds(text):
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be a number of seconds above 0")
-    return value
+def _bounded(convert, low, above, words):
+    """An argparse type: `convert`ed, and above (or at least) `low`."""
+    def check(text):
+        value = convert(text)
+        if not (value > low if above else value >= low):
+            raise argparse.ArgumentTypeError("must be " + words)
+        return value
+    return check
 
 
-def _grace(text):
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError("must be a number of seconds, 0 or more")
-    return value
-
-
-def _count(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
-
-
-def _positive(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
+_seconds = _bounded(float, 0, True, "a number of seconds above 0")
+_grace = _bounded(float, 0, False, "a number of seconds, 0 or more")
+_count = _bounded(int, 0, False, "0 or more")
+_positive = _bounded(int, 1, False, "1 or more")
 
 
 def _halt(text):

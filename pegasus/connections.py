@@ -85,6 +85,12 @@ class Connections:
     def is_ready(self, index: int) -> bool:
         return self.all[index].state == Connection.READY
 
+    def never_up(self) -> List:
+        """The sub-hosts that neither connected nor failed yet (their first
+        attempt still under way): worth a word when the run ends first."""
+        return [c.host for c in self.all
+                if c.state in (None, Connection.CONNECTING) and c.failures == 0]
+
     @property
     def settling(self) -> bool:
         """Whether some connection is being opened, waits to be, or was

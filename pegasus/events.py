@@ -167,6 +167,14 @@ class QueueUnwritable(Notice):
 
 
 @dataclass(frozen=True)
+class QueueWarning(Notice):
+    """Something in the queue is worth a second look (not an error)."""
+
+    warning: ClassVar[bool] = True
+    message: str
+
+
+@dataclass(frozen=True)
 class QueueRewritten(Notice):
     """A replaced queue file was rewritten, not appended to, by a program
     that does not take the lock; its text was saved apart, never merged."""
@@ -249,9 +257,27 @@ class JobsRecovered(Notice):
 
 
 @dataclass(frozen=True)
+class JobGivenUp(Notice):
+    """A job whose runners kept dying while it ran is not put back again."""
+
+    warning: ClassVar[bool] = True
+    path: str
+    job: str
+    times: int
+
+
+@dataclass(frozen=True)
 class RecoveryFailed(Notice):
     warning: ClassVar[bool] = True
     error: str
+
+
+@dataclass(frozen=True)
+class HostsStillConnecting(Notice):
+    """The run ended while these sub-hosts were still being connected for
+    the first time: they ran nothing."""
+
+    hosts: tuple
 
 
 @dataclass(frozen=True)

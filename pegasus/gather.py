@@ -24,13 +24,13 @@ class Gatherer(Printer):
         self._jobs: Dict[int, List] = {}        # id(job) -> its finished runs
         self._output: Dict[int, List[str]] = {}  # run seq -> its output lines
 
-    def on_job_started(self, launch):
+    def show_started(self, launch):
         self._output[launch.seq] = []
 
-    def on_job_line(self, launch, stream, text):
+    def show_line(self, launch, stream, text):
         self._output.setdefault(launch.seq, []).append(text)
 
-    def on_job_finished(self, outcome):
+    def show_finished(self, outcome):
         if outcome.retried:
             self._output.pop(outcome.seq, None)
             return

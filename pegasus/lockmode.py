@@ -10,7 +10,7 @@ import subprocess
 import sys
 from typing import List, Optional
 
-from . import yamlfile
+from . import canonical, yamlfile
 from .errors import PegasusError, Problem, SpecError, UsageError
 from .queuefile import QueueFile
 from .template import Templates
@@ -166,9 +166,9 @@ def entries_text(entries):
     parts = []
     for entry in entries:
         if entry.bare:
-            parts.append("- %s\n" % yamlfile.scalar(entry.values["command"].items[0], 0))
+            parts.append("- %s\n" % canonical.scalar(entry.values["command"].items[0], 0))
         else:
-            parts.append(yamlfile.dump_values(entry))
+            parts.append(canonical.dump_values(entry))
     return "".join(parts)
 
 

@@ -86,6 +86,8 @@ def load(args) -> Loaded:
         with queue.locked():  # what appenders left beside the queue is gathered first
             text = queue.read()
     jobs = validator(text, args.queue_file)
+    for problem in validator.take_warnings():
+        _say(str(problem))
     return Loaded(settings, templates, subhosts, queue, jobs)
 
 
@@ -140,6 +142,7 @@ def run(args) -> int:
     finally:
         handlers.close()
     print_summary(handlers.summary)
+    handlers.printer.finish()
     return exit_status(args, result)
 
 
@@ -175,18 +178,20 @@ class Handlers:
         from .output import Printer
         from .report import JobLog, LogDir, Summary
 
+        progress = getattr(args, "progress", False)
         if args.gather:
             from .gather import Gatherer
-            self.printer: Printer = Gatherer(runs_per_job, color=args.color)
+            self.printer: Printer = Gatherer(runs_per_job, color=args.color, progress=progress)
         else:
-            self.printer = Printer(color=args.color, print_period=args.print_period)
+            self.printer = Printer(color=args.color, print_period=args.print_period,
+                                   progress=progress)
         self.summary = Summary(per_job=per_job)
         self.files = [JobLog(args.joblog) if args.joblog else None,
                       LogDir(args.log_dir) if args.log_dir else None]
         self.fanout = Fanout([self.summary] + self.files + [self.printer])
 
     def close(self) -> None:
-        self.printer.flush()
+        self.printer.close()
         for handler in self.files:
             if handler is not None:
                 handler.close()

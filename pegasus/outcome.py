@@ -94,7 +94,9 @@ class Outcome:
 
     @property
     def counts_as_failed(self) -> bool:
-        return not self.ok and not self.retried
+        """A failure, by the last attempt: not a success, not run again, and
+        not a cancel (the user stopped it; it did not fail)."""
+        return not self.ok and not self.retried and self.reason is not Reason.CANCELLED
 
     @property
     def signal(self) -> int:

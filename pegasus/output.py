@@ -1,17 +1,21 @@
 """What a person sees while jobs run: each output line whole, under a
 `[host (k=v)]` prefix, colored, wrapped to the terminal; a start and a done
-line per run; pegasus's notices."""
+line per run; pegasus's notices; and on a terminal, a status line at the
+bottom (statusline.py says when, words.py what)."""
 
 from __future__ import annotations
 
 import shutil
 import signal
 import sys
+import time
 from typing import Dict, List, Optional, Tuple
 
 from . import words
-from .events import Handler
-from .terminal import BOLD, COLORS, DIM, RED, RESET, use_color, wrap, write_all
+from .events import Handler, QueueEmpty
+from .statusline import Mode, StatusLine, Tally
+from .terminal import (BOLD, DIM, RED, RESET, Screen, columns, cut, host_color, palette,
+                       status_terminal, use_color, wrap, write_all)
 
 
 class Printer(Handler):
@@ -20,28 +24,47 @@ class Printer(Handler):
     Lines are buffered and written once per loop iteration, so two chatty
     jobs never interleave inside a line. Long lines wrap to the terminal
     width under the prefix (re-read on SIGWINCH); `print_period` N prints
-    every Nth line of each job (0: none).
+    the Nth, 2Nth... line of each stream of each run (0: none).
+
+    The Printer owns the terminal: on one, the status line sits below the
+    last line written, and every write clears it, writes the lines, and
+    draws it again, in one write. `progress` asks for a plain status line
+    every few seconds when stderr is not a terminal.
     """
 
-    def __init__(self, stdout=None, stderr=None, color="auto", print_period=1):
+    def __init__(self, stdout=None, stderr=None, color="auto", print_period=1,
+                 progress=False, clock=time.time):
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
         self.color = use_color(color, self.stdout)
+        self.colors = palette()
         self.print_period = print_period
         self._wrap = self.stdout.isatty()
         self.width = self._terminal_width()
         self._out: List[str] = []
         self._err: List[str] = []
-        self._prefixes: Dict[str, Tuple[str, int]] = {}
+        self._prefixes: Dict[int, Tuple[str, int]] = {}
         self._flush_scheduled = False
-        self._lines: Dict[int, int] = {}   # run seq -> lines seen
+        self._lines: Dict[Tuple[int, str], int] = {}   # (run seq, stream) -> lines seen
         self.loop = None
+        self.tally = Tally(clock)
+        live = status_terminal(self.stdout, self.stderr)
+        mode = Mode.LIVE if live else Mode.PLAIN if progress else Mode.OFF
+        self.status = StatusLine(self.tally, mode, self._show_status)
+        self.screen = Screen(self.stdout, self.stderr, live,
+                             BOLD if use_color(color, self.stderr) else "")
+        self._status_width = columns(self.stderr) if live else 0
+        self._plain = ""     # the last plain status line (--progress)
+        self._final = None   # where the run stood when it ended
+        self._waiting = None  # a daemon's "queue empty" notice, until no job runs
 
     def attach(self, loop) -> None:
-        """Flush once per loop iteration; follow terminal resizes."""
+        """Flush once per loop iteration; follow terminal resizes; time the
+        status line."""
         self.loop = loop
-        if self._wrap and hasattr(signal, "SIGWINCH"):
+        if (self._wrap or self.status.mode is Mode.LIVE) and hasattr(signal, "SIGWINCH"):
             loop.on_signal(signal.SIGWINCH, self._resized)
+        self.status.attach(loop)
 
     def _terminal_width(self) -> int:
         if not self._wrap:
@@ -50,19 +73,24 @@ class Printer(Handler):
 
     def _resized(self, _signum):
         self.width = self._terminal_width()
+        if self.status.mode is Mode.LIVE:
+            self._status_width = columns(self.stderr)
+            self._show_status(force=True)
 
     # --- formatting ----------------------------------------------------------
 
     def prefix(self, host) -> Tuple[str, int]:
-        label = host.label if host is not None else "-"
-        cached = self._prefixes.get(label)
+        """The prefix of `host` as shown, and its width. Colors go by the
+        sub-host's place in hosts.yaml, so two sub-hosts with one label
+        differ too."""
+        index = host.index if host is not None else -1
+        cached = self._prefixes.get(index)
         if cached is None:
-            plain = "[%s]" % label
+            plain = "[%s]" % (host.label if host is not None else "-")
             shown = plain
-            if self.color:
-                index = host.index if host is not None else 0
-                shown = "\x1b[%sm%s%s" % (COLORS[index % len(COLORS)], plain, RESET)
-            cached = self._prefixes[label] = (shown, len(plain))
+            if self.color and host is not None:
+                shown = host_color(host.index, self.colors) + plain + RESET
+            cached = self._prefixes[index] = (shown, len(plain))
         return cached
 
     def _format(self, host, text: str, style: Optional[str] = None) -> str:
@@ -75,6 +103,9 @@ class Printer(Handler):
             text = text.expandtabs(8)
         room = self.width - width - 1
         pieces = wrap(text, room) if room >= 20 else [text]
+        # Continuation rows go under the text, not under a second prefix: a
+        # row that starts with a prefix is a line the job printed (see the
+        # README, "Output").
         indent = " " * (width + 1)
         return "%s %s\n" % (shown, pieces[0]) + "".join(
             "%s%s\n" % (indent, piece) for piece in pieces[1:])
@@ -87,61 +118,144 @@ class Printer(Handler):
             self._flush_scheduled = True
             self.loop.call_soon(self.flush)
 
+    # --- writing ---------------------------------------------------------------
+
     def flush(self) -> None:
+        """Write what is buffered (on a terminal, under it the status line)."""
         self._flush_scheduled = False
-        for buffer, stream in ((self._out, self.stdout), (self._err, self.stderr)):
-            if buffer:
-                text = "".join(buffer)
-                buffer.clear()
-                write_all(stream, text)
+        out, err = "".join(self._out), "".join(self._err)
+        self._out.clear()
+        self._err.clear()
+        if self.screen.live and not self.screen.line and not self.status.stopped:
+            self.screen.line = self._compose()
+        self.screen.write(out, err)
+
+    def _compose(self) -> str:
+        snapshot = self.tally.snapshot()
+        if not self.screen.live:
+            return "pegasus: " + words.status(snapshot)
+        # One column short of the width: a full row would wrap on some terminals.
+        width = max(1, self._status_width - 1)
+        return cut("pegasus: " + words.status(snapshot, max(1, width - len("pegasus: "))), width)
+
+    def _show_status(self, force: bool = False) -> None:
+        """The status line's timer: compose it again; show it if it changed
+        (or, `force`, if the terminal changed under it)."""
+        if self.status.stopped:
+            return
+        line = self._compose()
+        if not self.screen.live:
+            if line != self._plain or self.tally.running:  # --progress: a plain line
+                self._plain = line
+                self._emit(self._err, line + "\n")
+        elif self._out or self._err:
+            self.screen.line = line
+            self.flush()
+        else:
+            self.screen.draw(line, force)
+
+    def _erase_status(self) -> None:
+        self.status.stop()
+        self.screen.line = ""
+        self.flush()
+        self.screen.erase()
+
+    def close(self) -> None:
+        """The run is over: write what is left, take the status line away."""
+        self._erase_status()
+
+    def finish(self) -> None:
+        """The run's last line, once, on stderr: counts and wall time."""
+        self._erase_status()
+        snapshot = self._final or self.tally.snapshot()
+        write_all(self.stderr, "pegasus: %s\n" % words.final(snapshot, self.tally.cancelling))
 
     # --- events --------------------------------------------------------------
 
+    def _changed(self) -> None:
+        self.status.changed()
+
+    def on_run_started(self, run):
+        self.tally.on_run_started(run)
+        self._changed()
+
+    def on_queue_left(self, count):
+        self.tally.on_queue_left(count)
+        if count:
+            self._waiting = None
+        self._changed()
+
+    def on_status_requested(self):
+        lines = words.status_block(self.tally.snapshot())
+        self._emit(self._err, "pegasus: " + "\n".join(lines) + "\n")
+
+    def on_run_finished(self):
+        self._final = self.tally.snapshot()
+        self._erase_status()
+
     def on_host_ready(self, host, was_down):
+        self.tally.on_host_ready(host, was_down)
         if was_down:
             self._emit(self._err, self._format(host, "connected again: taking jobs"))
 
     def on_host_failed(self, host, reason):
+        self.tally.on_host_failed(host, reason)
         self._emit(self._err, self._format(host, "cannot connect: %s (skipped)" % reason, RED))
 
     def on_host_lost(self, host, reason):
+        self.tally.on_host_lost(host, reason)
         self._emit(self._err, self._format(host, "connection lost: %s" % reason, RED))
 
     def on_job_started(self, launch):
-        if launch.host is None:
-            return
-        text = "$ " + words.first_line(launch.command)
-        if launch.host.slots > 1 and launch.slots is not None:
-            text += "   (slots %s)" % launch.slots_text
-        self._emit(self._out, self._format(launch.host, text, DIM))
+        self.tally.on_job_started(launch)
+        self._waiting = None
+        self._changed()
+        self.show_started(launch)
 
     def on_job_line(self, launch, stream, text):
-        period = self.print_period
-        if period != 1:
-            seen = self._lines.get(launch.seq, 0) + 1
-            self._lines[launch.seq] = seen
-            if period == 0 or (seen - 1) % period:
-                return
-        self._emit(self._out if stream == "out" else self._err, self._format(launch.host, text))
+        self.show_line(launch, stream, text)
 
     def on_job_finished(self, outcome):
-        self._lines.pop(outcome.seq, None)
-        took = words.seconds(outcome.duration)
-        if outcome.retried:
-            text = "LOST: %s after %s; the job goes back to the queue for another host" % (
-                words.ending(outcome), took)
-            self._emit(self._out, self._format(outcome.host, text, BOLD + RED))
-            return
-        if outcome.ok:
-            text, style = "done: exit 0 after %s" % took, DIM
-        elif outcome.host is None:
-            text, style = "FAILED: %s" % words.ending(outcome), BOLD + RED
-        else:
-            text, style = "FAILED: %s after %s" % (words.ending(outcome), took), BOLD + RED
-        self._emit(self._out, self._format(outcome.host, text, style))
+        self.tally.on_job_finished(outcome)
+        self._changed()
+        self.show_finished(outcome)
+        if self._waiting is not None and not self.tally.running:
+            self._say(self._waiting)
+            self._waiting = None
 
     def on_notice(self, notice):
+        self.tally.on_notice(notice)
+        self._changed()
+        if isinstance(notice, QueueEmpty) and self.tally.running:
+            # The queue is empty but jobs still run: pegasus waits only once
+            # they are done, and says so then, above the status line.
+            self._waiting = notice
+            return
+        self._say(notice)
+
+    def _say(self, notice) -> None:
         text = words.notice(notice)
         if notice.warning and self.color:
             text = RED + text + RESET
         self._emit(self._err, "pegasus: %s\n" % text)
+
+    # --- what a run shows (the Gatherer shows it otherwise) --------------------
+
+    def show_started(self, launch) -> None:
+        if launch.host is not None:
+            self._emit(self._out, self._format(launch.host, words.run_started(launch), DIM))
+
+    def show_line(self, launch, stream: str, text: str) -> None:
+        period = self.print_period
+        if period != 1:
+            key = (launch.seq, stream)
+            seen = self._lines[key] = self._lines.get(key, 0) + 1
+            if period == 0 or seen % period:
+                return
+        self._emit(self._out if stream == "out" else self._err, self._format(launch.host, text))
+
+    def show_finished(self, outcome) -> None:
+        self._lines.pop((outcome.seq, "out"), None)
+        self._lines.pop((outcome.seq, "err"), None)
+        style = DIM if outcome.ok else BOLD + RED
+        self._emit(self._out, self._format(outcome.host, words.run_ended(outcome), style))

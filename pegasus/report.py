@@ -47,6 +47,8 @@ class Summary(Handler):
         self.lost.append((host, reason))
 
     def on_job_finished(self, outcome):
+        if outcome.retried:
+            return  # counted by its last attempt
         self.runs += 1
         self.jobs.add(id(outcome.job))
         if outcome.counts_as_failed:

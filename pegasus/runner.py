@@ -101,6 +101,9 @@ class Runner:
             self.connections.start()
             self.taker.pump_soon()
             self.loop.run(until=self._done)
+            late = self.connections.never_up()
+            if late and self.runs:
+                self.events.on_notice(events.HostsStillConnecting(tuple(late)))
             self.events.on_run_finished()
             self._shutdown()
             clean = not self.taker.pending

@@ -14,7 +14,8 @@ import math
 from . import nodeset, slurm
 from .errors import Problem, SpecError
 from .template import Where
-from .yamlfile import dump_entry, load_entries
+from .canonical import dump_entry
+from .yamlfile import load_entries
 
 # Keys with a meaning of their own. Everything else is a template variable.
 HOST_KEYS = ("hostname", "slots", "slurm", "launcher")

@@ -136,7 +136,7 @@ def _failure(record: dict) -> dict:
     return {"seq": record.get("seq"), "host": record.get("host"), "kind": record.get("kind"),
             "exit": record.get("exit"), "reason": record.get("reason"),
             "detail": record.get("detail"), "ended": record.get("end"),
-            "attempt": record.get("attempt"),
+            "attempt": record.get("attempt"), "retried": bool(record.get("retried")),
             "command": first_line(canonical_command(record["job"]))}
 
 
@@ -178,7 +178,8 @@ def lines(status: Dict[str, Any]) -> List[str]:
         out.append("last failures:")
         for job in status["recent_failures"]:
             how = job["reason"] or "exit %s" % job["exit"]
-            out.append("  #%-5s %-24s %-12s %s" % (job["seq"], job["host"], how, job["command"]))
+            out.append("  #%-5s %-24s %-12s %s%s" % (job["seq"], job["host"], how, job["command"],
+                                                    "   (retried)" if job["retried"] else ""))
     return out
 
 

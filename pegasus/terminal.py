@@ -1,5 +1,6 @@
-"""The terminal: whether to color, how wide text is, wrapping it without
-cutting an escape sequence, and writing it all even to a full pipe."""
+"""The terminal: whether to color and with which palette, how wide text is,
+wrapping it without cutting an escape sequence, whether a status line may be
+drawn in place, and writing it all even to a full pipe."""
 
 from __future__ import annotations
 
@@ -7,11 +8,33 @@ import itertools
 import os
 import re
 import select
+import stat
 import unicodedata
-from typing import List
+from typing import List, Mapping, Optional, Sequence
 
-COLORS = ("36", "33", "35", "32", "34", "31", "96", "93", "95", "92", "94", "91")
 DIM, RED, BOLD, RESET = "\x1b[2m", "\x1b[31m", "\x1b[1m", "\x1b[0m"
+# The status line is drawn with the cursor left at its start; a write erases
+# that row first (ERASE: from its start, also if a key the user typed was
+# echoed there), and a status line drawn is followed by an erase to
+# the end of the screen (BELOW): a terminal that reflows lines when it gets
+# narrower (tmux, most of today's) splits the old line in rows but keeps the
+# cursor at its start, so the redraw after SIGWINCH takes all of them. Never
+# an erase to the end of the screen from the cursor's start of row: at the
+# top left that clears the whole screen, which tmux first scrolls into its
+# history.
+ERASE, BELOW = "\r\x1b[K", "\x1b[J"
+
+# Sub-host prefix colors. Red is kept for FAILED, so no palette has it.
+# The 16-color one: every terminal has it; cycling it, two neighbours (hosts
+# next to each other in hosts.yaml) never share a color.
+BASIC_COLORS = ("36", "33", "35", "32", "34", "96", "93", "95", "92", "94")
+# The 256-color one: hues of the xterm color cube a golden angle (~137
+# degrees) apart, so neighbours -- also across the wrap-around -- differ by
+# at least 45 degrees of hue; none within 25 degrees of red; each legible on
+# a dark and on a light background (contrast >= 3.5 to black, >= 2 to white).
+COLORS_256 = tuple("38;5;%d" % n for n in (
+    74, 28, 99, 180, 36, 200, 64, 68, 34, 135, 178, 38,
+    162, 70, 62, 35, 165, 106, 33, 29, 98, 172, 30, 163))
 _ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]")
 
 
@@ -26,6 +49,70 @@ def use_color(choice: str, stream) -> bool:
     return stream.isatty()
 
 
+def palette(environ: Optional[Mapping[str, str]] = None) -> Sequence[str]:
+    """The prefix palette the terminal can show: 256 colors when TERM or
+    COLORTERM says so, else the 16 basic ones."""
+    env = os.environ if environ is None else environ
+    if "256color" in env.get("TERM", "") or env.get("COLORTERM") in ("truecolor", "24bit"):
+        return COLORS_256
+    return BASIC_COLORS
+
+
+def host_color(index: int, colors: Sequence[str]) -> str:
+    """The escape that colors sub-host `index` (its place in hosts.yaml)."""
+    return "\x1b[%sm" % colors[index % len(colors)]
+
+
+def columns(stream, fallback: int = 80) -> int:
+    """How wide the terminal behind `stream` is (COLUMNS wins, as for
+    shutil.get_terminal_size)."""
+    try:
+        return max(1, int(os.environ["COLUMNS"]))
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or fallback
+    except (AttributeError, OSError, ValueError):
+        return fallback
+
+
+def _stat(stream) -> Optional[os.stat_result]:
+    try:
+        return os.fstat(stream.fileno())
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def status_terminal(stdout, stderr) -> bool:
+    """Whether a status line may be drawn in place on `stderr`: it is a
+    terminal that moves the cursor, and nothing else draws on it -- stdout
+    is that same terminal, or a file. When stdout is a pipe, whatever reads
+    it (tee, less, grep) may write to the terminal too, and a line redrawn
+    under it would garble both."""
+    if os.environ.get("TERM") == "dumb" or not _isatty(stderr):
+        return False
+    err, out = _stat(stderr), _stat(stdout)
+    if err is None or out is None:
+        return False
+    if _isatty(stdout):
+        return os.path.samestat(out, err)
+    return stat.S_ISREG(out.st_mode) or stat.S_ISCHR(out.st_mode)  # a file, /dev/null
+
+
+def same_terminal(stdout, stderr) -> bool:
+    """Both streams are one terminal: what goes to one may go to the other."""
+    out, err = _stat(stdout), _stat(stderr)
+    return (out is not None and err is not None and _isatty(stdout) and _isatty(stderr)
+            and os.path.samestat(out, err))
+
+
+def _isatty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 def display_width(text: str) -> int:
     """Columns `text` takes on a terminal: escapes take none, wide East Asian
     characters two, combining marks none."""
@@ -38,6 +125,11 @@ def display_width(text: str) -> int:
                 continue
             width += 2 if unicodedata.east_asian_width(char) in "WF" else 1
     return width
+
+
+def cut(text: str, width: int) -> str:
+    """The first `width` columns of `text`."""
+    return wrap(text, width)[0] if width > 0 else ""
 
 
 def wrap(text: str, width: int) -> List[str]:
@@ -92,3 +184,53 @@ def write_all(stream, text: str) -> None:
             select.select([], [fd], [])
             continue
         view = view[written:]
+
+
+class Screen:
+    """Where printed text goes: stdout and stderr, and when `live`, a status
+    line on stderr under the last line written. Each write erases the
+    status line, writes the lines, and draws it again: one write, so it is
+    never torn into a line, nor seen to flicker."""
+
+    def __init__(self, stdout, stderr, live: bool, style: str = ""):
+        self.stdout = stdout
+        self.stderr = stderr
+        self.live = live
+        self.shared = same_terminal(stdout, stderr)
+        self.style = style
+        self.line = ""    # the status line to draw under what is written
+        self.shown = ""   # the status line on the terminal now, "" if none
+
+    def write(self, out: str, err: str) -> None:
+        if not self.live:
+            for text, stream in ((out, self.stdout), (err, self.stderr)):
+                if text:
+                    write_all(stream, text)
+            return
+        if out and not self.shared:
+            write_all(self.stdout, out)  # a file: the terminal is stderr alone
+            out = ""
+        if out or err:
+            write_all(self.stderr, ERASE + out + err + self._drawn())
+
+    def draw(self, line: str, force: bool = False) -> None:
+        """Show `line` as the status line (again, with `force`: the terminal
+        changed under it)."""
+        if line != self.shown or force:
+            self.line = line
+            write_all(self.stderr, self._drawn())
+
+    def erase(self) -> None:
+        """No status line from now on."""
+        self.line = ""
+        if self.shown:
+            write_all(self.stderr, ERASE)
+            self.shown = ""
+
+    def _drawn(self) -> str:
+        self.shown = self.line
+        if not self.line:
+            return ""
+        if self.style:
+            return self.style + self.line + RESET + BELOW + "\r"
+        return self.line + BELOW + "\r"

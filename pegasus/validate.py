@@ -18,6 +18,14 @@ from .errors import Problem, SpecError
 from .spec import Job, check_job_keys, expand_entry, expand_queue, job_count
 from .template import Templates, Where
 
+# The keys pegasus acts on (Pegasus 1.4 read them as plain variables).
+MEANINGFUL = {
+    "timeout": "the job is stopped after that many seconds",
+    "slots": "the job takes that many slots of its sub-host",
+    "allocation_policy": "it chooses how slots are allocated",
+    "retries": "a failed job runs again that many times",
+}
+
 
 def validate_text(text: str, path: str) -> List[Job]:
     """The checks that need no templates: YAML, entry shapes and special
@@ -62,6 +70,12 @@ class QueueValidator:
         self.templates = templates
         self.subhosts = subhosts
         self._kinds = _host_kinds(subhosts or ())
+        self.warnings: List[Problem] = []   # not errors: for whoever shows them, once
+        self._warned: set = set()
+
+    def take_warnings(self) -> List[Problem]:
+        found, self.warnings = self.warnings, []
+        return found
 
     def __call__(self, text: str, path: str) -> Checked:
         """Check `text`; raise SpecError with every problem."""
@@ -81,7 +95,26 @@ class QueueValidator:
                 problems.extend(exc.problems)
         if problems:
             raise SpecError(problems)
+        for entry in good:
+            self._warn_of_meaning(entry)
         return Checked(entries)
+
+    def _warn_of_meaning(self, entry: yamlfile.Entry) -> None:
+        """A key with a meaning of its own that the command also uses: in
+        Pegasus 1.4 it was only a variable; here pegasus acts on it too."""
+        value = entry.values["command"]
+        used: set = set()
+        for source in value.items:
+            used |= self.templates.variables_used(source, Where(entry.path, value.line))
+        for key in sorted(used & set(MEANINGFUL) & set(entry.values)):
+            if (entry.path, entry.values[key].line, key) in self._warned:
+                continue
+            self._warned.add((entry.path, entry.values[key].line, key))
+            self.warnings.append(Problem(
+                entry.path, entry.values[key].line,
+                "warning: '%s' is used in the command, and pegasus also acts on it (%s)"
+                % (key, MEANINGFUL[key]),
+                "fine if meant; else give the variable another name"))
 
     def _compile(self, entry: yamlfile.Entry) -> None:
         value = entry.values["command"]

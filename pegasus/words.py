@@ -4,10 +4,16 @@ events.py); output.py and report.py show what this module says of them."""
 
 from __future__ import annotations
 
-from typing import Callable, Dict
+import math
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional
 
 from . import events
-from .outcome import Outcome, Reason
+from .outcome import Launch, Outcome, Reason
+from .terminal import cut, display_width
+from .validate import canonical_command
+
+if TYPE_CHECKING:
+    from .statusline import Snapshot
 
 _WITH_DETAIL = {
     Reason.UNREACHABLE: "unreachable: %s",
@@ -48,6 +54,131 @@ def seconds(duration: float) -> str:
     if duration < 600:
         return "%.1f s" % duration
     return "%d min %02d s" % divmod(int(duration), 60)
+
+
+def span(duration: float) -> str:
+    """A coarse duration, for elapsed times and ETAs: `8 s`, `1 min 10 s`,
+    `2 h 05 min`."""
+    whole = int(duration + 0.5)
+    if whole < 60:
+        return "%d s" % whole
+    if whole < 3600:
+        return "%d min %02d s" % divmod(whole, 60)
+    return "%d h %02d min" % (whole // 3600, whole % 3600 // 60)
+
+
+# --- a run's start and end lines ----------------------------------------------
+
+def run_started(launch: Launch) -> str:
+    """`#12 $ command` (with the slots it has, on a host with several)."""
+    text = "#%d $ %s" % (launch.seq, first_line(launch.command))
+    if launch.host is not None and launch.host.slots > 1 and launch.slots is not None:
+        text += "   (slots %s)" % launch.slots_text
+    return text
+
+
+def run_ended(outcome: Outcome) -> str:
+    """`#12 done: exit 0 after 1.2 s`, `#12 FAILED: exit 3 after 0.4 s`..."""
+    took = seconds(outcome.duration)
+    if outcome.retried:
+        return "#%d %s: %s after %s; the job goes back to the queue for attempt %d, on " \
+               "another sub-host when one can take it" % (
+                   outcome.seq, "LOST" if outcome.reason is Reason.HOST_LOST else "RETRY",
+                   ending(outcome), took, outcome.launch.attempt + 1)
+    if outcome.ok:
+        return "#%d done: exit 0 after %s" % (outcome.seq, took)
+    if outcome.reason is Reason.CANCELLED:
+        return "#%d cancelled after %s" % (outcome.seq, took)
+    if outcome.host is None:
+        return "#%d FAILED: %s" % (outcome.seq, ending(outcome))
+    return "#%d FAILED: %s after %s" % (outcome.seq, ending(outcome), took)
+
+
+# --- where the run stands -----------------------------------------------------
+
+def _counts(snapshot: Snapshot, running: bool = True) -> List[str]:
+    parts = ["%d running" % len(snapshot.running)] if running else []
+    parts += ["%d done" % snapshot.done, "%d failed" % snapshot.failed]
+    if snapshot.cancelled:
+        parts.append("%d cancelled" % snapshot.cancelled)
+    if snapshot.retried:
+        parts.append("%d retried" % snapshot.retried)
+    return parts
+
+
+def _left(snapshot: Snapshot) -> Optional[str]:
+    if snapshot.left is None:
+        return None
+    if snapshot.daemon and not snapshot.left:
+        return "queue empty"
+    return "%d left" % snapshot.left
+
+
+def _rate(snapshot: Snapshot) -> Optional[str]:
+    if snapshot.rate is None:
+        return None
+    return ("%.1f jobs/min" if snapshot.rate < 10 else "%.0f jobs/min") % snapshot.rate
+
+
+def _eta(snapshot: Snapshot) -> Optional[str]:
+    if snapshot.eta is None:
+        return None
+    return "ETA %s" % span(math.ceil(snapshot.eta))
+
+
+def status(snapshot: Snapshot, width: int = 0) -> str:
+    """The status line: `4 running, 7 done, 1 failed, 12 left; 10.5 jobs/min,
+    ETA 1 min 10 s`; a daemon waiting: `queue empty: waiting; 12 done, 0
+    failed`. With `width`, what does not fit is left out (the rate first,
+    then the ETA), then the line is cut."""
+    if snapshot.idle:
+        text = "queue empty: waiting; " + ", ".join(_counts(snapshot, running=False))
+        return cut(text, width) if width else text
+    counts = _counts(snapshot) + [part for part in (_left(snapshot),) if part]
+    extras = [part for part in (_eta(snapshot), _rate(snapshot)) if part]
+    while True:
+        text = ", ".join(counts) + ("; " + ", ".join(reversed(extras)) if extras else "")
+        if not width or display_width(text) <= width or not extras:
+            return cut(text, width) if width else text
+        extras.pop()
+
+
+def final(snapshot: Snapshot, cancelled: bool) -> str:
+    """The last line of a run: `finished in 14.2 s: 12 done, 0 failed; 51
+    jobs/min`."""
+    counts = _counts(snapshot, running=False)
+    if snapshot.left:
+        counts.append("%d left" % snapshot.left)
+    text = "%s %s: %s" % ("cancelled after" if cancelled else "finished in",
+                          seconds(snapshot.elapsed), ", ".join(counts))
+    rate = _rate(snapshot)
+    return text + ("; " + rate if rate and snapshot.finished > 1 else "")
+
+
+def _host(launch: Launch) -> str:
+    if launch.host is None:
+        return "-"
+    if launch.host.slots > 1 and launch.slots:
+        return "%s slots=%s" % (launch.host.label, launch.slots_text)
+    return launch.host.label
+
+
+def status_block(snapshot: Snapshot) -> List[str]:
+    """What SIGUSR1 prints: the status line, then each running job (its
+    sequence number, sub-host, time so far and command)."""
+    where = " of %s" % snapshot.source if snapshot.source else ""
+    lines = ["status%s after %s:" % (where, span(snapshot.elapsed)), "  " + status(snapshot)]
+    if not snapshot.running:
+        lines.append("  no job running")
+    hosts = [_host(launch) for launch in snapshot.running]
+    width = max((display_width(host) for host in hosts), default=0)
+    seqs = max((len(str(launch.seq)) for launch in snapshot.running), default=0)
+    for launch, host in zip(snapshot.running, hosts):
+        lines.append("  #%-*d  %s%s  %8s  %s" % (
+            seqs, launch.seq, host, " " * (width - display_width(host)),
+            seconds(max(0.0, snapshot.now - launch.started)),
+            first_line(launch.command, 100)))
+    return lines
 
 
 # --- notices ------------------------------------------------------------------
@@ -104,6 +235,7 @@ _NOTICES: Dict[type, Callable] = {
         "%s was rewritten by another program while pegasus replaced it; that version "
         "is saved as %s (its jobs are not in the queue: put back what you need with "
         "`pegasus l`)" % (n.path, n.saved)),
+    events.QueueWarning: lambda n: n.message,
     events.QueueUnwritable: lambda n: (
         "%s\n  nothing is taken until it can be written; pegasus tries again" % n.message),
     events.QueueEmpty: lambda n: "queue empty: waiting for new entries; Ctrl-C to stop",
@@ -111,8 +243,14 @@ _NOTICES: Dict[type, Callable] = {
     events.JobPutBack: _put_back,
     events.PutBackFailed: lambda n: "could not put jobs back in %s: %s" % (n.path, n.error),
     events.JobsRecovered: _recovered,
+    events.JobGivenUp: lambda n: (
+        "not put back in %s: the runners of this job died %d times while it ran (recorded "
+        "as lost; `pegasus l --requeue lost` puts it back): %s" % (
+            n.path, n.times, first_line(canonical_command(n.job)))),
     events.RecoveryFailed: lambda n: "could not recover the jobs of a dead runner: %s" % n.error,
     events.Cancelling: _cancelling,
+    events.HostsStillConnecting: lambda n: "the run ended before %s connected: %s ran "
+    "nothing" % (", ".join(h.label for h in n.hosts), "it" if len(n.hosts) == 1 else "they"),
     events.KillingNow: lambda n: "%s again: killing every job now" % n.signal_name,
     events.Aborting: lambda n: "a job failed and -e is set: no further job is taken",
 }

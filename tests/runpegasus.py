@@ -66,7 +66,7 @@ class Workspace:
 
     def argv(self, mode, *args):
         argv = pegasus_argv() + [mode]
-        if self.ssh_config and mode not in ("l", "lock"):
+        if self.ssh_config and mode not in ("l", "lock", "status"):
             argv += ["--ssh-config", self.ssh_config]
         return argv + list(args)
 

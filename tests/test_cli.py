@@ -135,3 +135,60 @@ def test_cli_module_imports_only_the_standard_library():
     imports = [line.split()[1] for line in source.splitlines()
                if line.startswith(("import ", "from "))]
     assert all(name.split(".")[0] in sys.stdlib_module_names for name in imports), imports
+
+
+# --- the command line as Pegasus 1.4 accepted it --------------------------------------------
+
+@pytest.mark.parametrize("argv, mode, attribute, value", [
+    (["-d", "q"], "queue", "daemon", True),
+    (["--queue-file", "x.yaml", "q"], "queue", "queue_file", "x.yaml"),
+    (["-p", "2", "b"], "broadcast", "print_period", 2),
+    (["--hosts-file", "h.yaml", "-d", "b", "-p", "0"], "broadcast", "hosts_file", "h.yaml"),
+    (["-Q", "q", "q"], "queue", "queue_file", "q"),   # a value that reads like a mode
+])
+def test_options_may_come_before_the_mode_as_in_pegasus_1_4(argv, mode, attribute, value):
+    args = cli.parse_args(argv)
+    assert args.mode == mode
+    assert getattr(args, attribute) == value
+
+
+@pytest.mark.parametrize("argv, note", [
+    (["q", "-i"], "--ignore-errors has no effect in queue mode"),
+    (["l", "-p", "2"], "--print-period has no effect in lock mode"),
+    (["l", "-d"], "--daemon has no effect in lock mode"),
+    (["q", "--editor", "vi"], "--editor has no effect in queue mode"),
+])
+def test_options_1_4_accepted_in_every_mode_get_a_note_where_they_do_nothing(argv, note):
+    assert cli.parse_args(argv).notes == [note]
+
+
+def test_no_note_where_an_option_applies():
+    assert cli.parse_args(["b", "-i", "-d", "-p", "3"]).notes == []
+
+
+def test_dash_capital_v_prints_the_version(tmp_path):
+    result = run_pegasus(tmp_path, "-V")
+    assert result.returncode == 0
+    assert result.stdout.strip() == "pegasus " + pegasus.__version__
+
+
+def test_the_note_is_printed_and_the_run_goes_on(tmp_path):
+    (tmp_path / "hosts.yaml").write_text("- localhost\n")
+    (tmp_path / "queue.yaml").write_text("- true\n")
+    result = run_pegasus(tmp_path, "-i", "q")
+    assert result.returncode == 0, result.stderr
+    assert "pegasus: note: --ignore-errors has no effect in queue mode" in result.stderr
+
+
+def test_commands_without_a_double_dash_are_a_usage_error(tmp_path):
+    result = run_pegasus(tmp_path, "q", "-w", "localhost", "echo hi")
+    assert result.returncode == 2
+    assert "after --" in result.stderr
+
+
+@pytest.mark.parametrize("rule", ["later,fail=1", "now,fail=0", "soon,fail=101%", "now,ok=1",
+                                  "soon"])
+def test_a_bad_halt_rule_is_a_usage_error(rule):
+    with pytest.raises(SystemExit) as info:
+        cli.parse_args(["q", "--halt", rule])
+    assert info.value.code == 2

@@ -213,3 +213,28 @@ def test_requeue_failed_puts_back_exactly_the_failed_jobs_once(work):
     assert work.run("q", "--black-hole", "off").returncode == 1
     assert work.run("l", "--requeue", "all-failed").returncode == 0
     assert work.read("queue.yaml").count("command:") == 3
+
+
+def test_ctrl_c_in_broadcast_mode_puts_the_job_back_once(work):
+    marks = work.file("marks")
+    os.mkdir(marks)
+    work.hosts("- node-1\n- node-2\n- node-3\n")
+    work.queue("- touch %s/{{ hostname }}; sleep 60\n- echo next\n" % marks)
+    runner = work.start("b")
+    wait_for(lambda: len(os.listdir(marks)) == 3)
+    runner.send_signal(signal.SIGINT)
+    _out, err = runner.communicate(timeout=60)
+    assert runner.returncode == 130
+    assert "put back 1 cancelled job " in err
+    assert work.read("queue.yaml") == "- command: touch %s/{{ hostname }}; sleep 60\n" \
+        "- echo next\n" % marks
+
+
+def test_requeue_since_keeps_to_recent_failures(work):
+    work.hosts("- node-1\n")
+    work.queue("- exit 1\n")
+    assert work.run("q").returncode == 1
+    assert work.run("l", "--requeue", "failed", "--since", "2099-01-01").returncode == 0
+    assert work.read("queue.yaml").strip() == ""
+    assert work.run("l", "--requeue", "failed", "--since", "1h").returncode == 0
+    assert work.read("queue.yaml") == "- command: exit 1\n"

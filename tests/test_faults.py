@@ -1,6 +1,7 @@
 """Cancel, kill, timeouts, lost hosts and crashes, on the real sshd. The
 "remote" processes live on this machine, so the tests can see them."""
 
+import json
 import os
 import random
 import signal
@@ -140,6 +141,14 @@ def test_a_lost_host_fails_its_job_with_host_lost(tmp_path, second_sshd):
     assert "1 of 1 job failed" in err
 
 
+def _connected(work):
+    """How many sub-hosts the queue's one runner has connected, as its
+    journal says (`pegasus status`)."""
+    result = work.run("status", "--json")
+    runners = json.loads(result.stdout)["runners"] if result.returncode == 0 else []
+    return runners[0]["connected"] if runners else 0
+
+
 def test_with_retries_a_job_of_a_lost_host_runs_on_another(tmp_path, sshd, second_sshd):
     far = second_sshd(aliases=1)
     config = tmp_path / "ssh_config"
@@ -149,8 +158,9 @@ def test_with_retries_a_job_of_a_lost_host_runs_on_another(tmp_path, sshd, secon
     work.queue("")
     process = work.start("q", "-d", "--retries", "1")
     try:
-        wait_for(lambda: len(_masters(process.pid)) == 2)
-        # Both are ready: the job goes to far-1, first in hosts.yaml.
+        # Both are connected (a master process may be up before it is ready):
+        # the job goes to far-1, first in hosts.yaml.
+        wait_for(lambda: _connected(work) == 2)
         assert work.run("l", "--append", "touch %s/on-{{ hostname }}; "
                         "[ {{ hostname }} = far-1 ] && sleep 120; true" % work.path
                         ).returncode == 0

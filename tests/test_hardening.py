@@ -3,8 +3,10 @@ turned against the user running pegasus, a full disk loses and records
 nothing, a job that cannot start does not crash the runner, and exit 0
 means every job taken ran."""
 
+import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -242,3 +244,51 @@ def test_a_job_the_system_refuses_to_spawn_fails_without_crashing_the_runner():
     assert [(o.command, o.ok) for o in record.outcomes] == [("echo a\0b", False), ("true", True)]
     assert "null" in record.outcomes[0].detail
     assert result.failed == 1 and not result.cancelled
+
+
+def test_a_job_whose_runners_keep_dying_is_not_put_back_forever(work):
+    started = work.file("started")
+    work.queue("- echo x >> %s; sleep 120\n- echo after\n" % started)
+    for kill in range(3):
+        runner = work.start("q")
+        wait_for(lambda k=kill: len(open(started).read().split()) == k + 1
+                 if os.path.exists(started) else False)
+        runner.send_signal(signal.SIGKILL)
+        runner.wait(timeout=30)
+    result = work.run("q")
+    assert result.returncode == 0, result.stderr
+    assert "died 3 times while it ran" in result.stderr
+    assert open(started).read().split() == ["x", "x", "x"]   # not a fourth time
+    records = [json.loads(line) for line in open(work.file(".queue.yaml.pegasus/outcomes.jsonl"))]
+    assert [r["kind"] for r in records if "sleep 120" in r["job"]] == ["lost"]
+
+
+def test_a_read_only_queue_directory_takes_nothing_and_says_why(tiny_disk):
+    work = Workspace(tiny_disk)
+    work.hosts("- localhost\n")
+    work.queue("- echo a\n- echo b\n")
+    assert work.run("q", "--dry-run").returncode == 0
+    subprocess.run(["mount", "-o", "remount,ro", str(tiny_disk)], check=True)
+    try:
+        result = work.run("q")
+    finally:
+        subprocess.run(["mount", "-o", "remount,rw", str(tiny_disk)], check=True)
+    assert result.returncode == 2, result.stderr
+    assert "Read-only file system" in result.stderr
+    assert work.read("queue.yaml") == "- echo a\n- echo b\n"
+    assert not work.exists("consumed.yaml")
+
+
+@pytest.mark.parametrize("stdin, words", [
+    ("echo fine\necho \x01bad\n", ["<stdin>:2:", "control character (0x01)"]),
+    ("- command: echo {{ a }}{{ b }}{{ c }}\n" + "".join(
+        "  %s: [%s]\n" % (key, ", ".join(str(n) for n in range(1000))) for key in "abc"),
+     ["<stdin>:1:", "1000000000 jobs"]),
+])
+def test_append_from_stdin_refuses_what_would_break_the_queue(work, stdin, words):
+    work.queue("- echo kept\n")
+    result = work.run("l", "--append", "-", input=stdin, timeout=60)
+    assert result.returncode == 2
+    for word in words:
+        assert word in result.stderr
+    assert work.read("queue.yaml") == "- echo kept\n"

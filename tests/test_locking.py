@@ -23,7 +23,7 @@ def broken_lock(*_args, **_kwargs):
 def test_a_lock_that_cannot_work_is_reported_with_what_to_do(tmp_path, monkeypatch):
     (tmp_path / "queue.yaml").write_text("- echo a\n")
     queue = QueueFile(str(tmp_path / "queue.yaml"))
-    monkeypatch.setattr(queue._lock, "acquire", broken_lock)
+    monkeypatch.setattr(queue._lock._lock, "acquire", broken_lock)
     with pytest.raises(LockError) as caught:
         queue.try_lock()
     message = str(caught.value)

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pegasus import queuetext, yamlfile
+from pegasus import canonical, queuetext
 from pegasus.queuefile import queue as queuefile
 from pegasus.queuefile import replace
 from pegasus.errors import SpecError
@@ -530,18 +530,18 @@ def entry_texts(draw):
     style = draw(st.sampled_from(["bare", "flow", "block", "scalars"]))
     comment = draw(st.sampled_from(["", "  # trailing"]))
     if style == "bare" or (style == "scalars" and not params):
-        return "- %s%s\n" % (yamlfile.scalar(commands[0], 0), comment)
+        return "- %s%s\n" % (canonical.scalar(commands[0], 0), comment)
     lines = []
     for number, (key, values) in enumerate([("command", commands)] + list(params.items())):
         lead = "- " if number == 0 else "  "
         if style == "scalars":
-            lines.append("%s%s: %s\n" % (lead, key, yamlfile.scalar(values[0], 2)))
-        elif style == "flow" and all(yamlfile.scalar(v, 2) == v and not set(v) & set("{}[],#")
+            lines.append("%s%s: %s\n" % (lead, key, canonical.scalar(values[0], 2)))
+        elif style == "flow" and all(canonical.scalar(v, 2) == v and not set(v) & set("{}[],#")
                                      for v in values):
             lines.append("%s%s: [%s]\n" % (lead, key, ", ".join(values)))
         else:
             lines.append("%s%s:\n" % (lead, key))
-            lines.extend("    - %s\n" % yamlfile.scalar(v, 6) for v in values)
+            lines.extend("    - %s\n" % canonical.scalar(v, 6) for v in values)
     lines[-1] = lines[-1][:-1] + (comment if not lines[-1].rstrip().endswith(("|", "|-")) and
                                   "\n" not in lines[-1][:-1] else "") + "\n"
     return "".join(lines)

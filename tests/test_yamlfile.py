@@ -4,7 +4,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from pegasus import yamlfile
+from pegasus import canonical, yamlfile
 from pegasus.errors import SpecError
 from pegasus.spec import Job, expand_entry
 
@@ -142,7 +142,7 @@ def test_badly_shaped_entry_is_an_error_at_its_line(text, line, words):
     "ls -la /tmp", "echo 'quoted'", 'say "hi"', "a, b", "a]", "ü",
 ])
 def test_plain_looking_values_stay_plain(text):
-    assert yamlfile.scalar(text, 2) == text
+    assert canonical.scalar(text, 2) == text
 
 
 @pytest.mark.parametrize("text", [
@@ -150,7 +150,7 @@ def test_plain_looking_values_stay_plain(text):
     ">x", "'x", '"x', "%x", "@x", "`x", "{{ x }}", "[a]", "{a}", "?x", ",x", "a\tb",
 ])
 def test_values_that_would_read_back_differently_are_quoted(text):
-    emitted = yamlfile.scalar(text, 2)
+    emitted = canonical.scalar(text, 2)
     assert emitted != text and emitted[0] in "'\""
 
 

@@ -198,3 +198,47 @@ def dead_journals(directory: str, own_path=None) -> List["DeadJournal"]:
             raise
         found.append(DeadJournal(path, fd))
     return found
+
+
+class Recoveries:
+    """How often each job (by its canonical form) was put back because its
+    runner died while it ran. A job that keeps killing its runners (or
+    whose runners keep dying) is not put back forever: at the LIMITth time
+    it is recorded as lost instead (`pegasus l --requeue lost` puts it
+    back by hand)."""
+
+    limit = 3
+    NAME = "recoveries.json"
+    KEEP = 1000   # jobs remembered; the oldest are forgotten first
+
+    def __init__(self, state: StateDir):
+        self.path = state.file(self.NAME)
+
+    def _read(self) -> dict:
+        try:
+            with open(self.path, "rb") as stream:
+                data = json.loads(stream.read() or b"{}")
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def count(self, jobs: List[str]) -> tuple:
+        """Count a recovery of each of `jobs`: (to put back, given up)."""
+        if not jobs:
+            return [], []
+        counts = self._read()
+        back: List[str] = []
+        given_up: List[str] = []
+        for job in jobs:
+            counts[job] = counts.pop(job, 0) + 1
+            (given_up if counts[job] >= self.limit else back).append(job)
+        for job in given_up:
+            del counts[job]
+        for job in list(counts)[:-self.KEEP]:
+            del counts[job]
+        fd = open_file(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        try:
+            os.write(fd, json.dumps(counts).encode("utf-8"))
+        finally:
+            os.close(fd)
+        return back, given_up

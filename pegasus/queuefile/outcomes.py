@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any, Dict, List
 
 from ..fsutil import open_file
@@ -68,7 +69,10 @@ class OutcomeRecord:
         self.path = state.file(CURRENT)
 
     def append(self, outcome: Outcome, runner: str) -> None:
-        data = (json.dumps(record_of(outcome, runner), separators=(",", ":")) + "\n")
+        self._write(record_of(outcome, runner))
+
+    def _write(self, record: Dict[str, Any]) -> None:
+        data = json.dumps(record, separators=(",", ":")) + "\n"
         self.state.ensure()
         fd = open_file(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         try:
@@ -78,6 +82,16 @@ class OutcomeRecord:
             os.close(fd)
         if size > ROTATE_AT:
             os.replace(self.path, self.state.file(OLDER))
+
+    def given_up(self, job: str, runner: str, times: int) -> None:
+        """A job (canonical form) whose runners died `times` times while it
+        ran: recorded as lost, not put back again."""
+        now = round(time.time(), 3)
+        self._write({"seq": None, "host": None, "start": now, "end": now, "kind": LOST,
+                     "exit": -1, "signal": 0, "reason": "host lost",
+                     "detail": "its runner died %d times while it ran; not put back again"
+                               % times, "slots": None, "attempt": times, "retried": False,
+                     "runner": runner, "job": job})
 
     def read(self) -> List[Dict[str, Any]]:
         """Every record kept, oldest first; a torn line is skipped."""

@@ -18,21 +18,20 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import stat as stat_module
-import threading
-import time
 from typing import Callable, List, Optional, Sequence, Tuple, Union
 
-import fasteners
 
-from .. import events, yamlfile
-from ..errors import LockError, PegasusError, SpecError
+from .. import canonical, events, yamlfile
+from ..errors import SpecError
 from ..fsutil import open_file, resolve
 from ..queuetext import Candidates, append_bottom, insert_top, scan_head, splice
 from ..spec import Job
 from ..validate import validate_text
-from .inbox import EMPTY, LIVE, REPLACED, Basis, collect
-from .journal import Journal, dead_journals
+from .appends import Appends, read_bytes
+from .inbox import EMPTY, Basis
+from .lock import QueueLock
+from .journal import Journal, Recoveries, dead_journals
+from .outcomes import OutcomeRecord
 from .replace import Replacer
 from .statedir import StateDir
 
@@ -46,16 +45,6 @@ class QueueChanged(Exception):
     """queue.yaml was changed by a writer that does not take the lock (an
     editor, `>>`) while we were taking from it: nothing was taken; try
     again."""
-
-
-class _Lock(fasteners.InterProcessLock):
-    """fasteners' lock, its file opened as pegasus opens what it writes
-    (fsutil.open_file: never through another user's symbolic link)."""
-
-    def _do_open(self):
-        if self.lockfile is None or self.lockfile.closed:  # type: ignore[has-type]
-            fd = open_file(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-            self.lockfile = os.fdopen(fd, "a")
 
 
 class QueueFile:
@@ -78,36 +67,27 @@ class QueueFile:
         self.journal = journal
         self.state = StateDir(self.target)
         self.replacer = Replacer(self.target, self.state)
+        self._recoveries = Recoveries(self.state)
+        self._outcomes = OutcomeRecord(self.state)
         self.notices: List[events.Notice] = []   # for whoever shows them
         self.left: Optional[int] = None          # jobs in the queue, as far as known
         self._trusted: Optional[bytes] = None    # digest of the last text known valid
         self._trusted_stat = None                # stat_key of queue.yaml as we last wrote it
-        self._lock = _Lock(self.lock_path)
+        self._lock = QueueLock(self.lock_path, first=self._locked)
+        self.appends = Appends(self.path, self.target, self.state, self.replacer,
+                               self.notices)
 
     # --- the lock -------------------------------------------------------
 
-    def _acquire(self, blocking: bool, timeout: Optional[float] = None) -> bool:
-        try:
-            return self._lock.acquire(blocking=blocking, timeout=timeout)
-        except threading.ThreadError as exc:  # fasteners: any error but "held"
-            raise LockError(self.lock_path, str(exc.__context__ or exc)) from None
-        except OSError as exc:  # opening the lock file
-            raise LockError(self.lock_path, exc.strerror or str(exc)) from None
-
     def try_lock(self) -> bool:
         """Take the lock if it is free; True if taken."""
-        if not self._acquire(blocking=False):
-            return False
-        self._locked()
-        return True
+        return self._lock.try_lock()
 
     def lock(self, timeout: Optional[float] = None) -> None:
-        if not self._acquire(blocking=True, timeout=timeout):
-            raise PegasusError("timed out waiting for the lock on %s" % self.lock_path)
-        self._locked()
+        self._lock.lock(timeout)
 
     def unlock(self) -> None:
-        self._lock.release()
+        self._lock.unlock()
 
     @contextlib.contextmanager
     def locked(self, timeout=None):
@@ -118,68 +98,33 @@ class QueueFile:
             self.unlock()
 
     def _locked(self) -> None:
-        """What every holder of the lock does first."""
-        try:
-            if self.state.exists():
-                self.replacer.settle()
-                self.gather()
-        except BaseException:
-            self.unlock()
-            raise
+        """What every holder of the lock does first: settle a replace its
+        predecessor died in, then gather what appenders wrote meanwhile."""
+        if self.state.exists():
+            self.replacer.settle()
+            self.gather()
 
     # --- what appenders wrote to replaced files ------------------------------
 
     def gather(self) -> None:
         """Move what arrived in replaced queue files to the end of the live
-        one; save apart any that was rewritten instead (never lost)."""
-        inbox = self.replacer.inbox
-        live_key = self.stat_key()
-        live_inode = live_key[0] if live_key else None
-        if all(kept.inode == live_inode for kept in inbox.all()):
-            return  # the usual case: nothing kept but the live file
-        live, info = self._read_bytes()
-        arrivals = collect(inbox, info.st_ino if info else None, live)
-        for data in arrivals.rewritten:
-            saved = self._save_apart(data)
-            self.notices.append(events.QueueRewritten(self.path, saved))
-        if arrivals.tails:
-            if live and not live.endswith(b"\n"):
-                live += b"\n"
-            basis = Basis.of(live, info.st_mtime_ns) if info else EMPTY
-            self.replacer.replace(live + b"".join(arrivals.tails), basis)
+        one (appends.py)."""
+        if self.appends.gather():
             self._trusted = self._trusted_stat = None
 
-    def _save_apart(self, data: bytes) -> str:
-        from ..fsutil import private_directory
-        private_directory(self.state.conflicts)
-        path = os.path.join(self.state.conflicts, "%s-%d.yaml" % (
-            time.strftime("%Y%m%d-%H%M%S"), time.time_ns() % 10 ** 9))
-        fd = open_file(path, os.O_WRONLY, exclusive=True)
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-        return path
+    def editing(self):
+        """An editor is about to open queue.yaml under the lock."""
+        return self.appends.editing()
+
+    def edited(self, token) -> None:
+        """The editor has exited."""
+        self._trusted = self._trusted_stat = None
+        self.appends.edited(token)
 
     # --- reading --------------------------------------------------------
 
     def _read_bytes(self) -> Tuple[bytes, Optional[os.stat_result]]:
-        """queue.yaml's bytes and stat; (b"", None) if there is no file.
-        Anything but a regular file is refused (a FIFO would block)."""
-        try:
-            fd = os.open(self.target, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
-        except FileNotFoundError:
-            return b"", None
-        except OSError as exc:
-            raise SpecError.at(self.path, None, "cannot be read: %s" % exc.strerror) from None
-        try:
-            info = os.fstat(fd)
-            if not stat_module.S_ISREG(info.st_mode):
-                raise SpecError.at(self.path, None, "is not a regular file",
-                                   "name the queue file itself with -Q")
-            return yamlfile._read_all(fd), info
-        finally:
-            os.close(fd)
+        return read_bytes(self.target, self.path)
 
     def read(self) -> str:
         return yamlfile.read_text(self.target, "queue", name=self.path)
@@ -192,6 +137,8 @@ class QueueFile:
         if digest != self._trusted:
             self.left = len(self.validator(text, self.path))
             self._trusted = digest
+            for problem in getattr(self.validator, "take_warnings", list)():
+                self.notices.append(events.QueueWarning(str(problem)))
         self._trusted_stat = stat
 
     def stat_key(self):
@@ -250,7 +197,7 @@ class QueueFile:
             new_text = splice(text, head, items_used, rest)
         else:
             new_text = "".join([job.canonical() for job in rest] + [
-                yamlfile.dump_values(entry) for entry in entries[items_used:]])
+                canonical.dump_values(entry) for entry in entries[items_used:]])
         taken = candidates.jobs[:count]
         self._commit(new_text, stat, basis, taken)
         if self.left is not None:
@@ -332,7 +279,7 @@ class QueueFile:
         head = scan_head(text, self.path, 1)
         if not head.simple:
             entries = yamlfile.entries(yamlfile.compose(text, self.path), self.path, "command")
-            old = "".join(yamlfile.dump_values(e) for e in entries)
+            old = "".join(canonical.dump_values(e) for e in entries)
             new_text = items + old if top else old + items
         elif top or head.empty_flow is not None:
             new_text = insert_top(text, head, items)
@@ -353,32 +300,6 @@ class QueueFile:
         self._trusted = None
         self._trusted_stat = self.stat_key()
 
-    def editing(self) -> Optional[Tuple[int, Basis]]:
-        """An editor is about to open queue.yaml under the lock: the live
-        file is kept, with what the editor reads accounted for, so that
-        what appenders write to it meanwhile is not lost if the editor
-        renames a new file over it (`edited`)."""
-        data, info = self._read_bytes()
-        if info is None:
-            return None
-        basis = Basis.of(data, info.st_mtime_ns)
-        self.state.ensure()
-        self.replacer.inbox.keep(self.target, info.st_ino, basis, LIVE)
-        return info.st_ino, basis
-
-    def edited(self, token: Optional[Tuple[int, Basis]]) -> None:
-        """The editor has exited: gather what arrived in the file it read,
-        if it is no longer queue.yaml."""
-        self._trusted = self._trusted_stat = None
-        if token is None:
-            return
-        inode, basis = token
-        kept = self.replacer.inbox.find(inode)
-        live = self.stat_key()
-        if kept is not None and (live is None or live[0] != inode):
-            self.replacer.inbox.account(kept, basis, REPLACED)
-        self.gather()
-
     def restore(self, data: Optional[bytes]) -> None:
         """Put back queue.yaml's bytes as they were (None: there was no
         file); the caller holds the lock."""
@@ -398,9 +319,14 @@ class QueueFile:
         recovered = []
         for dead in dead_journals(self.state.path, own):
             try:
-                if dead.jobs:
-                    self.put_back_locked(dead.jobs)
-                    recovered.append((dead.owner, len(dead.jobs)))
+                back, given_up = self._recoveries.count(dead.jobs)
+                if back:
+                    self.put_back_locked(back)
+                    recovered.append((dead.owner, len(back)))
+                for job in given_up:
+                    self._outcomes.given_up(job, dead.owner, self._recoveries.limit)
+                    self.notices.append(events.JobGivenUp(self.path, job,
+                                                          self._recoveries.limit))
             except BaseException:
                 dead.release()
                 raise
