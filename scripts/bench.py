@@ -170,10 +170,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     sshd = LoopbackSshd(None, aliases=args.hosts)
     failed = False
     out = sys.stdout
+    bench: Optional[Bench] = None
     try:
         sshd.start()
         bench = Bench(args, tmp, sshd)
         rows, failed = run_cases(bench)
+        bench.end()
         bench.notes += bench.leftovers()
         machine_header(bench, out)
         print_table(rows, out)
@@ -188,6 +190,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         sys.stderr.write("bench: interrupted\n")
         return 130
     finally:
+        if bench is not None:
+            bench.end()
         sshd.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     return 1 if failed else 0

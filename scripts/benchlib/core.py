@@ -175,6 +175,16 @@ class Bench:
         self.load_before = os.getloadavg()
         self._apt_updated = False
         self._counter = 0
+        self._at_end: List[Callable[[], None]] = []
+
+    def at_end(self, callback: Callable[[], None]) -> None:
+        """Call `callback` when the benchmark ends, whatever happened (a case's
+        own service, such as a Slurm cluster, is stopped that way)."""
+        self._at_end.append(callback)
+
+    def end(self) -> None:
+        while self._at_end:
+            self._at_end.pop()()
 
     def workdir(self, name: str) -> str:
         """A new empty directory for one run."""
