@@ -7,9 +7,10 @@ transport needs no connection (localhost) is ready at once.
 This module alone decides whether a sub-host is lost: when it was up and
 its master exits, when a job's exit status may mean a failed connection,
 and when the transport's own lines on a job's stderr say the sub-host is
-gone (srun: a node failure; `judge`). Each master of a sub-host gets a control socket path
-of its own (a new generation each time it is opened), so a master that
-replaces one that died serves every later job.
+gone (srun: a node failure), the last two in `judge`. Each master of a
+sub-host gets a control socket path of its own (a new generation each time
+it is opened), so a master that replaces one that died serves every later
+job.
 
 It tells its listener what happens:
     connection_ready(connection, was_down)

@@ -5,10 +5,11 @@ A hosts.yaml entry `- slurm: current` (or `- slurm: JOBID`) stands for one
 host per node of that job; its jobs run as steps of the job, one `srun`
 each (transports.py, SrunTransport). Nothing here runs a job: the loop does.
 
-Why each step is started the way it is is said in `srun_argv`; why a job
-is stopped through the job wrapper, never by signalling srun, above
-GPU_SETUP. Measured with Slurm 22.05 (scripts/slurm_cluster.py
-runs one on this machine for the tests).
+`srun_argv` says why each option of a step is there; the comment on
+stopping, below, why a job is stopped through the job wrapper and never by
+signalling srun; `StepMessages` what srun's lines mean for the job and its
+node. What is said here of srun's behaviour was measured with Slurm 22.05
+(scripts/slurm_cluster.py runs one on this machine for the tests).
 """
 
 from __future__ import annotations
@@ -32,14 +33,14 @@ SCONTROL_TIMEOUT = 30   # seconds; a controller that does not answer is an error
 # about 6 MB on the node), a call to slurmctld to start and one to end; a
 # node takes more steps than this only by a typo in `slots`. Slurm also caps
 # the steps of a job over its whole life (MaxStepCount, 40000 by default):
-# past it no step starts any more (see `_LOST`), and the rest of the queue
-# waits for a new allocation.
+# past it no step starts any more (see `_REFUSED`), and the rest of the
+# queue waits for a new allocation.
 STEPS_PER_NODE = 128
 
 # Stopping a job goes through the job wrapper's stdin, never by signalling
-# srun. srun's own signal handling does not give a job a grace
-# period: SIGTERM or SIGHUP to srun kills the step at once (SIGKILL), and
-# one SIGINT only makes it print the step's status. srun passes its stdin
+# srun. srun's own signal handling gives a job no grace period: SIGTERM or
+# SIGHUP to srun kills the step at once (SIGKILL), and one SIGINT only makes
+# it print the step's status. srun passes its stdin
 # on to the task unbuffered, though, and the task is the job wrapper: the
 # wrapper protocol's `t` line (SIGTERM to the job's process group, SIGKILL
 # after the grace period) reaches it within milliseconds, as over ssh. And
@@ -174,9 +175,10 @@ def srun_argv(job_id: str, node: str, wrapped: Sequence[str]) -> List[str]:
             "--overlap",
             # One task, on this node; its CPUs are the job's on the node.
             "-N1", "-n1", "-w", node,
-            # Claim no memory of its own, whatever SLURM_MEM_PER_CPU or
-            # SLURM_MEM_PER_NODE the job's environment passes on (a step
-            # asking for memory would wait until others end).
+            # The job's memory on the node, shared with the other steps
+            # (--overlap), whatever SLURM_MEM_PER_CPU or SLURM_MEM_PER_NODE
+            # the job's environment passes on: a step that asked for memory
+            # of its own would wait until others give theirs back.
             "--mem=0",
             # What `squeue -s` calls the step.
             "--job-name=pegasus",

@@ -3,10 +3,10 @@
 Each sub-host gets one Transport object, chosen once when the hosts are
 loaded (`attach`): `local` for localhost, `srun` for the nodes of a Slurm
 allocation (unless their entry says `launcher: ssh`), `ssh` for everything
-else. It
-knows how to open the sub-host's connection (if it has one), how to build a
-job's command line, what it can carry, and what its exit statuses and its
-own messages mean. Nothing else in pegasus asks "localhost or ssh?".
+else. It knows how to open the sub-host's connection (if it has one), how
+to build a job's command line, what it can carry, and what its exit
+statuses and its own messages mean. Nothing else in pegasus asks
+"localhost, ssh or srun?".
 
 Every transport runs the job inside the same job wrapper (wrapper.py), so
 stopping a job is the same everywhere: a line on the wrapper's stdin.
