@@ -234,3 +234,37 @@ def test_lines_about_other_jobs_or_nodes_and_unknown_lines_are_the_job_s_output(
 def test_a_task_killed_by_a_signal_ends_by_that_signal_and_a_refused_step_never_started(
         said, returncode, ended):
     assert WORDS.ended(returncode, said) == ended
+
+
+class Listener:
+    def __init__(self):
+        self.heard = []
+
+    def connection_ready(self, connection, was_down):
+        self.heard.append(("ready", connection.host.hostname))
+
+    def connection_lost(self, connection, reason, jobs_lost):
+        self.heard.append(("lost", connection.host.hostname, reason, jobs_lost))
+
+
+def test_a_node_failure_is_host_lost_though_srun_exits_0_and_the_node_takes_no_more_jobs(
+        inside):
+    from pegasus.connections import Connections
+
+    subhosts = hosts(inside, "- slurm: current\n")
+    transports.attach(subhosts, Settings())
+    listener = Listener()
+    connections = Connections(None, subhosts, None, 1, listener)
+    connections.start()                   # no connection to open: ready at once
+    assert connections.is_ready(0) and connections.is_ready(1)
+    decided: list = []
+    failure = ["srun: error: Node failure on gpu-a01"]
+    connections.judge(0, 0, failure, decided.append)
+    connections.judge(0, 0, failure, decided.append)   # its other job: told once
+    connections.judge(1, 0, [], decided.append)
+    connections.judge(1, 1, ["srun: error: gpu-a02: task 0: Exited with exit code 1"],
+                      decided.append)
+    assert decided == [True, True, False, False]
+    assert not connections.is_ready(0) and connections.is_ready(1)
+    assert listener.heard[3:] == [
+        ("lost", "gpu-a01", "node failure: Slurm took gpu-a01 out of job 4242", False)]
