@@ -30,6 +30,17 @@ def our_steps(slurm, job):
     return [step for step in slurm.steps() if step[0].startswith(job.job_id + ".")]
 
 
+def stepds_of(job):
+    """The slurmstepd processes of the job's steps (named `slurmstepd: [J.S]`)."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        words = process.info["cmdline"] or []
+        if words[:1] == ["slurmstepd:"] and words[1:2] and \
+                words[1].startswith("[%s." % job.job_id):
+            found.append(process.pid)
+    return alive(found)
+
+
 def children_named(pid, name, recursive=True):
     try:
         return [p for p in psutil.Process(pid).children(recursive=recursive)
@@ -162,6 +173,7 @@ def test_ctrl_c_stops_every_step_gracefully_and_leaves_nothing(slurm, slurm_allo
     assert work.read("terms").split() == ["term"] * 4    # SIGTERM reached every job
     assert alive(sruns) == [] and alive(job_pids) == []
     assert our_steps(slurm, job) == []
+    wait_for(lambda: not stepds_of(job), timeout=15)   # Slurm's side of the steps too
     assert "put back 4 cancelled jobs" in err
     assert "srun" not in out
 
@@ -171,8 +183,8 @@ def test_when_pegasus_is_killed_no_srun_and_no_step_outlives_it(slurm, slurm_all
     process, sruns, job_pids = _start_long_jobs(work, job, 2, "5%d" % os.getpid())
     process.kill()
     process.communicate(timeout=TIMEOUT)
-    wait_for(lambda: not alive(sruns) and not alive(job_pids) and not our_steps(slurm, job),
-             timeout=15)
+    wait_for(lambda: not alive(sruns) and not alive(job_pids) and not our_steps(slurm, job)
+             and not stepds_of(job), timeout=15)
 
 
 def test_a_node_set_down_mid_job_is_host_lost_and_the_other_node_carries_on(
