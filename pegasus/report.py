@@ -12,6 +12,7 @@ from typing import Dict, List, TextIO
 from . import words
 from .events import Handler
 from .fsutil import open_file
+from .outcome import Reason
 
 JOBLOG_COLUMNS = ("Seq", "Host", "Starttime", "JobRuntime", "Send", "Receive",
                   "Exitval", "Signal", "Command")
@@ -24,14 +25,16 @@ def fold_hosts(hosts):
 
 
 class Summary(Handler):
-    """Counts every run and keeps the failed ones for the end-of-run report.
-    When every job runs on every sub-host (`per_job`: broadcast), failures
-    are told per job: which sub-hosts failed it, and how."""
+    """Counts every run and keeps the failed and the cancelled ones for the
+    end-of-run report. When every job runs on every sub-host (`per_job`:
+    broadcast), they are told per job: which sub-hosts failed it (or had it
+    cancelled), and how."""
 
     def __init__(self, per_job: bool = False):
         self.per_job = per_job
         self.runs = 0
         self.failed: List = []
+        self.cancelled: List = []
         self.unreachable: List = []
         self.lost: List = []
         self.jobs: set = set()   # per job: the jobs seen
@@ -53,36 +56,40 @@ class Summary(Handler):
         self.jobs.add(id(outcome.job))
         if outcome.counts_as_failed:
             self.failed.append(outcome)
+        elif outcome.reason is Reason.CANCELLED:
+            self.cancelled.append(outcome)
 
     def lines(self) -> List[str]:
         """The summary printed on stderr at the end (empty if all went well)."""
         out = []
         for host, reason in self.unreachable:
             out.append("could not connect to %s: %s" % (host.label, reason))
-        if self.failed and self.per_job:
-            out.extend(self._per_job())
-        elif self.failed:
-            out.append("%d of %d job%s failed:" % (
-                len(self.failed), self.runs, "" if self.runs == 1 else "s"))
-            width = max(len(_label(run)) for run in self.failed)
-            for run in self.failed:
-                command = run.command.replace("\n", " ")
-                if len(command) > 120:
-                    command = command[:117] + "..."
-                out.append("  %-*s  %-12s %s" % (width, _label(run), words.ending(run),
-                                                 command))
+        for runs, verb in ((self.failed, "failed"), (self.cancelled, "were cancelled")):
+            if runs:
+                out.extend(self._per_job(runs, verb) if self.per_job else
+                           self._per_run(runs, verb))
         return out
 
-    def _per_job(self):
+    def _per_run(self, runs: List, verb: str) -> List[str]:
+        out = ["%d of %d job%s %s:" % (len(runs), self.runs, "" if self.runs == 1 else "s",
+                                        verb if len(runs) > 1 else verb.replace("were", "was"))]
+        width = max(len(_label(run)) for run in runs)
+        for run in runs:
+            out.append("  %-*s  %-12s %s" % (width, _label(run), words.ending(run),
+                                             _short(run.command)))
+        return out
+
+    def _per_job(self, runs: List, verb: str) -> List[str]:
         jobs: Dict[int, List] = {}
-        for run in self.failed:
+        for run in runs:
             jobs.setdefault(id(run.job), []).append(run)
-        out = ["%d of %d job%s failed on some sub-hosts:" % (
-            len(jobs), len(self.jobs), "" if len(self.jobs) == 1 else "s")]
-        for runs in jobs.values():
-            out.append("  %s" % _short(runs[0].job.command))
+        out = ["%d of %d job%s %s on some sub-hosts:" % (
+            len(jobs), len(self.jobs), "" if len(self.jobs) == 1 else "s",
+            verb if len(jobs) > 1 else verb.replace("were", "was"))]
+        for same in jobs.values():
+            out.append("  %s" % _short(same[0].job.command))
             reasons: Dict[str, List] = {}
-            for run in runs:
+            for run in same:
                 reasons.setdefault(words.ending(run), []).append(run.host)
             for reason, hosts in reasons.items():
                 hosts.sort(key=lambda host: host.index)  # hosts.yaml order, not finishing order
