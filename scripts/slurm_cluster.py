@@ -350,11 +350,22 @@ class LocalSlurm:
         return [root for node in self.nodes
                 for root, _dirs, _files in os.walk(os.path.join(FREEZER, "slurm_" + node))]
 
+    def _ours(self, part):
+        """Whether a cgroup directory name is a job of this cluster: its ids
+        start at first_job_id (another cluster on the machine has others)."""
+        if not part.startswith("job_") or not part[4:].isdigit():
+            return False
+        return self.first_job_id <= int(part[4:]) < self.first_job_id + 1000
+
     def _job_tasks(self, jobs):
+        """The tasks in the cgroups of `jobs`, and of every earlier job of
+        this cluster: a step's slurmstepd may still be finishing after its
+        allocation was released."""
         names = {"job_%s" % job for job in jobs}
         tasks = []
         for path in self._node_cgroups():
-            if names.intersection(path.split(os.sep)):
+            parts = path.split(os.sep)
+            if names.intersection(parts) or any(self._ours(part) for part in parts):
                 try:
                     with open(os.path.join(path, "tasks")) as f:
                         tasks += [int(task) for task in f.read().split()]
