@@ -39,7 +39,7 @@ class Connection:
     """One sub-host's connection: its master process and its state."""
 
     __slots__ = ("host", "transport", "control_path", "generation", "master", "state",
-                 "reason", "attempts", "stderr", "closing", "failures")
+                 "reason", "attempts", "stderr", "closing", "failures", "verdicts")
 
     CONNECTING, READY, DOWN, CLOSED = "connecting", "ready", "down", "closed"
 
@@ -55,6 +55,7 @@ class Connection:
         self.stderr: List[str] = []
         self.closing = False
         self.failures = 0       # connection attempts that failed in a row
+        self.verdicts: List[Callable[[bool], None]] = []  # judge(): awaiting the master
 
     @property
     def master_alive(self) -> bool:
@@ -123,10 +124,23 @@ class Connections:
             decide(True)
         elif not connection.transport.exit_may_mean_lost(returncode):
             decide(False)
-        elif not connection.master_alive:
-            decide(True)
+        elif connection.state != Connection.READY:
+            decide(connection.gone)   # its master's end is handled already
         else:
-            self.loop.call_later(SETTLE_DELAY, lambda: decide(connection.gone))
+            self._await_master(connection, decide)
+
+    def _await_master(self, connection, decide):
+        """The master tells: if it ends, the sub-host was lost -- decided
+        only once that end is handled, so that the sub-host is down before
+        the job's fate is known (a retry must not be sent there); if it
+        still runs after SETTLE_DELAY, the job's own command exited 255."""
+        connection.verdicts.append(decide)
+
+        def settle():
+            if decide in connection.verdicts and connection.master_alive:
+                connection.verdicts.remove(decide)
+                decide(False)
+        self.loop.call_later(SETTLE_DELAY, settle)
 
     def _left(self, connection, reason):
         """A job's own transport said that its sub-host is gone for good
@@ -177,6 +191,14 @@ class Connections:
             self.opening -= 1
         # A master killed outright leaves its socket behind; nobody uses it.
         remove_socket(connection.control_path)
+        try:
+            self._ended(connection, was)
+        finally:
+            verdicts, connection.verdicts = connection.verdicts, []
+            for decide in verdicts:
+                decide(connection.gone)
+
+    def _ended(self, connection, was):
         if not self.active or connection.closing:
             connection.state = Connection.CLOSED
             return

@@ -24,11 +24,10 @@ import sys
 import tempfile
 from typing import Any, List, Optional
 
-from procs import freeze_tree, terminate_tree, wait_until  # beside this file
+from procs import freeze_tree, kill_tree, wait_until  # beside this file
 
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT = 10.0     # seconds for sshd to accept TCP connections
-STOP_GRACE = 3.0         # seconds between SIGTERM and SIGKILL
 BIND_ATTEMPTS = 5        # another process may take the free port before sshd binds it
 
 
@@ -172,13 +171,16 @@ class LoopbackSshd:
 
     def stop(self, keep=False):
         """Stop sshd and every process it started (its per-connection children and
-        their sessions), by PID: open connections drop as if the host went away.
+        their sessions), by PID, as if the host went away: all are frozen, then
+        killed, so open connections drop without a word. (Terminated, a session
+        could report its command's exit status before its connection drops, and
+        the client would see a job killed by SIGTERM rather than a lost host.)
         With `keep`, its keys, config and port are kept for restart()."""
         if self._process is not None:
             # Until we reap it, its PID cannot be reused; once reaped (it died on its
             # own, or a test killed it by PID) we must not signal that number any more.
             if self._process.poll() is None:
-                terminate_tree(freeze_tree(self._process.pid), STOP_GRACE, self._process)
+                kill_tree(freeze_tree(self._process.pid), self._process)
             self._process = None
         if self._own_directory and not keep:
             shutil.rmtree(self.directory, ignore_errors=True)

@@ -171,6 +171,15 @@ def terminate_tree(pids: List[int], grace: float, reap: "subprocess.Popen[Any]")
     reap.wait()
 
 
+def kill_tree(pids: List[int], reap: "subprocess.Popen[Any]") -> None:
+    """SIGKILL pids (frozen by freeze_tree) and reap the one that is our child.
+    A frozen process killed never runs again: none of them can tell a peer
+    anything first, as when a machine vanishes (no exit status is sent for a
+    session whose command the signal ends)."""
+    signal_all(pids, signal.SIGKILL)
+    reap.wait()
+
+
 def stop_process(process: "subprocess.Popen[Any]", grace: float, own_exit: float = 0.0,
                  hurry: Optional[Callable[[], bool]] = None) -> Optional[int]:
     """Stop a child by its PID and reap it; return its exit status (None if it had to

@@ -212,7 +212,7 @@ def test_a_lost_only_host_with_retries_ends_with_exit_1_and_leaves_the_jobs(
     assert runner.returncode == 1, out + err
     assert "no sub-host is left" in err
     left = work.read("queue.yaml")
-    assert "sleep 30" in left and "echo second" in left
+    assert "sleep 30" in left and "echo second" in left, out + err
 
 
 def test_a_job_the_system_refuses_to_spawn_fails_without_crashing_the_runner():

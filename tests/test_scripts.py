@@ -67,6 +67,17 @@ def test_a_tree_is_found_frozen_and_terminated_to_the_last_grandchild():
     assert procs.wait_until(lambda: not any(map(procs.exists, tree)), TIMEOUT)
 
 
+def test_a_killed_tree_runs_nothing_more_not_even_a_trap():
+    # The inner shell would say "bye" on SIGTERM; frozen and killed, it cannot.
+    process = start("sh -c 'trap \"echo bye; exit 1\" TERM; sleep 60 & wait' & echo ready; wait")
+    tree = procs.descendants(process.pid)
+    assert tree
+    procs.kill_tree(procs.freeze_tree(process.pid), process)
+    assert process.returncode == -signal.SIGKILL
+    assert procs.wait_until(lambda: not any(map(procs.exists, tree)), TIMEOUT)
+    assert "bye" not in process.stdout.read()
+
+
 def test_a_reaped_child_no_longer_exists():
     process = subprocess.Popen([sys.executable, "-c", ""])
     process.wait()
