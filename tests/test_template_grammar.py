@@ -222,7 +222,22 @@ def test_any_text_beside_a_tag_renders_unchanged(before, after):
 @settings(max_examples=20, deadline=None, database=None)
 @given(plain_text)
 def test_any_text_in_a_raw_block_renders_unchanged(text):
-    assert render("{{{{raw}}}}" + text + "{{{{/raw}}}}!") == text + "!"
+    # Not standalone: text before the opening tag on its line.
+    assert render("x{{{{raw}}}}" + text + "{{{{/raw}}}}!") == "x" + text + "!"
+
+
+@pytest.mark.parametrize("source, rendered", [
+    # A standalone opening tag takes the rest of its line with it, inside
+    # the block too (handlebars-rust 4.3.7, template.rs: raw_block_text gets
+    # the line trimmed when its start tag is alone on its line).
+    ("{{{{raw}}}}\n{{{{/raw}}}}!", "!"),
+    ("{{{{raw}}}}  \t\nkept\n{{{{/raw}}}}!", "kept\n!"),
+    ("a\n  {{{{raw}}}}\n{{ x }}{{{{/raw}}}}!", "a\n{{ x }}!"),
+    ("{{{{raw}}}}\n\n{{{{/raw}}}}!", "\n!"),
+])
+def test_a_standalone_raw_block_opening_trims_its_line_as_handlebars_rust_does(
+        source, rendered):
+    assert render(source) == rendered
 
 
 # --- variables_used ---------------------------------------------------------------------
