@@ -13,21 +13,9 @@ import os
 
 import pytest
 
-from pegasus.errors import TemplateError
 from pegasus.helpers import HELPER_NAMES
-from pegasus.template import Templates, Where
+from rendering import render, render_error
 
-WHERE = Where("queue.yaml", 9)
-
-
-def render(source, **values):
-    return Templates().render(source, values, WHERE)
-
-
-def render_error(source, **values):
-    with pytest.raises(TemplateError) as info:
-        Templates().render(source, values, WHERE)
-    return str(info.value)
 
 
 # --- string helpers ---------------------------------------------------------------
@@ -217,7 +205,7 @@ def test_numbers_compare_as_numbers_not_as_text():
 
 def test_comparing_text_that_is_no_number_is_an_error_saying_so():
     message = render_error("{{#if (gt gpu 1)}}x{{/if}}", gpu="a0")
-    assert message.startswith("queue.yaml:9: ") and "'gt' compares numbers" in message
+    assert message.startswith("queue.yaml:7: ") and "'gt' compares numbers" in message
 
 
 def test_eq_compares_text_with_text_as_pegasus_1_4_did():
@@ -358,7 +346,7 @@ def test_json_str_query_supports_a_subset_of_jmespath(query, data, expected):
 ])
 def test_json_helpers_failing_say_why(source, words):
     message = render_error(source)
-    assert message.startswith("queue.yaml:9: ") and "fails" in message
+    assert message.startswith("queue.yaml:7: ") and "fails" in message
     for word in words:
         assert word in message
 

@@ -13,20 +13,10 @@ from hypothesis import strategies as st
 from pegasus import spec
 from pegasus.errors import TemplateError
 from pegasus.validate import validate_text
-from pegasus.template import Templates, Where, shell_quote
+from pegasus.template import Templates, shell_quote
+from rendering import WHERE, render, render_error
 
 REPO = Path(__file__).resolve().parent.parent
-WHERE = Where("queue.yaml", 7)
-
-
-def render(source, **values):
-    return Templates().render(source, values, WHERE)
-
-
-def render_error(source, **values):
-    with pytest.raises(TemplateError) as info:
-        Templates().render(source, values, WHERE)
-    return str(info.value)
 
 
 def python_env():

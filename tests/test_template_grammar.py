@@ -12,21 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pegasus.errors import TemplateError
-from pegasus.template import Templates, Where
+from pegasus.template import Templates
 from pegasus.template_emit import canonical
 from pegasus.template_syntax import parse
+from rendering import WHERE, render, render_error
 
-WHERE = Where("queue.yaml", 4)
-
-
-def render(source, **values):
-    return Templates().render(source, values, WHERE)
-
-
-def render_error(source, **values):
-    with pytest.raises(TemplateError) as info:
-        Templates().render(source, values, WHERE)
-    return str(info.value)
 
 
 # --- escapes, raw blocks, comments ---------------------------------------------------
@@ -161,7 +151,7 @@ def test_inverted_block_renders_when_false():
 def test_unclosed_expression_does_not_parse(source):
     # handlebars-rust src/template.rs, test_unclosed_expression
     message = render_error(source, invalid="1")
-    assert message.startswith("queue.yaml:4: ") and "never closed" in message
+    assert message.startswith("queue.yaml:7: ") and "never closed" in message
 
 
 @pytest.mark.parametrize("source, words", [
@@ -175,7 +165,7 @@ def test_unclosed_expression_does_not_parse(source):
 ])
 def test_misused_construct_is_an_error_saying_what(source, words):
     message = render_error(source, x="1")
-    assert message.startswith("queue.yaml:4: ") and "hint:" in message
+    assert message.startswith("queue.yaml:7: ") and "hint:" in message
     for word in words:
         assert word in message, message
 
@@ -257,7 +247,7 @@ def test_variables_used_are_the_root_names_a_template_reads(source, names):
 def test_variables_used_of_a_bad_template_is_its_error():
     with pytest.raises(TemplateError) as info:
         Templates().variables_used("{{ default gpu }}", WHERE)
-    assert str(info.value).startswith("queue.yaml:4: ")
+    assert str(info.value).startswith("queue.yaml:7: ")
 
 
 def test_variables_used_ignores_helper_names():
@@ -272,7 +262,7 @@ def test_variables_used_ignores_helper_names():
     "{{#if x}}" * 400 + "{{/if}}" * 400,
 ])
 def test_a_template_nested_too_deeply_is_an_error_not_a_crash(source):
-    assert render_error(source, x="1").startswith("queue.yaml:4: ")
+    assert render_error(source, x="1").startswith("queue.yaml:7: ")
 
 
 @pytest.mark.parametrize("source", ["\\{{" * 20000, "{{!-- a }}" * 20000, "{{ x }}" * 20000])
