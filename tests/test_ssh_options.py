@@ -42,8 +42,9 @@ def recorded(tmp_path):
     bin_dir.mkdir()
     log.mkdir()
     shim = bin_dir / "ssh"
-    shim.write_text('#!/bin/sh\nfor a in "$@"; do printf "%%s\\0" "$a"; done > %s/$$\n'
-                    'exec %s "$@"\n' % (log, REAL_SSH))
+    # Written aside, then renamed: a test reading the log sees whole records only.
+    shim.write_text('#!/bin/sh\nfor a in "$@"; do printf "%%s\\0" "$a"; done > %s/.$$\n'
+                    'mv %s/.$$ %s/$$\nexec %s "$@"\n' % (log, log, log, REAL_SSH))
     shim.chmod(0o755)
     env = environment(PATH=str(bin_dir) + os.pathsep + os.environ["PATH"])
 
@@ -53,6 +54,8 @@ def recorded(tmp_path):
             if forget:
                 os.unlink(log / name)
                 continue
+            if name.startswith("."):
+                continue          # still being written
             with open(log / name, "rb") as stream:
                 argv = stream.read().decode().split("\0")[:-1]
             if "ControlMaster=yes" in argv:
