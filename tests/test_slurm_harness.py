@@ -61,7 +61,10 @@ def test_cancelled_step_ends_whole_even_a_setsid_child(slurm, slurm_allocation):
     slurm.run("scancel", running[0])
     _out, err = srun.communicate(timeout=TIMEOUT)
     assert srun.returncode == 137, err
-    assert "*** STEP %s ON %s CANCELLED" % (running[0], node) in err
+    # slurmstepd's own "*** STEP ... CANCELLED" line reaches srun's stderr
+    # only if it wins the race with the step's I/O closing (it was missing
+    # in 4 of about 20 runs); srun's own "aborted" line is always there.
+    assert "srun: Job step aborted" in err, err
     assert not _exists(escaped)
     assert not [s for s in slurm.steps() if s[0].startswith(job.job_id + ".")]
 
