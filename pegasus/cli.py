@@ -9,7 +9,9 @@ import argparse
 import sys
 import time
 
-__version__ = "0.1.0"
+# 2.x: this Python re-implementation, which reads Pegasus 1.4's files and command
+# line; a script that compares versions sees an upgrade from 1.4, not a downgrade.
+__version__ = "2.0.0"
 
 PROG = "pegasus"
 
