@@ -68,14 +68,3 @@ def second_sshd():
     yield start
     for server in started:
         server.stop()
-
-
-@pytest.fixture
-def pegasus_env():
-    """Environment for running `pegasus` as a subprocess: this interpreter's bin
-    directory (the venv, where `pegasus` is installed) first on PATH, no colors."""
-    env = dict(os.environ)
-    bin_dir = os.path.dirname(sys.executable)
-    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
-    env["NO_COLOR"] = "1"
-    return env

@@ -1,5 +1,6 @@
 """Running the real `pegasus` command in a scratch directory, for the
-integration tests."""
+integration tests: the `pegasus` of a wheel built from this checkout and installed
+into a fresh venv (tests/installed.py), as users install it."""
 
 import os
 import subprocess
@@ -8,20 +9,21 @@ import time
 
 import yaml
 
+from installed import installed
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def pegasus_argv():
-    """The installed `pegasus` beside this interpreter, else `python -m`."""
-    script = os.path.join(os.path.dirname(sys.executable), "pegasus")
-    if os.path.exists(script):
-        return [script]
-    return [sys.executable, "-m", "pegasus"]
+    """The `pegasus` command of the installed wheel."""
+    return [installed().pegasus]
 
 
 def environment(**extra):
+    """The environment of a `pegasus` run: no PYTHONPATH, which would put a source
+    tree before the wheel's own modules; no colors."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
+    env.pop("PYTHONPATH", None)
     env["NO_COLOR"] = "1"
     env.update(extra)
     return env
