@@ -12,14 +12,14 @@ first use, so a run of unit tests that never starts `pegasus` does not pay it.
 """
 
 import atexit
+import functools
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import zipfile
-from typing import List, Optional
+from typing import List
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -81,16 +81,9 @@ def build(root: str, python: str = sys.executable) -> Installed:
     return installed
 
 
-_lock = threading.Lock()
-_session: Optional[Installed] = None
-
-
+@functools.lru_cache(maxsize=None)
 def installed() -> Installed:
     """This session's installed pegasus, built on first use and removed at exit."""
-    global _session
-    with _lock:
-        if _session is None:
-            root = tempfile.mkdtemp(prefix="pegasus-wheel-")
-            atexit.register(shutil.rmtree, root, True)
-            _session = build(root)
-        return _session
+    root = tempfile.mkdtemp(prefix="pegasus-wheel-")
+    atexit.register(shutil.rmtree, root, True)
+    return build(root)

@@ -4,7 +4,6 @@ into a fresh venv (tests/installed.py), as users install it."""
 
 import os
 import subprocess
-import sys
 import time
 
 import yaml
