@@ -31,7 +31,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0,
 try:
     OTHER = pwd.getpwnam("nobody")
 except KeyError:  # pragma: no cover - every Debian has it
-    OTHER = None
+    pytest.skip("no user 'nobody' to play the other user", allow_module_level=True)
 GONE = object()
 
 
@@ -118,8 +118,6 @@ def other_python():
 
 @pytest.fixture
 def project():
-    if OTHER is None:
-        pytest.skip("no user 'nobody' to play the other user")
     base = tempfile.mkdtemp(prefix="pegasus-shared-")
     os.chmod(base, 0o755)
     try:
@@ -466,6 +464,7 @@ def test_a_queue_file_kept_for_a_group_members_appender_is_theirs_and_still_read
         cwd=project.path, user=OTHER.pw_uid, group=OTHER.pw_gid, extra_groups=[],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
+        assert appender.stdout is not None
         assert appender.stdout.readline() == "open\n"
         assert project.run("q").returncode == 0
         inbox = os.path.join(project.state, "inbox")
