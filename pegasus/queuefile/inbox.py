@@ -37,7 +37,7 @@ import stat
 import time
 from typing import List, NamedTuple, Optional
 
-from ..fsutil import Directory, UnsafePath, read_all
+from ..fsutil import Directory, read_all
 from .statedir import StateDir
 
 F_SETLEASE = getattr(fcntl, "F_SETLEASE", 1024)
@@ -137,9 +137,12 @@ class Inbox:
                 return kept
         return None
 
-    def keep(self, path: str, inode: int, basis: Basis, kind: str) -> Kept:
+    def keep(self, path: str, inode: int, basis: Basis, kind: str) -> Optional[Kept]:
         """Keep the file at `path` (inode `inode`) with `basis` accounted
-        for; if it is kept already, its basis and kind are updated."""
+        for; if it is kept already, its basis and kind are updated. What is
+        not a regular file there (a link someone who may write the queue's
+        directory put at its name) is not kept: its target would be read
+        later as a queue file."""
         kept = self.find(inode)
         if kept is not None:
             return self.account(kept, basis, kind)
@@ -147,12 +150,9 @@ class Inbox:
         directory = self._dir(create=True)
         assert directory is not None
         directory.link_in(path, kept.name)
-        info = directory.lstat(kept.name)
-        if not stat.S_ISREG(info.st_mode) or info.st_ino != inode:
+        if not stat.S_ISREG(directory.lstat(kept.name).st_mode):
             directory.unlink(kept.name)
-            raise UnsafePath(path, "was replaced while pegasus kept it",
-                             "someone who may write the queue's directory is replacing its "
-                             "files: check it, then run again")
+            return None
         return kept
 
     def account(self, kept: Kept, basis: Basis, kind: Optional[str] = None) -> Kept:
