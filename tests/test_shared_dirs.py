@@ -169,6 +169,10 @@ def plant_script(project, plant, victims):
         name = "r-1-99999-0-0-" + hashlib.sha1(b"").hexdigest()
         return "mkdir -p %s/inbox; printf '%%s' '%s' > %s/inbox/%s" % (
             state, project.job("planted"), state, name)
+    if plant.startswith("link:"):   # their link at a name pegasus uses there
+        name = plant[len("link:"):]
+        target = project.theirs if name in ("inbox", "conflicts") else victims[0]
+        return "rm -rf %s/%s; ln -s %s %s/%s" % (state, name, target, state, name)
     if plant == "outcome":
         record = {"seq": 1, "host": "localhost", "start": 1.0, "end": 2.0, "kind": "failed",
                   "exit": 1, "signal": 0, "reason": None, "detail": None, "slots": None,
@@ -251,7 +255,12 @@ def test_a_state_directory_opened_to_the_group_is_refused_and_left_as_it_is(
     assert_untouched(project, before, victims, queue_text)
 
 
-@pytest.mark.parametrize("plant", ["journal", "inbox", "pending-link"])
+STATE_NAMES = ["pending", "outcomes.jsonl", "outcomes.1.jsonl", "recoveries.json",
+               "host.1.journal", "inbox", "conflicts"]
+
+
+@pytest.mark.parametrize("plant", ["journal", "inbox", "pending-link"] + [
+    "link:" + name for name in STATE_NAMES])
 def test_what_another_user_left_in_a_state_directory_closed_again_is_refused(
         project, plant):
     """Only the state directory was opened: the other user may not write
@@ -271,7 +280,7 @@ def test_what_another_user_left_in_a_state_directory_closed_again_is_refused(
     assert "nobody (uid %d)" % OTHER.pw_uid in result.stderr
     assert_untouched(project, before, victims, queue_text)
     # Once what they left is removed, the queue runs, and only your job.
-    for name in ("evil.1.journal", "pending", "inbox"):
+    for name in ["evil.1.journal", "pending"] + STATE_NAMES:
         path = os.path.join(project.state, name)
         if os.path.islink(path) or os.path.isfile(path):
             os.unlink(path)
