@@ -62,6 +62,7 @@ def load(args) -> Loaded:
     from . import transports
     from .hostlist import load_subhosts
     from .queuefile import QueueFile
+    from .report import check_files
     from .settings import Settings
     from .template import Templates
     from .validate import QueueValidator
@@ -81,8 +82,12 @@ def load(args) -> Loaded:
         raise UsageError("cannot record taken jobs in %s: no directory %s" % (
             queue.consumed_path, where))
     if args.dry_run:
-        text = queue.read()
+        text = queue.read()   # nothing beside the queue is read or written
     else:
+        # Files beside the queue that are not the user's are refused before
+        # anything is read or written there (fsutil, queuefile/statedir.py).
+        queue.verify()
+        check_files(args.joblog, args.log_dir)
         with queue.locked():  # what appenders left beside the queue is gathered first
             text = queue.read()
     jobs = validator(text, args.queue_file)

@@ -11,7 +11,7 @@ from typing import Dict, List, TextIO
 
 from . import words
 from .events import Handler
-from .fsutil import open_file
+from .fsutil import check_output_directory, check_writable, open_file, output_directory
 from .outcome import Reason
 
 JOBLOG_COLUMNS = ("Seq", "Host", "Starttime", "JobRuntime", "Send", "Receive",
@@ -119,15 +119,26 @@ def _escape(text):
     return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
 
 
+def check_files(joblog, log_dir) -> None:
+    """Refuse now (fsutil.UnsafePath) a joblog or log directory pegasus
+    may not write into -- another user's, or their link -- so that a run
+    is refused before it takes anything. Creates nothing."""
+    if joblog:
+        check_writable(joblog)
+    if log_dir:
+        check_output_directory(log_dir)
+
+
 class JobLog(Handler):
     """--joblog FILE: one tab-separated line per finished job, in GNU
-    parallel's columns, flushed as each job ends."""
+    parallel's columns, flushed as each job ends. The file is yours, with
+    no other name (fsutil.open_file), or refused."""
 
     def __init__(self, path):
         self.path = path
-        new = not os.path.exists(path) or os.path.getsize(path) == 0
-        self.stream = os.fdopen(open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT),
-                                "a", encoding="utf-8")
+        fd = open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        new = os.fstat(fd).st_size == 0
+        self.stream = os.fdopen(fd, "a", encoding="utf-8")
         if new:
             self.stream.write("\t".join(JOBLOG_COLUMNS) + "\n")
             self.stream.flush()
@@ -156,24 +167,36 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.,=@+-]+")
 
 class LogDir(Handler):
     """--log-dir DIR: each job's output lines in a file of its own,
-    `SEQ-HOST.log`, named in the joblog's Seq order."""
+    `STAMP-SEQ-HOST.log`, named in the joblog's Seq order. The directory is
+    yours (fsutil.output_directory) or refused; each file is new, made in
+    it by its descriptor (never an existing file: another runner's of the
+    same second gets `.1`...)."""
 
     def __init__(self, path):
         self.path = path
-        os.makedirs(path, exist_ok=True)
+        self.directory = output_directory(path)
         self.files: Dict[int, TextIO] = {}
         self.stamp = time.strftime("%Y%m%d-%H%M%S")
 
-    def _name(self, launch) -> str:
+    def _name(self, launch, number: int) -> str:
         label = _UNSAFE.sub("_", _launch_label(launch)).strip("_") or "host"
-        return os.path.join(self.path, "%s-%04d-%s.log" % (self.stamp, launch.seq, label))
+        return "%s-%04d-%s%s.log" % (self.stamp, launch.seq, label,
+                                     ".%d" % number if number else "")
 
     def on_job_started(self, launch):
         if launch.host is None:
             return
-        fd = open_file(self._name(launch), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        for number in range(100):
+            try:
+                fd = self.directory.open(self._name(launch, number), os.O_WRONLY,
+                                         exclusive=True)
+                break
+            except FileExistsError:
+                continue
+        else:
+            return  # a hundred runners of one second, one seq: no log for this one
         self.files[launch.seq] = os.fdopen(fd, "w", encoding="utf-8",
-                                      errors="replace")
+                                           errors="replace")
 
     def on_job_line(self, launch, stream, text):
         handle = self.files.get(launch.seq)
@@ -189,6 +212,7 @@ class LogDir(Handler):
         for handle in self.files.values():
             handle.close()
         self.files.clear()
+        self.directory.close()
 
 
 def print_summary(summary, stream=None):

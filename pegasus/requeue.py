@@ -26,16 +26,14 @@ KINDS = {"failed": {FAILED}, "cancelled": {CANCELLED}, "timeout": {TIMEOUT}, "lo
 def _taken(queue: QueueFile) -> set:
     """The jobs every runner's journal holds unfinished (canonical forms)."""
     found: set = set()
-    try:
-        names = os.listdir(queue.state.path)
-    except FileNotFoundError:
+    top = queue.state.find()
+    if top is None:
         return found
-    for name in names:
+    for name in top.names():
         if name.endswith(SUFFIX):
             try:
-                fd = os.open(os.path.join(queue.state.path, name),
-                             os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
-            except OSError:
+                fd = top.open(name, os.O_RDONLY)
+            except FileNotFoundError:
                 continue
             try:
                 found.update(unfinished(read_records(fd)))

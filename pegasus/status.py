@@ -77,17 +77,16 @@ def _runner(path: str, records: List[dict], now: float) -> Dict[str, Any]:
 def _journals(state: StateDir, now: float):
     runners: List[dict] = []
     recoverable: List[dict] = []
-    try:
-        names = sorted(os.listdir(state.path))
-    except FileNotFoundError:
+    top = state.find()   # judged as every reader does (statedir.py)
+    if top is None:
         return runners, recoverable
-    for name in names:
+    for name in sorted(top.names()):
         if not name.endswith(SUFFIX):
             continue
-        path = os.path.join(state.path, name)
+        path = top.file(name)
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
-        except OSError:
+            fd = top.open(name, os.O_RDONLY)
+        except FileNotFoundError:
             continue
         try:
             records = read_records(fd)

@@ -10,6 +10,7 @@ from typing import Callable, Hashable, List, Optional
 
 from . import events
 from .errors import LockError, PegasusError, SpecError
+from .fsutil import UnsafePath
 from .sources import Busy, QueueSource
 
 POLL_INTERVAL = 0.5        # daemon mode: how often an idle runner looks at the queue
@@ -97,10 +98,12 @@ class Taker:
             if self._lock_timer is None:
                 self._lock_timer = self.loop.call_later(LOCK_RETRY, self._lock_retry)
             return False
-        except LockError as exc:
+        except (LockError, UnsafePath) as exc:
             if not self.took_once:
                 raise  # locking does not work here at all: say so and stop
-            self._broken(str(exc), unwritable=True)  # a hiccup mid-run: warn, retry
+            # A hiccup mid-run, or a file beside the queue swapped for one
+            # pegasus may not use (fsutil): warn, take nothing, retry.
+            self._broken(str(exc), unwritable=True)
             return False
         finally:
             self._tell()
@@ -177,7 +180,7 @@ class Taker:
 
         try:
             jobs = self.source.take(want, choose)
-        except (self._changed, SpecError, OSError) as exc:
+        except (self._changed, SpecError, OSError, UnsafePath) as exc:
             self._release(chosen)
             self._take_failed(exc)
             return
@@ -208,6 +211,8 @@ class Taker:
             self.loop.call_later(LOCK_RETRY, self.pump)
         elif isinstance(exc, SpecError):
             self._broken(str(exc))
+        elif isinstance(exc, UnsafePath):
+            self._broken(str(exc), unwritable=True)
         elif isinstance(exc, OSError) and not isinstance(exc, LockError):
             self._broken("cannot update %s: %s" % (self.source.name, exc.strerror or exc),
                          unwritable=True)

@@ -11,7 +11,6 @@ from typing import List, Optional, Tuple
 
 from .. import events, yamlfile
 from ..errors import SpecError
-from ..fsutil import open_file, private_directory
 from .inbox import EMPTY, LIVE, REPLACED, Basis, collect
 from .replace import Replacer
 from .statedir import StateDir
@@ -71,15 +70,15 @@ class Appends:
         return True
 
     def _save_apart(self, data: bytes) -> str:
-        private_directory(self.state.conflicts)
-        path = os.path.join(self.state.conflicts, "%s-%d.yaml" % (
-            time.strftime("%Y%m%d-%H%M%S"), time.time_ns() % 10 ** 9))
-        fd = open_file(path, os.O_WRONLY, exclusive=True)
+        conflicts = self.state.conflicts(create=True)
+        assert conflicts is not None
+        name = "%s-%d.yaml" % (time.strftime("%Y%m%d-%H%M%S"), time.time_ns() % 10 ** 9)
+        fd = conflicts.open(name, os.O_WRONLY, exclusive=True)
         try:
             os.write(fd, data)
         finally:
             os.close(fd)
-        return path
+        return conflicts.file(name)
 
     def editing(self) -> Optional[Tuple[int, Basis]]:
         """An editor is about to open queue.yaml under the lock: the live

@@ -21,6 +21,10 @@ new queue.yaml does not already hold it, block for block. A file pegasus
 replaced itself (kind "replaced") has an exact account: what pegasus read.
 
 Names: KIND-SEQ-INODE-SIZE-MTIME-DIGEST, SEQ ordering them as they were kept.
+
+The inbox is reached through the state directory's descriptor (statedir.py
+judged it), and a kept file is read through its own, never through a link:
+it is a queue file, so it may belong to anyone who may write the queue.
 """
 
 from __future__ import annotations
@@ -29,8 +33,12 @@ import errno
 import fcntl
 import hashlib
 import os
+import stat
 import time
 from typing import List, NamedTuple, Optional
+
+from ..fsutil import Directory, read_all
+from .statedir import StateDir
 
 F_SETLEASE = getattr(fcntl, "F_SETLEASE", 1024)
 F_RDLCK = getattr(fcntl, "F_RDLCK", 0)
@@ -90,19 +98,38 @@ def _parse(name: str) -> Optional[Kept]:
 class Inbox:
     """The kept files, in the state directory's inbox/."""
 
-    def __init__(self, path: str):
-        self.path = path
+    def __init__(self, state: StateDir):
+        self.state = state
+
+    def _dir(self, create: bool = False) -> Optional[Directory]:
+        return self.state.inbox(create)
 
     def file(self, kept: Kept) -> str:
-        return os.path.join(self.path, kept.name)
+        """Its path, for messages."""
+        return os.path.join(self.state.path, "inbox", kept.name)
 
     def all(self) -> List[Kept]:
-        try:
-            names = os.listdir(self.path)
-        except FileNotFoundError:
+        directory = self._dir()
+        if directory is None:
             return []
-        found = [k for k in (_parse(name) for name in names) if k is not None]
+        found = [k for k in (_parse(name) for name in directory.names()) if k is not None]
         return sorted(found, key=lambda k: k.seq)
+
+    def size(self, kept: Kept) -> int:
+        directory = self._dir()
+        try:
+            return directory.lstat(kept.name).st_size if directory is not None else 0
+        except FileNotFoundError:
+            return 0
+
+    def open(self, kept: Kept) -> int:
+        """A kept file, opened to be read: never a link, a regular file of
+        someone who may write the queue. Raises FileNotFoundError."""
+        directory = self._dir()
+        if directory is None:
+            raise FileNotFoundError(kept.name)
+        return directory.open(kept.name, os.O_RDONLY, links_ok=True,
+                              owner_ok=self.state.may_write_queue)
 
     def find(self, inode: int) -> Optional[Kept]:
         for kept in self.all():
@@ -110,47 +137,48 @@ class Inbox:
                 return kept
         return None
 
-    def keep(self, path: str, inode: int, basis: Basis, kind: str) -> Kept:
+    def keep(self, path: str, inode: int, basis: Basis, kind: str) -> Optional[Kept]:
         """Keep the file at `path` (inode `inode`) with `basis` accounted
-        for; if it is kept already, its basis and kind are updated."""
+        for; if it is kept already, its basis and kind are updated. What is
+        not a regular file there (a link someone who may write the queue's
+        directory put at its name) is not kept: its target would be read
+        later as a queue file."""
         kept = self.find(inode)
         if kept is not None:
             return self.account(kept, basis, kind)
         kept = Kept("", kind, time.time_ns(), inode, basis).named()
-        os.link(path, self.file(kept))
+        directory = self._dir(create=True)
+        assert directory is not None
+        directory.link_in(path, kept.name)
+        if not stat.S_ISREG(directory.lstat(kept.name).st_mode):
+            directory.unlink(kept.name)
+            return None
         return kept
 
     def account(self, kept: Kept, basis: Basis, kind: Optional[str] = None) -> Kept:
         """`basis` of the kept file is now accounted for."""
         new = kept._replace(basis=basis, kind=kind or kept.kind).named()
-        if new.name != kept.name:
-            os.rename(self.file(kept), self.file(new))
+        directory = self._dir()
+        if new.name != kept.name and directory is not None:
+            directory.rename(kept.name, new.name)
         return new
 
     def drop(self, kept: Kept) -> None:
-        try:
-            os.unlink(self.file(kept))
-        except FileNotFoundError:
-            pass
+        directory = self._dir()
+        if directory is not None:
+            directory.unlink(kept.name)
 
 
-def has_writer(path: str) -> Optional[bool]:
-    """Whether any process has `path` open for writing: True, False, or
-    None where this cannot be told (no leases on this system or file
-    system, or a file of another user's)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
-    except OSError:
-        return None
+def has_writer(fd: int) -> Optional[bool]:
+    """Whether any process has the file open at `fd` (opened read-only)
+    open for writing: True, False, or None where this cannot be told (no
+    leases on this system or file system, or a file of another user's)."""
     try:
         fcntl.fcntl(fd, F_SETLEASE, F_RDLCK)
     except OSError as exc:
         return True if exc.errno in (errno.EAGAIN, errno.EBUSY) else None
-    else:
-        fcntl.fcntl(fd, F_SETLEASE, F_UNLCK)
-        return False
-    finally:
-        os.close(fd)
+    fcntl.fcntl(fd, F_SETLEASE, F_UNLCK)
+    return False
 
 
 class Arrivals:
@@ -175,16 +203,22 @@ def collect(inbox: Inbox, live_inode: Optional[int], live: bytes) -> Arrivals:
 
 
 def _collect_one(inbox: Inbox, kept: Kept, live: bytes, found: Arrivals) -> None:
-    path = inbox.file(kept)
     try:
-        info = os.stat(path)
+        fd = inbox.open(kept)
     except FileNotFoundError:
         return
+    try:
+        _collect_from(fd, inbox, kept, live, found)
+    finally:
+        os.close(fd)
+
+
+def _collect_from(fd: int, inbox: Inbox, kept: Kept, live: bytes, found: Arrivals) -> None:
+    info = os.fstat(fd)
     writer = None
     if info.st_size != kept.basis.size or info.st_mtime_ns != kept.basis.mtime_ns:
-        with open(path, "rb") as stream:
-            data = stream.read()
-        writer = has_writer(path)
+        data = read_all(fd)
+        writer = has_writer(fd)
         if digest(data[:kept.basis.size]) != kept.basis.digest:
             found.rewritten.append(data)
             inbox.drop(kept)
@@ -197,13 +231,13 @@ def _collect_one(inbox: Inbox, kept: Kept, live: bytes, found: Arrivals) -> None
         size = kept.basis.size + len(tail)
         mtime = info.st_mtime_ns if size == len(data) else 0
         kept = inbox.account(kept, Basis(size, digest(data[:size]), mtime))
-    if kept.basis.size == info.st_size and _idle(path, info, writer):
+    if kept.basis.size == info.st_size and _idle(fd, info, writer):
         inbox.drop(kept)
 
 
-def _idle(path: str, info: os.stat_result, writer: Optional[bool]) -> bool:
+def _idle(fd: int, info: os.stat_result, writer: Optional[bool]) -> bool:
     if writer is None:
-        writer = has_writer(path)
+        writer = has_writer(fd)
     if writer is None:
         return time.time() - info.st_mtime > QUIET
     return not writer

@@ -24,7 +24,7 @@ import socket
 from typing import List
 
 from ..errors import LockError
-from ..fsutil import open_file
+from ..fsutil import Directory, open_file
 from .statedir import StateDir
 
 SUFFIX = ".journal"
@@ -88,14 +88,16 @@ class Journal:
     """
 
     def __init__(self, state: StateDir):
-        self.directory = state.ensure().path
+        self.top = state.ensure()
+        self.directory = self.top.path
         base = "%s.%d" % (socket.gethostname().split(".")[0] or "host", os.getpid())
-        self.path, self.fd = self._create(base)
+        self.name, self.fd = self._create(base)
+        self.path = self.top.file(self.name)
         try:
             fcntl.lockf(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             os.close(self.fd)
-            os.unlink(self.path)
+            self.top.unlink(self.name)
             raise LockError(self.path, exc.strerror or str(exc)) from None
         self._txn = 0
         self._ticket = 0
@@ -105,9 +107,8 @@ class Journal:
         PID used again) is left for recovery, never overwritten."""
         for number in range(1000):
             name = base + ("" if number == 0 else ".%d" % number) + SUFFIX
-            path = os.path.join(self.directory, name)
             try:
-                return path, open_file(path, os.O_RDWR | os.O_APPEND, exclusive=True)
+                return name, self.top.open(name, os.O_RDWR | os.O_APPEND, exclusive=True)
             except FileExistsError:
                 continue
         raise LockError(self.directory, "no free journal name for %s" % base)
@@ -143,10 +144,7 @@ class Journal:
 
     def close(self) -> None:
         """A clean end: nothing to recover, the journal goes."""
-        try:
-            os.unlink(self.path)
-        except FileNotFoundError:
-            pass
+        self.top.unlink(self.name)
         os.close(self.fd)
 
 
@@ -154,8 +152,10 @@ class DeadJournal:
     """A journal whose runner is gone, locked by us while we put its jobs
     back."""
 
-    def __init__(self, path, fd):
-        self.path = path
+    def __init__(self, top: Directory, name: str, fd: int):
+        self.top = top
+        self.name = name
+        self.path = top.file(name)
         self.fd = fd
         self.jobs = unfinished(read_records(fd))
 
@@ -164,30 +164,24 @@ class DeadJournal:
         return os.path.basename(self.path)[:-len(SUFFIX)]
 
     def remove(self):
-        try:
-            os.unlink(self.path)
-        except FileNotFoundError:
-            pass
+        self.top.unlink(self.name)
         os.close(self.fd)
 
     def release(self):
         os.close(self.fd)
 
 
-def dead_journals(directory: str, own_path=None) -> List["DeadJournal"]:
-    """The journals in `directory` whose runner is dead (their lock is free)."""
-    try:
-        names = sorted(os.listdir(directory))
-    except FileNotFoundError:
-        return []
+def dead_journals(top: Directory, own_name=None) -> List["DeadJournal"]:
+    """The journals in the state directory `top` whose runner is dead
+    (their lock is free). Each is opened as everything there is (a file of
+    yours, no link, one name: fsutil), or refused."""
     found = []
-    for name in names:
-        path = os.path.join(directory, name)
-        if not name.endswith(SUFFIX) or path == own_path:
+    for name in sorted(top.names()):
+        if not name.endswith(SUFFIX) or name == own_name:
             continue  # never touch our own: closing a second fd would drop our lock
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
-        except OSError:
+            fd = top.open(name, os.O_RDWR)
+        except FileNotFoundError:
             continue
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -196,7 +190,7 @@ def dead_journals(directory: str, own_path=None) -> List["DeadJournal"]:
             if exc.errno in (errno.EACCES, errno.EAGAIN):
                 continue  # its runner is alive
             raise
-        found.append(DeadJournal(path, fd))
+        found.append(DeadJournal(top, name, fd))
     return found
 
 
@@ -212,12 +206,12 @@ class Recoveries:
     KEEP = 1000   # jobs remembered; the oldest are forgotten first
 
     def __init__(self, state: StateDir):
+        self.state = state
         self.path = state.file(self.NAME)
 
     def _read(self) -> dict:
         try:
-            with open(self.path, "rb") as stream:
-                data = json.loads(stream.read() or b"{}")
+            data = json.loads(self.state.ensure().read(self.NAME) or b"{}")
         except (OSError, ValueError):
             return {}
         return data if isinstance(data, dict) else {}
@@ -236,7 +230,7 @@ class Recoveries:
             del counts[job]
         for job in list(counts)[:-self.KEEP]:
             del counts[job]
-        fd = open_file(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        fd = self.state.ensure().open(self.NAME, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         try:
             os.write(fd, json.dumps(counts).encode("utf-8"))
         finally:

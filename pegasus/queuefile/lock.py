@@ -2,7 +2,9 @@
 every reader and writer of queue.yaml holds while it reads and rewrites it.
 The kernel drops it when its holder dies, however it dies; the file is
 never deleted. It is opened as pegasus opens what it writes
-(fsutil.open_file: never through another user's symbolic link)."""
+(fsutil.open_file: a file of yours, never through another user's link):
+one of another user is their queue's, and a second user is told so
+(`owned_by`)."""
 
 from __future__ import annotations
 
@@ -13,26 +15,49 @@ from typing import Callable, Optional
 import fasteners
 
 from ..errors import LockError, PegasusError
-from ..fsutil import open_file
+from ..fsutil import UnsafePath, check_writable, open_file
 
 
 class _Lock(fasteners.InterProcessLock):
-    """fasteners' lock, its file opened by fsutil.open_file."""
+    """fasteners' lock, its file opened by fsutil.open_file (by its name as
+    text: fasteners keeps the path as bytes)."""
+
+    def __init__(self, path: str, owned_by: Callable[[str, int], Exception]):
+        super().__init__(path)
+        self.name = path
+        self.owned_by = owned_by
 
     def _do_open(self):
         if self.lockfile is None or self.lockfile.closed:  # type: ignore[has-type]
-            fd = open_file(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+            fd = self.judged(open_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
             self.lockfile = os.fdopen(fd, "a")
+
+    def judged(self, how, *args):
+        """`how(path, *args)`, a lock file of another user's refused with
+        `owned_by`."""
+        try:
+            return how(self.name, *args)
+        except UnsafePath as exc:
+            if exc.owner is not None and exc.why.startswith("belongs to another user"):
+                raise self.owned_by(exc.path, exc.owner) from None
+            raise
 
 
 class QueueLock:
     """The lock of one queue; `first()` is what every holder does first
-    (if it raises, the lock is let go again)."""
+    (if it raises, the lock is let go again). `owned_by(path, uid)` is the
+    error for a lock file of another user's."""
 
-    def __init__(self, path: str, first: Callable[[], None]):
+    def __init__(self, path: str, first: Callable[[], None],
+                 owned_by: Callable[[str, int], Exception] = lambda path, uid: LockError(
+                     path, "it belongs to another user")):
         self.path = path
         self.first = first
-        self._lock = _Lock(path)
+        self._lock = _Lock(path, owned_by)
+
+    def check(self) -> None:
+        """Refuse now a lock file pegasus may not use; create nothing."""
+        self._lock.judged(check_writable)
 
     def _acquire(self, blocking: bool, timeout: Optional[float] = None) -> bool:
         try:

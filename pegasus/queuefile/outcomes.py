@@ -21,7 +21,6 @@ import os
 import time
 from typing import Any, Dict, List
 
-from ..fsutil import open_file
 from ..outcome import Outcome, Reason
 from .statedir import StateDir
 
@@ -73,15 +72,15 @@ class OutcomeRecord:
 
     def _write(self, record: Dict[str, Any]) -> None:
         data = json.dumps(record, separators=(",", ":")) + "\n"
-        self.state.ensure()
-        fd = open_file(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        top = self.state.ensure()
+        fd = top.open(CURRENT, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         try:
             os.write(fd, data.encode("utf-8"))
             size = os.fstat(fd).st_size
         finally:
             os.close(fd)
         if size > ROTATE_AT:
-            os.replace(self.path, self.state.file(OLDER))
+            top.rename(CURRENT, OLDER)
 
     def given_up(self, job: str, runner: str, times: int) -> None:
         """A job (canonical form) whose runners died `times` times while it
@@ -96,11 +95,12 @@ class OutcomeRecord:
     def read(self) -> List[Dict[str, Any]]:
         """Every record kept, oldest first; a torn line is skipped."""
         records: List[Dict[str, Any]] = []
+        top = self.state.find()
+        if top is None:
+            return records
         for name in (OLDER, CURRENT):
-            try:
-                with open(self.state.file(name), "rb") as stream:
-                    data = stream.read()
-            except FileNotFoundError:
+            data = top.read(name)
+            if data is None:
                 continue
             for line in data.splitlines():
                 try:

@@ -23,7 +23,7 @@ from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 from .. import canonical, events, yamlfile
 from ..errors import SpecError
-from ..fsutil import open_file, resolve
+from ..fsutil import check_writable, open_file, resolve
 from ..queuetext import Candidates, append_bottom, insert_top, scan_head, splice
 from ..spec import Job
 from ..validate import validate_text
@@ -33,7 +33,7 @@ from .lock import QueueLock
 from .journal import Journal, Recoveries, dead_journals
 from .outcomes import OutcomeRecord
 from .replace import Replacer
-from .statedir import StateDir
+from .statedir import StateDir, another_users_queue
 
 LOCK_SUFFIX = ".lock"
 
@@ -73,17 +73,36 @@ class QueueFile:
         self.left: Optional[int] = None          # jobs in the queue, as far as known
         self._trusted: Optional[bytes] = None    # digest of the last text known valid
         self._trusted_stat = None                # stat_key of queue.yaml as we last wrote it
-        self._lock = QueueLock(self.lock_path, first=self._locked)
+        self._lock = QueueLock(self.lock_path, first=self._locked, owned_by=self._not_yours)
         self.appends = Appends(self.path, self.target, self.state, self.replacer,
                                self.notices)
+
+    # --- what is beside the queue ------------------------------------------
+
+    def verify(self) -> None:
+        """Refuse now, before anything is read or written beside the queue,
+        what pegasus may not use there (fsutil, statedir.py): a state
+        directory, lock file or consumed record that is not yours, a link
+        of another user's, a state directory open to others. Creates
+        nothing; each is judged again as it is opened."""
+        self.state.find()
+        self._lock.check()
+        check_writable(self.consumed_path)
+
+    def _not_yours(self, path: str, uid: int):
+        """A second user's refusal (statedir.another_users_queue)."""
+        return another_users_queue(path, uid, self.path)
 
     # --- the lock -------------------------------------------------------
 
     def try_lock(self) -> bool:
-        """Take the lock if it is free; True if taken."""
+        """Take the lock if it is free; True if taken. The state directory
+        is judged first (statedir.py)."""
+        self.state.find()
         return self._lock.try_lock()
 
     def lock(self, timeout: Optional[float] = None) -> None:
+        self.state.find()
         self._lock.lock(timeout)
 
     def unlock(self) -> None:
@@ -100,7 +119,7 @@ class QueueFile:
     def _locked(self) -> None:
         """What every holder of the lock does first: settle a replace its
         predecessor died in, then gather what appenders wrote meanwhile."""
-        if self.state.exists():
+        if self.state.find() is not None:
             self.replacer.settle()
             self.gather()
 
@@ -154,7 +173,7 @@ class QueueFile:
         writes to, changes."""
         inbox = self.replacer.inbox
         return self.stat_key(), tuple(
-            (kept.name, _size(inbox.file(kept))) for kept in inbox.all())
+            (kept.name, inbox.size(kept)) for kept in inbox.all())
 
     def _read_checked(self) -> Tuple[str, tuple, Basis]:
         data, info = self._read_bytes()
@@ -211,14 +230,16 @@ class QueueFile:
         journal = self.journal
         undo: List[Callable[[], None]] = []
         txn: List[int] = []
+        consumed: List[int] = []
 
         def before(inode, note):
             if self.stat_key() != stat:
                 raise QueueChanged()
-            size = _size(self.consumed_path)
+            consumed.append(self._open_consumed())
+            size = os.fstat(consumed[0]).st_size
             note(consumed=[self.consumed_path, size])
-            self.record_consumed(taken)
-            undo.append(lambda: os.truncate(self.consumed_path, size))
+            _append_jobs(consumed[0], taken)
+            undo.append(lambda: os.ftruncate(consumed[0], size))
             if journal is not None:
                 for job in taken:
                     job.ticket = journal.new_ticket()
@@ -242,19 +263,21 @@ class QueueFile:
                     with contextlib.suppress(OSError):
                         step()
             raise
+        finally:
+            for fd in consumed:
+                os.close(fd)
         self._trusted = None
         self._trusted_stat = self.stat_key()
 
+    def _open_consumed(self) -> int:
+        """consumed.yaml, opened to append to: a file of yours (fsutil)."""
+        return open_file(self.consumed_path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
+
     def record_consumed(self, jobs: Sequence[Job]) -> None:
         """Append `jobs` to consumed.yaml and flush them to disk."""
-        data = "".join(job.canonical() for job in jobs).encode("utf-8")
-        fd = open_file(self.consumed_path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
+        fd = self._open_consumed()
         try:
-            size = os.fstat(fd).st_size
-            if size and os.pread(fd, 1, size - 1) != b"\n":
-                data = b"\n" + data
-            os.write(fd, data)
-            os.fsync(fd)
+            _append_jobs(fd, jobs)
         finally:
             os.close(fd)
 
@@ -313,11 +336,12 @@ class QueueFile:
     def recover_locked(self) -> List[Tuple[str, int]]:
         """Put back the jobs of dead runners' journals; the caller holds the
         lock. Returns [(owner, number of jobs)]."""
-        if not self.state.exists():
+        top = self.state.find()
+        if top is None:
             return []
-        own = self.journal.path if self.journal is not None else None
+        own = self.journal.name if self.journal is not None else None
         recovered = []
-        for dead in dead_journals(self.state.path, own):
+        for dead in dead_journals(top, own):
             try:
                 back, given_up = self._recoveries.count(dead.jobs)
                 if back:
@@ -334,11 +358,14 @@ class QueueFile:
         return recovered
 
 
-def _size(path: str) -> int:
-    try:
-        return os.stat(path).st_size
-    except FileNotFoundError:
-        return 0
+def _append_jobs(fd: int, jobs: Sequence[Job]) -> None:
+    """Append `jobs` to the consumed record open at `fd`, flushed to disk."""
+    data = "".join(job.canonical() for job in jobs).encode("utf-8")
+    size = os.fstat(fd).st_size
+    if size and os.pread(fd, 1, size - 1) != b"\n":
+        data = b"\n" + data
+    os.write(fd, data)
+    os.fsync(fd)
 
 
 def _count(candidates: Candidates, choose: Optional[Choose]) -> int:

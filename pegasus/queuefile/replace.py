@@ -27,8 +27,8 @@ from typing import Any, Callable, Dict, Optional
 
 from ..fsutil import new_file_mode, open_file
 from .inbox import LIVE, REPLACED, Basis, Inbox
-from .journal import append_record
-from .statedir import StateDir
+from .journal import SUFFIX, append_record
+from .statedir import PENDING, StateDir
 
 AT_FDCWD = -100
 RENAME_EXCHANGE = 2
@@ -106,7 +106,7 @@ class Replacer:
     def __init__(self, target: str, state: StateDir):
         self.target = target
         self.state = state
-        self.inbox = Inbox(state.inbox)
+        self.inbox = Inbox(state)
 
     def replace(self, data: bytes, basis: Basis,
                 before: Optional[Callable[[int, Callable[..., None]], None]] = None,
@@ -174,24 +174,28 @@ class Replacer:
     # --- the crash note ---------------------------------------------------------
 
     def _note(self, note: Dict[str, Any]) -> None:
-        fd = open_file(self.state.pending, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        fd = self.state.ensure().open(PENDING, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         try:
             os.write(fd, json.dumps(note).encode("utf-8"))
         finally:
             os.close(fd)
 
     def _clear(self) -> None:
+        top = self.state.find()
+        if top is None:
+            return
         with contextlib.suppress(FileNotFoundError):
-            os.truncate(self.state.pending, 0)
+            os.close(top.open(PENDING, os.O_WRONLY | os.O_TRUNC))
 
     def settle(self) -> bool:
         """Settle the replace of a writer that died holding the lock; True
-        if there was one. Called by every holder of the lock first."""
-        try:
-            with open(self.state.pending, "rb") as stream:
-                data = stream.read()
-        except FileNotFoundError:
-            return False
+        if there was one. Called by every holder of the lock first. The
+        note is read from the state directory as everything there is
+        (statedir.py), and acts only on what a note of pegasus's names: a
+        temporary file of this queue beside it, a journal in the state
+        directory, a consumed record of yours."""
+        top = self.state.find()
+        data = top.read(PENDING) if top is not None else None
         if not data:
             return False
         try:
@@ -204,6 +208,8 @@ class Replacer:
 
     def _settle(self, note: Dict[str, Any]) -> None:
         temporary = note["temporary"]
+        if not self._temporary_name(temporary):
+            raise ValueError("not a temporary file of this queue: %r" % temporary)
         try:
             inode = os.lstat(temporary).st_ino
         except FileNotFoundError:
@@ -215,7 +221,30 @@ class Replacer:
             os.unlink(temporary)
             self._forget(note["inode"])
         if "journal" in note:
-            append_record(note["journal"], {"c" if done else "a": note["txn"]})
+            self._journal_record(os.path.basename(note["journal"]),
+                                 {"c" if done else "a": note["txn"]})
         if not done and "consumed" in note:
             path, size = note["consumed"]
-            os.truncate(path, size)
+            fd = open_file(path, os.O_WRONLY)
+            try:
+                if os.fstat(fd).st_size > size:
+                    os.ftruncate(fd, size)
+            finally:
+                os.close(fd)
+
+    def _temporary_name(self, path: str) -> bool:
+        """Whether `path` is named as _write_temporary names them."""
+        directory, name = os.path.split(self.target)
+        return (isinstance(path, str) and os.path.dirname(path) == directory
+                and os.path.basename(path).startswith("." + name + ".")
+                and path.endswith(".tmp"))
+
+    def _journal_record(self, name: str, record: Dict[str, Any]) -> None:
+        top = self.state.find()
+        if top is None or not name.endswith(SUFFIX):
+            return
+        fd = top.open(name, os.O_WRONLY | os.O_APPEND)
+        try:
+            append_record(fd, record)
+        finally:
+            os.close(fd)
