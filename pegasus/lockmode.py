@@ -14,14 +14,14 @@ from . import canonical, yamlfile
 from .errors import PegasusError, Problem, SpecError, UsageError
 from .queuefile import QueueFile
 from .template import Templates
+from .terminal import write_all
 from .validate import QueueValidator
 
 EXIT_INVALID = 2
 
 
 def _say(text):
-    sys.stderr.write("pegasus: %s\n" % text)
-    sys.stderr.flush()
+    write_all(sys.stderr, "pegasus: %s\n" % text)
 
 
 def editor_argv(args):
@@ -204,8 +204,7 @@ def requeue(args, queue: QueueFile) -> int:
     try:
         jobs = choose(queue, args.requeue, args.since)
         if args.dry_run:
-            for job in jobs:
-                sys.stdout.write(job)
+            write_all(sys.stdout, "".join(jobs))
             _say("would put back %s" % plural(len(jobs), "job"))
             return 0
         if jobs:
