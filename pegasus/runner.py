@@ -38,7 +38,6 @@ class RunResult:
     """How a run ended, for the exit status."""
 
     cancelled: bool
-    output_lost: bool              # stopped because stdout or stderr could not be written
     aborted: bool
     halted: Optional[str]          # the --halt rule met, if one was
     paused_out: bool               # every sub-host left was paused (black holes)
@@ -69,7 +68,6 @@ class Runner:
                            self._start_job, lambda: self.jobs.busy)
         self.cancelled = 0        # 1 after the first Ctrl-C, 2 after the second
         self.stopping = False     # cancelled, or stopped because the output was lost
-        self.lost = None          # the OutputLost that stopped the run, if one did
         self.over = False         # every job is over: nothing left to stop
         self.runs = 0
         self.failed = 0
@@ -118,8 +116,7 @@ class Runner:
             self.loop.close()
             self.source.close(clean)
         problem = self.taker.broken if not self.stopping else None
-        return RunResult(cancelled=bool(self.cancelled), output_lost=self.lost is not None,
-                         aborted=self.policy.aborted,
+        return RunResult(cancelled=bool(self.cancelled), aborted=self.policy.aborted,
                          halted=str(self.policy.halted) if self.policy.halted else None,
                          paused_out=self.paused_out,
                          queue_problem=problem, queue_unwritable=self.taker.unwritable,
@@ -231,7 +228,6 @@ class Runner:
         running ones cancelled and put back (--on-cancel)."""
         if self.stopping or self.over:
             return
-        self.lost = lost
         self.events.on_notice(events.OutputLost(lost.stream, lost.strerror, lost.reader_left,
                                                 len(self.jobs.running),
                                                 self.settings.kill_grace))
