@@ -34,7 +34,8 @@ example:
 
 Run `pegasus MODE --help` for the options of a mode.
 Exit status: 0 all jobs succeeded, 1 a job failed, 2 bad usage or a bad
-file (nothing was run or consumed), 130 cancelled by Ctrl-C.
+file (nothing was run or consumed), 130 cancelled by Ctrl-C, 141 the reader
+of its output left (`pegasus q | head`: running jobs went back to the queue).
 """
 
 QUEUE_HELP = """\
@@ -68,7 +69,8 @@ LOCK_HELP = """\
 Take the queue lock and open queue.yaml in an editor, so that no runner takes
 a job while you edit (running jobs go on). The lock is released when the
 editor exits; the file is then checked, and if it no longer parses you are
-told where and offered to edit it again.
+told where and offered to edit it again. An editor that fails (exits non-zero,
+as vim's :cq) changes nothing: queue.yaml is put back as it was, exit status 1.
 
 example:
   $ pegasus l                      # edit with $VISUAL, $EDITOR or vi

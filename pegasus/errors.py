@@ -1,6 +1,8 @@
 """Typed errors. Each layer raises its own; main.py alone turns them into a
 message and an exit status."""
 
+import errno
+
 
 class PegasusError(Exception):
     """Base class of every error pegasus reports to the user."""
@@ -71,3 +73,22 @@ class LockError(PegasusError):
             "cannot lock %s: %s\n  hint: pegasus needs fcntl locks on the queue's "
             "directory; on NFS they need the lock service (rpc.statd/lockd for "
             "NFSv3, built into NFSv4) and a mount without 'nolock'" % (path, reason))
+
+
+class OutputLost(PegasusError):
+    """pegasus's own stdout or stderr can no longer be written: its reader
+    left (`pegasus q | head`: a broken pipe), or the file behind it is full,
+    gone, or was closed. `stream` is "stdout" or "stderr"."""
+
+    def __init__(self, stream: str, error: OSError):
+        self.stream = stream
+        self.errno = error.errno
+        self.strerror = error.strerror or str(error)
+        super().__init__(
+            "%s: %s" % (stream, "its reader left (broken pipe)" if self.reader_left
+                        else "cannot write: %s" % self.strerror))
+
+    @property
+    def reader_left(self) -> bool:
+        """A pipe whose reader closed it: what `head` does, not a fault."""
+        return self.errno == errno.EPIPE

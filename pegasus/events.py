@@ -292,6 +292,20 @@ class Cancelling(Notice):
 
 
 @dataclass(frozen=True)
+class OutputLost(Notice):
+    """pegasus's `stream` ("stdout", "stderr") cannot be written any more
+    (`error`; `reader_left`: its pipe's reader left): the run stops as on a
+    first Ctrl-C, `running` jobs stopped, SIGTERM then SIGKILL after `grace`."""
+
+    warning: ClassVar[bool] = True
+    stream: str
+    error: str
+    reader_left: bool
+    running: int
+    grace: float
+
+
+@dataclass(frozen=True)
 class KillingNow(Notice):
     """A second cancel signal: every job is killed at once."""
 

@@ -307,13 +307,31 @@ def _unless(this: Frame, options, condition, includeZero=False):
     return options["inverse" if truthy(condition, include_zero) else "fn"](this)
 
 
+def _block_subject(argument, helper: str):
+    """What `{{#each}}` or `{{#with}}` opens: an undefined name is an error
+    (strict, as handlebars-rust's strict mode; only `#if` and `#unless`
+    take an undefined name), with an `{{else}}` or without."""
+    if isinstance(argument, Missing):
+        raise Undefined(argument.name, block=helper)
+    return argument
+
+
 def _with(this: Frame, options, context):
+    context = _block_subject(context, "with")
     if truthy(context):
         return options["fn"](Frame(context, this))
     return options["inverse"](this)
 
 
 def _each(this: Frame, options, collection):
+    collection = _block_subject(collection, "each")
+    if isinstance(collection, (str, int, float)):   # bool too
+        raise HelperProblem(
+            "'#each' goes over a list or an object, not %s%s" % (
+                "the text " if isinstance(collection, str) else "", describe(collection)),
+            "a list in queue.yaml or hosts.yaml makes one job or sub-host per value, so a "
+            "template sees one value; to hand one job a list, write it as JSON text "
+            "(ids: '[1, 2]') and go over {{#each (str_to_json ids)}}")
     if isinstance(collection, dict):
         collection = dict(sorted(collection.items()))  # serde_json's order
     if isinstance(collection, list) and collection:
@@ -390,3 +408,11 @@ def _specs():
 
 SPECS = _specs()
 HELPER_NAMES = sorted(SPECS)
+BLOCK_HELPER_NAMES = sorted(name for name, spec in SPECS.items() if spec.block)
+
+# Helpers of Pegasus 1.4 (handlebars_misc_helpers) left out on purpose: they
+# reach the files or the network of the machine running pegasus, or (assign)
+# set a variable from inside a template. A queue that calls one, also as a
+# block, is told the helper is unknown, and why.
+LEFT_OUT = frozenset(["read_to_str", "canonicalize", "http_get", "gitignore_io", "jsonnet",
+                      "assign"])

@@ -6,22 +6,24 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 from typing import List, Optional
 
 from . import canonical, yamlfile
-from .errors import PegasusError, Problem, SpecError, UsageError
+from .errors import Problem, SpecError, UsageError
 from .queuefile import QueueFile
 from .template import Templates
+from .terminal import write_all
 from .validate import QueueValidator
 
+EXIT_EDITOR_FAILED = 1   # the editor failed: queue.yaml is as it was before
 EXIT_INVALID = 2
 
 
 def _say(text):
-    sys.stderr.write("pegasus: %s\n" % text)
-    sys.stderr.flush()
+    write_all(sys.stderr, "pegasus: %s\n" % text)
 
 
 def editor_argv(args):
@@ -70,19 +72,49 @@ def _read_or_empty(path: str) -> Optional[bytes]:
         return None
 
 
+def run_editor(argv: List[str], path: str) -> int:
+    """Run the editor on `path`; its exit status (negative: the signal that
+    ended it). While it runs, pegasus ignores SIGINT and SIGQUIT, as git does:
+    a Ctrl-C typed in an editor that leaves the terminal's signals on (ed, a
+    script) is the editor's to handle, not a reason to kill it mid-edit."""
+    try:
+        editor = subprocess.Popen(argv + [path])
+    except OSError as exc:
+        raise UsageError("cannot start the editor %r: %s (set --editor, $VISUAL or $EDITOR)"
+                         % (argv[0], exc.strerror)) from None
+    saved = {signum: signal.signal(signum, signal.SIG_IGN)
+             for signum in (signal.SIGINT, signal.SIGQUIT)}
+    try:
+        return editor.wait()
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+
+
+def _editor_failed(queue: QueueFile, before: Optional[bytes], status: int) -> int:
+    """As crontab -e and visudo install nothing when the editor fails (vim's
+    `:cq` is how one says so on purpose), queue.yaml goes back to what it
+    was before the edit."""
+    how = ("exited with status %d" % status if status > 0
+           else "was killed by %s" % signal.Signals(-status).name)
+    if _read_or_empty(queue.target) == before:
+        _say("the editor %s: %s is unchanged" % (how, queue.path))
+    else:
+        queue.restore(before)
+        _say("the editor %s: restored %s as it was before the edit" % (how, queue.path))
+    return EXIT_EDITOR_FAILED
+
+
 def _edit(args, queue: QueueFile, argv: List[str]) -> int:
     before = _read_or_empty(queue.target)
     while True:
         token = queue.editing()
         try:
-            status = subprocess.call(argv + [queue.target])
-        except OSError as exc:
-            raise PegasusError("cannot start the editor %r: %s (set --editor, $VISUAL "
-                               "or $EDITOR)" % (argv[0], exc.strerror)) from None
+            status = run_editor(argv, queue.target)
         finally:
             queue.edited(token)
         if status != 0:
-            _say("the editor exited with status %d" % status)
+            return _editor_failed(queue, before, status)
         after = _read_or_empty(queue.target)
         if after is None or after == before:
             return 0
@@ -204,8 +236,7 @@ def requeue(args, queue: QueueFile) -> int:
     try:
         jobs = choose(queue, args.requeue, args.since)
         if args.dry_run:
-            for job in jobs:
-                sys.stdout.write(job)
+            write_all(sys.stdout, "".join(jobs))
             _say("would put back %s" % plural(len(jobs), "job"))
             return 0
         if jobs:

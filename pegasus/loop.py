@@ -12,9 +12,11 @@ import errno
 import heapq
 import itertools
 import os
+import select
 import selectors
 import shutil
 import signal
+import stat
 import time
 
 # Signals whose disposition a child gets back to the default: Python ignores
@@ -26,6 +28,9 @@ _CHILD_DEFAULT_SIGNALS = tuple(
     if hasattr(signal, name))
 
 READ_SIZE = 65536
+# Selectors that report an error on a pipe whose reader left, watched or not.
+_ERROR_REPORTING = tuple(getattr(selectors, name) for name in ("EpollSelector", "PollSelector")
+                         if hasattr(selectors, name))
 
 
 def _ensure_standard_fds():
@@ -198,6 +203,36 @@ class Loop:
 
     def remove_reader(self, fd):
         self._selector.unregister(fd)
+
+    def on_reader_gone(self, fd, callback):
+        """Call `callback()` once, when nobody reads the pipe that `fd` writes
+        to any more (pegasus's stdout into a `head` that has exited), so
+        that it is known before the next write. Where that cannot be told
+        in advance (`fd` is not a pipe; a selector that does not report a
+        pipe's error, as kqueue), nothing is watched: the next write finds
+        out. Returns whether `fd` is watched."""
+        try:
+            if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+                return False
+        except OSError:
+            return False
+        if not isinstance(self._selector, _ERROR_REPORTING) or not hasattr(select, "poll"):
+            return False
+
+        def ready():
+            # epoll and poll report an error on a pipe whose readers are all
+            # gone whatever was asked for; readable data would mean `fd` is
+            # not the write end we thought: then stop watching, unharmed.
+            self._selector.unregister(fd)
+            probe = select.poll()
+            probe.register(fd, 0)
+            if any(events & (select.POLLERR | select.POLLHUP) for _fd, events in probe.poll(0)):
+                callback()
+        try:
+            self._selector.register(fd, selectors.EVENT_READ, ready)
+        except (KeyError, ValueError, OSError):
+            return False
+        return True
 
     # --- signals ---------------------------------------------------------
 

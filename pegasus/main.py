@@ -9,42 +9,103 @@ import sys
 from typing import Callable, Dict, List, Optional
 
 from . import cli
-from .errors import PegasusError, SpecError, UsageError
+from .errors import OutputLost, PegasusError, SpecError, UsageError
+from .terminal import write_all
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+# The reader of pegasus's output left (`pegasus q | head`): the status of a
+# writer that SIGPIPE ended, 128 + 13, which `set -o pipefail` scripts know.
+EXIT_READER_LEFT = 141
 
 
 def _say(message: str) -> None:
-    sys.stderr.write("pegasus: %s\n" % message)
-    sys.stderr.flush()
+    try:
+        write_all(sys.stderr, "pegasus: %s\n" % message)
+    except OutputLost:
+        pass  # stderr is gone: nowhere left to say it; the exit status tells
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the `pegasus` command; return its exit status."""
-    args = cli.parse_args(argv)
-    for note in args.notes:
-        _say("note: " + note)
+    closed = [name for fd, name in ((1, "stdout"), (2, "stderr")) if not _is_open(fd)]
+    if closed:
+        return _refuse_closed(closed)
     try:
+        return _main(argv)
+    finally:
+        _settle_streams()
+
+
+def _main(argv: Optional[List[str]]) -> int:
+    try:
+        args = cli.parse_args(argv)
+        for note in args.notes:
+            _say("note: " + note)
         return MODES[args.mode](args)
     except SpecError as exc:
         for problem in exc.problems:
             _say(str(problem))
         return EXIT_USAGE
+    except OutputLost as exc:
+        return output_lost_status(exc)
     except PegasusError as exc:
         _say(str(exc))
         return exc.exit_status
     except KeyboardInterrupt:
         return EXIT_CANCELLED
     except BrokenPipeError:
-        # `pegasus q --dry-run | head`: the reader left; so do we, quietly.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_OK
+        # A write to stdout that bypassed write_all (argparse's --help):
+        # the reader left.
+        return EXIT_READER_LEFT
     except OSError as exc:
         # A file pegasus must write cannot be (a full disk, a read-only
         # directory): say which and why; nothing was taken.
         _say("cannot write %s: %s" % (exc.filename or "a file", exc.strerror or exc))
         return EXIT_USAGE
+
+
+def output_lost_status(lost: OutputLost) -> int:
+    """A reader that left is said by the status alone (as `head` expects);
+    a stream that cannot be written is said on the other one."""
+    if lost.reader_left:
+        return EXIT_READER_LEFT
+    _say(str(lost))
+    return EXIT_FAILED
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
+def _refuse_closed(closed: List[str]) -> int:
+    """stdout or stderr closed at the start (`pegasus q >&-`): refused before
+    anything is read or taken; said on the other stream if that one is open."""
+    message = ("pegasus: %s closed: pegasus writes the jobs' output and what it does there; "
+               "to throw that away, redirect to /dev/null (>/dev/null 2>&1) instead of "
+               "closing it\n" % " and ".join(closed))
+    if len(closed) == 1:
+        try:
+            os.write(2 if closed == ["stdout"] else 1, message.encode())
+        except OSError:
+            pass
+    return EXIT_USAGE
+
+
+def _settle_streams() -> None:
+    """Whatever Python still buffers for a stream that cannot be written goes
+    to /dev/null, so that the interpreter's last flush neither fails (exit
+    status 120) nor prints a traceback."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
 
 
 class Loaded:
@@ -120,9 +181,13 @@ def run(args) -> int:
     fans_out = policy.fans_out(args.mode)
     if args.dry_run:
         from .dryrun import dry_run_lines
+        chunk: List[str] = []
         for line in dry_run_lines(fans_out, loaded.jobs, loaded.subhosts, loaded.templates):
-            sys.stdout.write(line + "\n")
-        sys.stdout.flush()
+            chunk.append(line + "\n")
+            if len(chunk) >= 1000:
+                write_all(sys.stdout, "".join(chunk))
+                chunk = []
+        write_all(sys.stdout, "".join(chunk))
         return EXIT_OK
     if not loaded.jobs and not args.daemon:
         _say("%s is empty: nothing to run" % args.queue_file)
@@ -142,18 +207,26 @@ def run(args) -> int:
     runner = Runner(loaded.settings, loaded.subhosts, source, loaded.templates,
                     handlers.fanout)
     handlers.printer.attach(runner.loop)
+    handlers.printer.on_lost = runner.output_lost
     try:
         result = runner.run()
     finally:
         handlers.close()
-    print_summary(handlers.summary)
+    try:
+        print_summary(handlers.summary)
+    except OSError:
+        pass  # stderr is gone: the status is all that can tell
     handlers.printer.finish()
-    return exit_status(args, result)
+    return exit_status(args, result, handlers.printer.lost)
 
 
-def exit_status(args, result) -> int:
+def exit_status(args, result, lost=None) -> int:
     if result.cancelled:
         return EXIT_CANCELLED
+    if lost is not None:
+        # The run stopped (or ended) unseen; what it stopped went back to the
+        # queue, and stderr said so if it could.
+        return EXIT_READER_LEFT if lost.reader_left else EXIT_FAILED
     if result.queue_problem is not None:
         if result.queue_unwritable:
             _say("stopped: %s; what is left in %s was not run" % (

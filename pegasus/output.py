@@ -5,17 +5,20 @@ bottom (statusline.py says when, words.py what)."""
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
 import signal
 import sys
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from . import words
+from .errors import OutputLost
 from .events import Handler, QueueEmpty
 from .statusline import Mode, StatusLine, Tally
 from .terminal import (BOLD, DIM, RED, RESET, Screen, columns, cut, host_color, palette,
-                       status_terminal, use_color, wrap, write_all)
+                       status_terminal, use_color, wrap)
 
 
 class Printer(Handler):
@@ -30,6 +33,11 @@ class Printer(Handler):
     last line written, and every write clears it, writes the lines, and
     draws it again, in one write. `progress` asks for a plain status line
     every few seconds when stderr is not a terminal.
+
+    When stdout or stderr cannot be written any more (the reader of a pipe
+    left, a full disk), the Printer keeps the first such OutputLost in
+    `lost`, calls `on_lost` with it (the runner stops the run), and goes on
+    writing to the other stream only.
     """
 
     def __init__(self, stdout=None, stderr=None, color="auto", print_period=1,
@@ -57,11 +65,19 @@ class Printer(Handler):
         self._plain = ""     # the last plain status line (--progress)
         self._final = None   # where the run stood when it ended
         self._waiting = None  # a daemon's "queue empty" notice, until no job runs
+        self.lost: Optional[OutputLost] = None   # the first stream that could not be written
+        self.on_lost: Optional[Callable[[OutputLost], None]] = None
 
     def attach(self, loop) -> None:
         """Flush once per loop iteration; follow terminal resizes; time the
         status line."""
         self.loop = loop
+        for stream in (self.stdout, self.stderr):
+            try:
+                fd = stream.fileno()
+            except (AttributeError, OSError, ValueError):
+                continue
+            loop.on_reader_gone(fd, lambda stream=stream: self._reader_gone(stream))
         if (self._wrap or self.status.mode is Mode.LIVE) and hasattr(signal, "SIGWINCH"):
             loop.on_signal(signal.SIGWINCH, self._resized)
         self.status.attach(loop)
@@ -128,7 +144,28 @@ class Printer(Handler):
         self._err.clear()
         if self.screen.live and not self.screen.line and not self.status.stopped:
             self.screen.line = self._compose()
-        self.screen.write(out, err)
+        self._write(self.screen.write, out, err)
+
+    def _write(self, write: Callable[..., None], *args) -> None:
+        """Call one of the screen's writes; a stream lost there stops the run."""
+        try:
+            write(*args)
+        except OutputLost as exc:
+            self._lost(exc)
+
+    def _reader_gone(self, stream) -> None:
+        """Whoever read `stream` (a pipe) left, before anything more was
+        written to it: as if a write had found out."""
+        lost = OutputLost(self.screen.name(stream), OSError(errno.EPIPE,
+                                                            os.strerror(errno.EPIPE)))
+        self.screen.lost.setdefault(lost.stream, lost)
+        self._lost(lost)
+
+    def _lost(self, lost: OutputLost) -> None:
+        if self.lost is None:
+            self.lost = lost
+            if self.on_lost is not None:
+                self.on_lost(lost)
 
     def _compose(self) -> str:
         snapshot = self.tally.snapshot()
@@ -152,13 +189,13 @@ class Printer(Handler):
             self.screen.line = line
             self.flush()
         else:
-            self.screen.draw(line, force)
+            self._write(self.screen.draw, line, force)
 
     def _erase_status(self) -> None:
         self.status.stop()
         self.screen.line = ""
         self.flush()
-        self.screen.erase()
+        self._write(self.screen.erase)
 
     def close(self) -> None:
         """The run is over: write what is left, take the status line away."""
@@ -168,7 +205,8 @@ class Printer(Handler):
         """The run's last line, once, on stderr: counts and wall time."""
         self._erase_status()
         snapshot = self._final or self.tally.snapshot()
-        write_all(self.stderr, "pegasus: %s\n" % words.final(snapshot, self.tally.cancelling))
+        self._write(self.screen.put, self.stderr,
+                    "pegasus: %s\n" % words.final(snapshot, self.tally.cancelling))
 
     # --- events --------------------------------------------------------------
 

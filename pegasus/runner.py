@@ -67,6 +67,8 @@ class Runner:
         self.taker = Taker(self.loop, source, self.policy, self.events, settings.daemon,
                            self._start_job, lambda: self.jobs.busy)
         self.cancelled = 0        # 1 after the first Ctrl-C, 2 after the second
+        self.stopping = False     # cancelled, or stopped because the output was lost
+        self.over = False         # every job is over: nothing left to stop
         self.runs = 0
         self.failed = 0
         self.connected = 0
@@ -101,6 +103,7 @@ class Runner:
             self.connections.start()
             self.taker.pump_soon()
             self.loop.run(until=self._done)
+            self.over = True
             late = self.connections.never_up()
             if late and self.runs:
                 self.events.on_notice(events.HostsStillConnecting(tuple(late)))
@@ -112,7 +115,7 @@ class Runner:
             self.control.remove()
             self.loop.close()
             self.source.close(clean)
-        problem = self.taker.broken if not self.cancelled else None
+        problem = self.taker.broken if not self.stopping else None
         return RunResult(cancelled=bool(self.cancelled), aborted=self.policy.aborted,
                          halted=str(self.policy.halted) if self.policy.halted else None,
                          paused_out=self.paused_out,
@@ -210,15 +213,31 @@ class Runner:
     def _on_cancel_signal(self, signum):
         self.cancelled += 1
         name = signal.Signals(signum).name
-        if self.cancelled == 1:
+        if not self.stopping:
             self.events.on_notice(events.Cancelling(name, len(self.jobs.running),
                                                     self.settings.kill_grace))
-            self.policy.stop()
-            self.jobs.cancel_all()
-            self.connections.stop_opening()
+            self._stop()
         else:
             self.events.on_notice(events.KillingNow(name))
             self.jobs.cancel_all(kill=True)
+
+    def output_lost(self, lost) -> None:
+        """The printer cannot write stdout or stderr any more (`lost`, an
+        OutputLost: the reader of a pipe left, a full disk). Nobody sees the
+        run now, so it stops as on a first Ctrl-C: no further job, the
+        running ones cancelled and put back (--on-cancel)."""
+        if self.stopping or self.over:
+            return
+        self.events.on_notice(events.OutputLost(lost.stream, lost.strerror, lost.reader_left,
+                                                len(self.jobs.running),
+                                                self.settings.kill_grace))
+        self._stop()
+
+    def _stop(self) -> None:
+        self.stopping = True
+        self.policy.stop()
+        self.jobs.cancel_all()
+        self.connections.stop_opening()
 
     # --- the end -----------------------------------------------------------
 

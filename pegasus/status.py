@@ -26,6 +26,7 @@ from .queuefile.journal import SUFFIX, read_records, unfinished
 from .queuefile.outcomes import FAILED, KINDS, OK, OutcomeRecord
 from .queuefile.statedir import StateDir
 from .spec import job_count
+from .terminal import write_all
 from .validate import canonical_command
 from .words import first_line, plural, seconds
 
@@ -185,8 +186,7 @@ def lines(status: Dict[str, Any]) -> List[str]:
 def run(args) -> int:
     status = collect(args.queue_file)
     if args.json:
-        sys.stdout.write(json.dumps(status, indent=2, sort_keys=True) + "\n")
+        write_all(sys.stdout, json.dumps(status, indent=2, sort_keys=True) + "\n")
     else:
-        sys.stdout.write("".join(line + "\n" for line in lines(status)))
-    sys.stdout.flush()
+        write_all(sys.stdout, "".join(line + "\n" for line in lines(status)))
     return 0

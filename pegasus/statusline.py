@@ -99,7 +99,7 @@ class Tally(Handler):
     def on_notice(self, notice):
         if isinstance(notice, events.QueueEmpty):
             self.empty = True
-        elif isinstance(notice, events.Cancelling):
+        elif isinstance(notice, (events.Cancelling, events.OutputLost)):
             self.cancelling = True
 
     def on_job_started(self, launch):

@@ -19,8 +19,8 @@ import re
 from typing import Dict, FrozenSet, Optional
 
 from .errors import Problem, TemplateError
-from .helpers import HELPER_NAMES, SPECS, shell_quote
-from .template_emit import canonical, root_variables
+from .helpers import BLOCK_HELPER_NAMES, HELPER_NAMES, LEFT_OUT, SPECS, shell_quote
+from .template_emit import canonical, root_variables, sections
 from .template_runtime import (Frame, HelperProblem, Undefined, ensure_scope, helper_missing,
                                prepare, resolve, resolve_subexpr)
 from .template_syntax import (SYNTAX_HINT, ElseChain, SyntaxTrouble, UnknownHelper, WrongArity,
@@ -75,7 +75,7 @@ def _arity(spec) -> str:
 class _Parsed:
     """One distinct source, parsed: its tree, or why it does not parse."""
 
-    __slots__ = ("nodes", "failure", "canonical", "constants", "variables")
+    __slots__ = ("nodes", "failure", "canonical", "constants", "variables", "sections")
 
     def __init__(self, source: str):
         self.nodes = None
@@ -83,6 +83,7 @@ class _Parsed:
         self.canonical: Optional[str] = None
         self.constants: list = []
         self.variables: FrozenSet[str] = frozenset()
+        self.sections: Dict[str, str] = {}
         try:
             self.nodes = parse(source)
         except (SyntaxTrouble, UnknownHelper, WrongArity, ElseChain) as exc:
@@ -97,10 +98,22 @@ class _Parsed:
                 type(exc).__name__, exc), 0, "please report this template")
             return
         self.variables = root_variables(self.nodes)
+        self.sections = sections(self.nodes)
+
+
+_LEFT_OUT_WHY = {"assign": "it sets a variable from inside a template"}
 
 
 def _failure_problem(source: str, where: Where, failure: Exception) -> Problem:
     template = "the %s template '%s'" % (where.what, _excerpt(source))
+    if isinstance(failure, UnknownHelper) and failure.name in LEFT_OUT:
+        return Problem(where.path, where.line,
+                       "%s calls an unknown helper '%s', a helper of Pegasus 1.4 left out on "
+                       "purpose: %s" % (template, failure.name, _LEFT_OUT_WHY.get(
+                           failure.name, "it reads files or the network of the machine "
+                           "running pegasus")),
+                       "work such values out before the run and give them to the job as "
+                       "parameters in queue.yaml or hosts.yaml")
     if isinstance(failure, UnknownHelper):
         return Problem(where.path, where.line,
                        "%s calls an unknown helper '%s'" % (template, failure.name),
@@ -209,26 +222,39 @@ class Templates:
             root = Frame(values, constants=parsed.constants)
             return str(function(root, helpers=self._pybars_helpers()))
         except Undefined as exc:
-            raise self._undefined(source, values, where, owner, exc.name) from None
+            section = parsed.sections.get(exc.name) if exc.block == "with" else None
+            raise self._undefined(source, values, where, owner, exc.name, exc.block,
+                                  section) from None
         except HelperProblem as exc:
             why = str(exc) if len(str(exc)) <= 200 else str(exc)[:197] + "..."
             raise TemplateError(Problem(
                 where.path, where.line, "the %s template '%s' fails: %s" % (
                     where.what, _excerpt(source), why),
-                "see the helpers in the README's Templates section")) from None
+                exc.hint or "see the helpers in the README's Templates section")) from None
         except Exception as exc:  # noqa: BLE001 - no template may crash a runner
             raise TemplateError(Problem(
                 where.path, where.line, "the %s template '%s' fails: %s: %s" % (
                     where.what, _excerpt(source), type(exc).__name__, exc))) from None
 
     @staticmethod
-    def _undefined(source, values, where, owner, name) -> TemplateError:
+    def _undefined(source, values, where, owner, name, block=None,
+                   section=None) -> TemplateError:
+        """`name` is not defined: printed, given to a helper, or (`block`)
+        opened by `{{#each}}`, `{{#with}}` or a `section` such as
+        `{{#name}}`."""
         known = ", ".join(sorted(values)) or "none"
-        message = "the %s template '%s' uses '%s', which is not defined" % (
-            where.what, _excerpt(source), name)
+        template = "the %s template '%s'" % (where.what, _excerpt(source))
+        hint = "define '%s' in this entry or in hosts.yaml; variables here: %s" % (name, known)
+        if block is not None:
+            hint += "; or, to let it be missing, open the block inside {{#if %s}}...{{/if}}" % (
+                name)
+        if section is not None:
+            message = "%s opens '{{%s}}', but '%s' is neither a block helper nor a variable " \
+                "defined" % (template, section, name)
+            hint = "block helpers: %s; or %s" % (", ".join(BLOCK_HELPER_NAMES), hint)
+        else:
+            message = "%s uses '%s', which is not defined" % (template, name)
         if owner:
             message += " for %s" % owner
-        return TemplateError(Problem(
-            where.path, where.line, message,
-            "define '%s' in this entry or in hosts.yaml; variables here: %s" % (name, known)))
+        return TemplateError(Problem(where.path, where.line, message, hint))
 

@@ -15,7 +15,7 @@ compile) compiles a queue of a thousand such commands once.
 from __future__ import annotations
 
 import re
-from typing import FrozenSet, Iterable, List, Set, Tuple
+from typing import Dict, FrozenSet, Iterable, List, Set, Tuple
 
 from .helpers import SPECS
 from .template_expr import Call, Literal, Path
@@ -121,6 +121,21 @@ def _collect(nodes: Iterable[Node], depth: int, found: Set[str]) -> None:
             inner = depth + 1 if node.name in _CONTEXT_CHANGERS else depth
             _collect(node.body, inner, found)
             _collect(node.inverse or (), depth, found)
+
+
+def sections(nodes: Iterable[Node]) -> Dict[str, str]:
+    """The names opened as sections (`{{#name}}` of no helper), each with its
+    tag as written."""
+    found: Dict[str, str] = {}
+    for node in nodes:
+        if isinstance(node, Block):
+            if node.section is not None:
+                found.setdefault(node.section[1:], node.section)
+            found.update((name, tag) for name, tag in sections(node.body).items()
+                         if name not in found)
+            found.update((name, tag) for name, tag in sections(node.inverse or ()).items()
+                         if name not in found)
+    return found
 
 
 def _collect_value(value, depth: int, found: Set[str]) -> None:

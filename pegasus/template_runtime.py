@@ -44,15 +44,22 @@ class Missing:
 
 
 class Undefined(Exception):
-    """A template printed, or passed to a helper, a variable nobody defines."""
+    """A template printed, passed to a helper, or opened a block (`block`:
+    its helper, "each" or "with") over a variable nobody defines."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, block: Optional[str] = None):
         super().__init__(name)
         self.name = name
+        self.block = block
 
 
 class HelperProblem(Exception):
-    """A helper cannot do its work with the values it got."""
+    """A helper cannot do its work with the values it got (`hint`: what to
+    do instead, if there is more to say than the README's helpers)."""
+
+    def __init__(self, message: str, hint: Optional[str] = None):
+        super().__init__(message)
+        self.hint = hint
 
 
 class Frame:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import List, Optional, Union
 
-from .helpers import SPECS, HelperSpec
+from .helpers import LEFT_OUT, SPECS, HelperSpec
 from .template_expr import Call, Literal, Path, SyntaxTrouble, is_name_char
 from .template_runtime import RUST_WHITESPACE
 from .template_scan import SYNTAX_HINT, ElseChain, Item, scan
@@ -56,16 +56,19 @@ class Output:
 
 
 class Block:
-    """`{{#name params}}body{{else}}inverse{{/name}}` with a block helper."""
+    """`{{#name params}}body{{else}}inverse{{/name}}` with a block helper.
+    `section`: the tag as written when it was `{{#name}}` (or `{{^name}}`)
+    for a name that is no helper: a `with` over the variable `name`."""
 
-    __slots__ = ("name", "params", "hash", "body", "inverse")
+    __slots__ = ("name", "params", "hash", "body", "inverse", "section")
 
-    def __init__(self, call: Call):
+    def __init__(self, call: Call, section: Optional[str] = None):
         self.name = call.name
         self.params = call.params
         self.hash = call.hash
         self.body: list = []
         self.inverse: Optional[list] = None
+        self.section = section
 
 
 Node = Union[Text, Output, Block]
@@ -162,10 +165,15 @@ def _output(value: Union[Path, Call]) -> Output:
     return Output(value)
 
 
-def _block(call: Call) -> Block:
+def _block(call: Call, inverted: bool) -> Block:
+    if call.name in LEFT_OUT:
+        raise UnknownHelper(call.name)
     if call.name not in SPECS and not call.params and not call.hash:
         # A section, {{#name}}...{{/name}}: the block with `name` as context.
+        section = ("^" if inverted else "#") + call.name
         call = Call("with", [Path((call.name,), call.offset)], {}, call.offset)
+        _check_call(call, block=True)
+        return Block(call, section)
     _check_call(call, block=True)
     return Block(call)
 
@@ -202,7 +210,7 @@ def build_tree(items: List[Item]) -> List[Node]:
             current.append(_output(item.value))
         elif item.kind == "open":
             call, inverted = item.value
-            stack.append(_Open(_block(call), item, current, inverted))
+            stack.append(_Open(_block(call, inverted), item, current, inverted))
             current = stack[-1].current
         elif item.kind == "else":
             current = _else_branch(stack, item)

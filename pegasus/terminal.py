@@ -10,7 +10,9 @@ import re
 import select
 import stat
 import unicodedata
-from typing import List, Mapping, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
+
+from .errors import OutputLost
 
 DIM, RED, BOLD, RESET = "\x1b[2m", "\x1b[31m", "\x1b[1m", "\x1b[0m"
 # The status line is drawn with the cursor left at its start; a write erases
@@ -159,31 +161,47 @@ def wrap(text: str, width: int) -> List[str]:
     return pieces
 
 
-def write_all(stream, text: str) -> None:
-    """Write all of `text` to `stream`.
+def stream_name(stream) -> str:
+    """"stdout", "stderr", or the name of another stream."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = None
+    return {1: "stdout", 2: "stderr"}.get(fd, str(getattr(stream, "name", "output")))
+
+
+def write_all(stream, text: str, name: Optional[str] = None) -> None:
+    """Write all of `text` to `stream`, or raise OutputLost (naming the
+    stream `name`, else as stream_name() does).
 
     Straight to the file descriptor when there is one: a blocking write to a
     full pipe that a signal (SIGCHLD, every time a job ends) interrupts
     returns short, and Python's buffered text layer was seen to drop the
     rest. Here a short write is simply continued, and a descriptor someone
-    made non-blocking is waited on.
+    made non-blocking is waited on. A write that fails (the reader of the
+    pipe left, a full disk) raises OutputLost naming the stream.
     """
     try:
         fd = stream.fileno()
     except (AttributeError, OSError, ValueError):
-        stream.write(text)
+        fd = None
+    try:
         stream.flush()
-        return
-    stream.flush()
-    data = text.encode("utf-8", "replace")
-    view = memoryview(data)
-    while view:
-        try:
-            written = os.write(fd, view)
-        except BlockingIOError:
-            select.select([], [fd], [])
-            continue
-        view = view[written:]
+        if fd is None:
+            stream.write(text)
+            stream.flush()
+            return
+        data = text.encode("utf-8", "replace")
+        view = memoryview(data)
+        while view:
+            try:
+                written = os.write(fd, view)
+            except BlockingIOError:
+                select.select([], [fd], [])
+                continue
+            view = view[written:]
+    except OSError as exc:
+        raise OutputLost(name or stream_name(stream), exc) from None
 
 
 class Screen:
@@ -200,32 +218,62 @@ class Screen:
         self.style = style
         self.line = ""    # the status line to draw under what is written
         self.shown = ""   # the status line on the terminal now, "" if none
+        self.lost: Dict[str, OutputLost] = {}   # streams that cannot be written, by name
 
     def write(self, out: str, err: str) -> None:
         if not self.live:
-            for text, stream in ((out, self.stdout), (err, self.stderr)):
-                if text:
-                    write_all(stream, text)
+            self._put_each((out, self.stdout), (err, self.stderr))
             return
+        pairs = []
         if out and not self.shared:
-            write_all(self.stdout, out)  # a file: the terminal is stderr alone
+            pairs.append((out, self.stdout))  # a file: the terminal is stderr alone
             out = ""
         if out or err:
-            write_all(self.stderr, ERASE + out + err + self._drawn())
+            pairs.append((ERASE + out + err + self._drawn(), self.stderr))
+        self._put_each(*pairs)
 
     def draw(self, line: str, force: bool = False) -> None:
         """Show `line` as the status line (again, with `force`: the terminal
         changed under it)."""
         if line != self.shown or force:
             self.line = line
-            write_all(self.stderr, self._drawn())
+            self.put(self.stderr, self._drawn())
 
     def erase(self) -> None:
         """No status line from now on."""
         self.line = ""
         if self.shown:
-            write_all(self.stderr, ERASE)
             self.shown = ""
+            self.put(self.stderr, ERASE)
+
+    def put(self, stream, text: str) -> None:
+        """Write `text` to `stream`, unless that stream is lost: the first
+        write that fails raises OutputLost, and what is written to that
+        stream later is dropped (the other stream goes on)."""
+        name = self.name(stream)
+        if not text or name in self.lost:
+            return
+        try:
+            write_all(stream, text, name)
+        except OutputLost as exc:
+            self.lost[name] = exc
+            raise
+
+    def name(self, stream) -> str:
+        """"stdout" or "stderr": what `stream` is to pegasus."""
+        if stream is self.stdout:
+            return "stdout"
+        return "stderr" if stream is self.stderr else stream_name(stream)
+
+    def _put_each(self, *pairs) -> None:
+        first = None
+        for text, stream in pairs:
+            try:
+                self.put(stream, text)
+            except OutputLost as exc:
+                first = first or exc
+        if first is not None:
+            raise first
 
     def _drawn(self) -> str:
         self.shown = self.line

@@ -204,6 +204,16 @@ def _cancelling(notice: events.Cancelling) -> str:
                               "" if notice.running == 1 else "s", notice.grace))
 
 
+def _output_lost(notice: events.OutputLost) -> str:
+    why = ("its reader left (broken pipe)" if notice.reader_left
+           else "cannot write: %s" % notice.error)
+    if not notice.running:
+        return "%s: %s: stopping (no job was running)" % (notice.stream, why)
+    return ("%s: %s: stopping; cancelling %s running job%s (SIGTERM, then SIGKILL after %g s)"
+            % (notice.stream, why, notice.running, "" if notice.running == 1 else "s",
+               notice.grace))
+
+
 def _requeued(notice: events.JobsRequeued) -> str:
     return ("put back %s at the top of %s, in their order; run pegasus again to resume "
             "(--on-cancel drop discards them)" % (plural(notice.count, "cancelled job"),
@@ -249,6 +259,7 @@ _NOTICES: Dict[type, Callable] = {
             n.path, n.times, first_line(canonical_command(n.job)))),
     events.RecoveryFailed: lambda n: "could not recover the jobs of a dead runner: %s" % n.error,
     events.Cancelling: _cancelling,
+    events.OutputLost: _output_lost,
     events.HostsStillConnecting: lambda n: "the run ended before %s connected: %s ran "
     "nothing" % (", ".join(h.label for h in n.hosts), "it" if len(n.hosts) == 1 else "they"),
     events.KillingNow: lambda n: "%s again: killing every job now" % n.signal_name,

@@ -188,12 +188,32 @@ def root_sequence(node, path, main_key="command"):
                            "node-1" if main_key == "hostname" else "echo hello"))
 
 
-def _scalar_items(key, node, path, problems):
-    """A value node -> (list of str, is_list), recording problems."""
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _aliased(node, key_node) -> bool:
+    """Whether `node`, the value of `key_node`, is an alias (`*name`): the
+    node it names was written earlier in the file, where its anchor is."""
+    return node.start_mark.index < key_node.start_mark.index
+
+
+def _scalar_items(key_node, node, path, problems):
+    """A value node -> (list of str, is_list), recording problems. A
+    problem is told where the key is; through an alias, the line of its
+    anchor too."""
+    key = key_node.value
+    line = _line(key_node.start_mark)
     if isinstance(node, yaml.ScalarNode):
         return [node.value], False
+    if _aliased(node, key_node) and not _plain_values(node):
+        problems.append(Problem(path, line,
+                                "'%s' is an alias of what line %d holds, which is not a value "
+                                "nor a list of values" % (key, _line(node.start_mark)),
+                                "an alias (*name) may stand for a value or a list of values; "
+                                "write this one out"))
+        return None, False
     if isinstance(node, yaml.MappingNode):
-        problems.append(Problem(path, _line(node.start_mark),
+        problems.append(Problem(path, line,
                                 "'%s' holds a mapping; a value must be a string or a "
                                 "list of strings" % key,
                                 "quote a value holding ': ' or '{', e.g. %s: 'a: b'" % key))
@@ -217,6 +237,12 @@ def _scalar_items(key, node, path, problems):
                                 "give it at least one value, or remove the key"))
         return None, True
     return items, True
+
+
+def _plain_values(node) -> bool:
+    """A list of scalars (what an alias may stand for, besides a scalar)."""
+    return isinstance(node, yaml.SequenceNode) and bool(node.value) and all(
+        isinstance(item, yaml.ScalarNode) for item in node.value)
 
 
 def entries(node, path, main_key, instead=()):
@@ -273,13 +299,21 @@ def _mapping_values(item, path, problems):
             broken = True
             continue
         key = key_node.value
+        if key_node.tag == MERGE_TAG:
+            problems.append(Problem(path, _line(key_node.start_mark),
+                                    "'<<' (a YAML merge key) is not supported: pegasus reads "
+                                    "each entry's keys as written",
+                                    "write the keys out in this entry; an alias (*name) may "
+                                    "stand for a value or a list of values, e.g. gpu: *gpus"))
+            broken = True
+            continue
         if key in values:
             problems.append(Problem(path, _line(key_node.start_mark),
                                     "'%s' appears twice in this entry" % key,
                                     "keep one of them"))
             broken = True
             continue
-        items, is_list = _scalar_items(key, value_node, path, problems)
+        items, is_list = _scalar_items(key_node, value_node, path, problems)
         if items is None:
             broken = True
             continue

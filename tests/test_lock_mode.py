@@ -14,11 +14,26 @@ import psutil
 import pytest
 
 from runpegasus import Workspace, environment, wait_for
+from tmuxscreen import Screen, have_tmux
 
 
 @pytest.fixture
 def work(tmp_path, sshd):
     return Workspace(tmp_path, sshd.config)
+
+
+@pytest.fixture
+def tmux():
+    """A private tmux window to run pegasus in, stopped after the test."""
+    screens = []
+
+    def open_screen(width=100, height=30):
+        screens.append(Screen(width, height))
+        return screens[-1]
+
+    yield open_screen
+    for each in screens:
+        each.stop()
 
 
 def _editor(work, body, name="editor.sh"):
@@ -114,10 +129,57 @@ def test_on_a_terminal_an_invalid_edit_can_be_edited_again(work):
 def test_an_editor_that_cannot_start_is_reported_and_the_lock_released(work):
     work.queue("- echo one\n")
     result = work.run("l", "--editor", "/no/such/editor --wait")
-    assert result.returncode != 0
-    assert "cannot start the editor" in result.stderr
+    assert result.returncode == 2   # a usage error: nothing was done
+    assert "cannot start the editor '/no/such/editor': No such file or directory" \
+        in result.stderr
     assert _lock_is_free(work)
     assert work.read("queue.yaml") == "- echo one\n"
+    env = environment(PATH="/nonexistent")
+    env.pop("VISUAL", None)
+    env.pop("EDITOR", None)
+    result = subprocess.run([os.path.realpath(work.argv("l")[0]), "l"], cwd=work.path, env=env,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2, result.stderr
+    assert "cannot start the editor 'vi'" in result.stderr
+
+
+@pytest.mark.parametrize("how, said", [("exit 3", "exited with status 3"),
+                                       ("kill -TERM $$", "was killed by SIGTERM")])
+def test_an_editor_that_fails_leaves_the_queue_as_it_was_and_pegasus_l_fails(work, how, said):
+    original = "- echo one\n# keep\n"
+    work.queue(original)
+    editor = _editor(work, "printf -- '- echo half-done\\n' > \"$1\"\n%s\n" % how)
+    result = work.run("l", "--editor", editor)
+    assert result.returncode == 1
+    assert "pegasus: the editor %s: restored queue.yaml as it was before the edit" % said \
+        in result.stderr
+    assert work.read("queue.yaml") == original
+    assert _lock_is_free(work)
+    untouched = _editor(work, "exit 4\n", "fails.sh")
+    result = work.run("l", "--editor", untouched)
+    assert result.returncode == 1
+    assert "pegasus: the editor exited with status 4: queue.yaml is unchanged" in result.stderr
+    assert work.read("queue.yaml") == original
+
+
+@pytest.mark.skipif(not have_tmux(), reason="tmux is not installed")
+def test_a_ctrl_c_typed_in_the_editor_is_the_editors_not_pegasus_ls(work, tmux):
+    # An editor that leaves the terminal's signals on (ed, a script) gets the
+    # SIGINT of a Ctrl-C, and so did pegasus, which killed it mid-edit.
+    work.queue("- echo one\n")
+    go = work.file("go")
+    editor = _editor(work, (
+        "trap 'echo interrupted' INT\necho editing\n"
+        "while [ ! -e {go} ]; do sleep 0.05; done\n"
+        "printf -- '- echo edited\\n' > \"$1\"\n").format(go=go))
+    screen = tmux()
+    screen.start(work.argv("l", "--editor", editor), work.path, environment())
+    screen.wait_for(lambda rows: "editing" in rows)
+    screen.send_keys("C-c")
+    screen.wait_for(lambda rows: any(row.endswith("interrupted") for row in rows))
+    open(go, "w").close()
+    assert screen.exit_status() == 0
+    assert work.read("queue.yaml") == "- echo edited\n"
 
 
 def test_the_editor_command_is_split_like_a_shell_and_not_run_by_one(work):

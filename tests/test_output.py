@@ -118,7 +118,7 @@ def test_on_a_terminal_each_flush_is_one_write_that_redraws_the_status_line(monk
     stream = os.fdopen(slave, "w")
     try:
         writes = []
-        monkeypatch.setattr(terminal, "write_all", lambda _stream, text: writes.append(text))
+        monkeypatch.setattr(terminal, "write_all", lambda _stream, text, *_: writes.append(text))
         monkeypatch.setenv("COLUMNS", "80")
         monkeypatch.delenv("TERM", raising=False)
         printer = Printer(stdout=stream, stderr=stream, color="never")
@@ -286,7 +286,7 @@ def test_on_a_terminal_narrower_than_pegasus_the_status_line_still_fits(monkeypa
     stream = os.fdopen(slave, "w")
     try:
         writes = []
-        monkeypatch.setattr(terminal, "write_all", lambda _stream, text: writes.append(text))
+        monkeypatch.setattr(terminal, "write_all", lambda _stream, text, *_: writes.append(text))
         monkeypatch.setenv("COLUMNS", "8")
         monkeypatch.delenv("TERM", raising=False)
         printer = Printer(stdout=stream, stderr=stream, color="never")

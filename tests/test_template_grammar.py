@@ -110,8 +110,11 @@ def test_each_over_an_object_gives_keys_in_order():
     assert render(source, o='{"b": 2, "a": 1}') == "a=1,b=2"
 
 
-def test_each_over_text_renders_its_else():
-    assert render("{{#each x}}{{this}}{{else}}none{{/each}}", x="abc") == "none"
+def test_each_over_text_is_an_error_even_with_an_else():
+    # Every value a queue gives is text: an {{#each}} over one never ran its
+    # body (1.4 rendered the else branch); pegasus says so.
+    message = render_error("{{#each x}}{{this}}{{else}}none{{/each}}", x="abc")
+    assert "'#each' goes over a list or an object, not the text 'abc'" in message
 
 
 def test_bracketed_name_reads_a_variable_with_unusual_characters():
@@ -139,11 +142,13 @@ def test_literals_of_every_kind_render_as_json_values_do():
 
 def test_section_of_a_variable_renders_with_it_as_context():
     assert render("{{#gpu}}gpu {{this}}{{/gpu}}", gpu="3") == "gpu 3"
-    assert render("{{#gpu}}gpu{{else}}cpu{{/gpu}}") == "cpu"
+    assert render("{{#gpu}}gpu{{else}}cpu{{/gpu}}", gpu="") == "cpu"
+    assert "neither a block helper nor a variable" in render_error("{{#gpu}}gpu{{/gpu}}")
 
 
 def test_inverted_block_renders_when_false():
-    assert render("{{^gpu}}cpu{{/gpu}}") == "cpu"
+    assert render("{{^gpu}}cpu{{/gpu}}", gpu="") == "cpu"
+    assert "'{{^gpu}}'" in render_error("{{^gpu}}cpu{{/gpu}}")
     assert render("{{^if gpu}}cpu{{else}}gpu{{/if}}", gpu="1") == "gpu"
 
 

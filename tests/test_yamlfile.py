@@ -126,6 +126,12 @@ def test_values_remember_whether_they_were_lists_and_their_lines():
     ("-\n", 1, ["empty entry"]),
     ("- command: a\n  command: b\n", 2, ["'command' appears twice"]),
     ("- command: a\n  [x]: 1\n", 2, ["key must be"]),
+    # A merge key is told where it is written, not where its anchor is.
+    ("- &b\n  command: a\n  x: 1\n- <<: *b\n  x: 2\n", 4, ["'<<' (a YAML merge key)",
+                                                        "write the keys out"]),
+    ("- command: a\n  <<: [{x: 1}, {y: 2}]\n", 2, ["merge key"]),
+    ("- command: a\n  x:\n    a: 1\n", 2, ["'x' holds a mapping"]),
+    ("- command: a\n  l: &l [{a: 1}]\n- command: b\n  x: *l\n", 2, ["'l' holds a mapping"]),
 ])
 def test_badly_shaped_entry_is_an_error_at_its_line(text, line, words):
     message = error_of(read_entries, text)
@@ -133,6 +139,22 @@ def test_badly_shaped_entry_is_an_error_at_its_line(text, line, words):
     assert "hint:" in message
     for word in words:
         assert word in message
+
+
+def test_an_alias_of_what_is_no_value_is_told_where_it_is_used():
+    message = error_of(read_entries, "- command: a\n  l: &l [{a: 1}]\n- command: b\n  x: *l\n")
+    assert "q.yaml:4: 'x' is an alias of what line 2 holds, which is not a value nor a list of " \
+        "values" in message
+
+
+def test_anchors_and_aliases_of_values_and_lists_are_read():
+    jobs = read_jobs("- command: echo {{ x }} {{ y }}\n  x: &v 1\n  y: &l [a, b]\n"
+                     "- command: echo {{ x }}\n  x: *l\n  z: *v\n")
+    assert [(job.params["x"], job.params.get("y"), job.params.get("z")) for job in jobs] == [
+        ("1", "a", None), ("1", "b", None), ("a", None, "1"), ("b", None, "1")]
+    # A quoted '<<' is a key like any other, not a merge key.
+    [job] = read_jobs("- command: a\n  '<<': 1\n")
+    assert job.params == {"<<": "1"}
 
 
 # --- canonical emitter ---------------------------------------------------------------
