@@ -196,7 +196,9 @@ class QueueValidAgain(Notice):
 
 @dataclass(frozen=True)
 class JobPutBack(Notice):
-    """A job went back to the top of the queue for another sub-host."""
+    """A job taken by this run went back to the top of the queue: one to
+    run again that this run will not run (cancelled, halted, no sub-host
+    left)."""
 
     path: str
     job: Job
@@ -237,6 +239,16 @@ class HostPaused(Notice):
 @dataclass(frozen=True)
 class HostResumed(Notice):
     host: SubHost
+
+
+@dataclass(frozen=True)
+class PausesLifted(Notice):
+    """No healthy sub-host is left for a pause to protect (every one left
+    fails fast, or the healthy ones are gone): these paused sub-hosts take
+    jobs again at once, and no sub-host is paused while that lasts."""
+
+    warning: ClassVar[bool] = True
+    hosts: tuple
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ class Outcome:
     """How one run ended: the command's exit status (as in subprocess: -N
     for signal N; None if it never ran or its end is unknown), or a typed
     reason with a detail; whether pegasus sent it SIGTERM or SIGKILL; what
-    it printed; whether it goes back to the queue for another try."""
+    it printed; whether the job runs again (another try, or back to the queue)."""
 
     launch: Launch
     duration: float
@@ -69,7 +69,7 @@ class Outcome:
     stop_signal: int = 0     # the signal pegasus sent to stop it, 0 if none
     received: int = 0        # bytes of output
     lines: int = 0
-    retried: bool = False    # it goes back to the queue: not a failure (yet)
+    retried: bool = False    # the job runs again: not a failure (yet)
 
     # Shorthands for the launch's fields.
     @property

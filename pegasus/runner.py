@@ -15,12 +15,12 @@ from __future__ import annotations
 import signal
 import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import Dict, Optional
 
 from . import events
 from .connections import Connections
 from .jobs import Jobs
-from .loop import Loop
+from .loop import Loop, Timer
 from .outcome import Reason
 from .policy import for_mode
 from .ssh import ControlDirectory
@@ -40,10 +40,10 @@ class RunResult:
     cancelled: bool
     aborted: bool
     halted: Optional[str]          # the --halt rule met, if one was
-    paused_out: bool               # every sub-host left was paused (black holes)
     queue_problem: Optional[str]   # why the queue could not be taken from, at the end
     queue_unwritable: bool
     stranded: bool                 # no sub-host was left while jobs were left
+    left: Optional[int]            # jobs left in the source, as far as it knows
     runs: int
     failed: int
     connected: int
@@ -70,9 +70,8 @@ class Runner:
         self.runs = 0
         self.failed = 0
         self.connected = 0
-        self.put_back = 0         # jobs this run put back in the queue to run again
         self.stranded = False
-        self.paused_out = False   # ... because every sub-host left is paused
+        self._pauses: Dict[int, Timer] = {}   # paused sub-hosts: the end of their pause
 
     # --- the run ---------------------------------------------------------
 
@@ -115,10 +114,9 @@ class Runner:
         problem = self.taker.broken if not self.cancelled else None
         return RunResult(cancelled=bool(self.cancelled), aborted=self.policy.aborted,
                          halted=str(self.policy.halted) if self.policy.halted else None,
-                         paused_out=self.paused_out,
                          queue_problem=problem, queue_unwritable=self.taker.unwritable,
-                         stranded=self.stranded, runs=self.runs, failed=self.failed,
-                         connected=self.connected)
+                         stranded=self.stranded, left=self.source.left(), runs=self.runs,
+                         failed=self.failed, connected=self.connected)
 
     def _done(self) -> bool:
         if self.jobs.busy or self.taker.pending:
@@ -128,9 +126,13 @@ class Runner:
         if self.settings.daemon:
             return False
         if not self.policy.usable and not self.connections.settling:
+            if self.taker.retries:
+                # Jobs to run again, and nowhere to run them: back to the queue first.
+                self.taker.give_back_retries()
+                self.taker.pump_soon()
+                return False
             # No sub-host left to run anything on: did that leave jobs unrun?
             self.stranded = not self.taker.exhausted
-            self.paused_out = bool(self.policy.ready)
             return True
         return self.taker.exhausted
 
@@ -148,6 +150,7 @@ class Runner:
         if first:
             self.events.on_host_failed(connection.host, reason)
         self.jobs.host_failed(connection.host.index, Reason.UNREACHABLE, reason)
+        self._lifted(self.policy.lift_pauses())
         self.taker.pump_soon()
 
     def connection_lost(self, connection, reason, jobs_lost):
@@ -155,6 +158,7 @@ class Runner:
         self.events.on_host_lost(connection.host, reason)
         if jobs_lost:
             self.jobs.host_lost(connection.host.index)
+        self._lifted(self.policy.lift_pauses())
         self.taker.pump_soon()
 
     # --- jobs ------------------------------------------------------------------
@@ -169,8 +173,7 @@ class Runner:
         outcome = run.outcome(retried=verdict.retry)
         self.source.record(outcome)  # before the job can leave the journal
         if verdict.retry:
-            self.put_back += 1
-            self.taker.put_back(run.job)
+            self.taker.retry(run.job)
         elif verdict.requeue:
             self.taker.requeue(run.seq, run.job)
         elif verdict.job_done:
@@ -197,13 +200,27 @@ class Runner:
             self.events.on_notice(events.HostPaused(
                 run.host, self.settings.black_hole[0], self.settings.black_hole[1],
                 verdict.pause))
-            self.loop.call_later(verdict.pause, lambda: self._resume(index))
+            self._pauses[index] = self.loop.call_later(verdict.pause,
+                                                       lambda: self._resume(index))
+        self._lifted(verdict.lifted)
 
     def _resume(self, index: int) -> None:
+        self._pauses.pop(index, None)
         if self.policy.taking:
             self.policy.resume(index)
             self.events.on_notice(events.HostResumed(self.subhosts[index]))
             self.taker.pump_soon()
+
+    def _lifted(self, indices) -> None:
+        """Paused sub-hosts take jobs again before their pause is over: no
+        healthy sub-host is left for the pause to protect."""
+        if not indices:
+            return
+        for index in indices:
+            timer = self._pauses.pop(index, None)
+            if timer is not None:
+                timer.cancel()
+        self.events.on_notice(events.PausesLifted(tuple(self.subhosts[i] for i in indices)))
 
     # --- cancelling ----------------------------------------------------------
 

@@ -50,6 +50,22 @@ def first_line(command: str, limit: int = 200) -> str:
     return line
 
 
+def hosts(subhosts) -> str:
+    """Sub-hosts named in a sentence: `[node-1]` for one; for more, their
+    count and their names folded into ranges (`3 sub-hosts (node[1-3])`), so
+    that a hundred of them stay one short line."""
+    if len(subhosts) == 1:
+        return "[%s]" % subhosts[0].label
+    from .nodeset import fold_hosts
+    folded = fold_hosts([(host.hostname, host.params) for host in subhosts])
+    if len(folded) > FOLDED_WIDTH:
+        folded = cut(folded, FOLDED_WIDTH - 4) + " ..."
+    return "%d sub-hosts (%s)" % (len(subhosts), folded)
+
+
+FOLDED_WIDTH = 300   # characters of a folded host list in one sentence, at most
+
+
 def seconds(duration: float) -> str:
     if duration < 600:
         return "%.1f s" % duration
@@ -81,8 +97,8 @@ def run_ended(outcome: Outcome) -> str:
     """`#12 done: exit 0 after 1.2 s`, `#12 FAILED: exit 3 after 0.4 s`..."""
     took = seconds(outcome.duration)
     if outcome.retried:
-        return "#%d %s: %s after %s; the job goes back to the queue for attempt %d, on " \
-               "another sub-host when one can take it" % (
+        return "#%d %s: %s after %s; it runs again, for attempt %d, on another sub-host " \
+               "when one can take it" % (
                    outcome.seq, "LOST" if outcome.reason is Reason.HOST_LOST else "RETRY",
                    ending(outcome), took, outcome.launch.attempt + 1)
     if outcome.ok:
@@ -230,6 +246,10 @@ _NOTICES: Dict[type, Callable] = {
     events.Halting: _halting,
     events.HostPaused: _paused,
     events.HostResumed: lambda n: "[%s] pause over: giving it one job" % n.host.label,
+    events.PausesLifted: lambda n: (
+        "%s take%s jobs again: no healthy sub-host is left for a pause to protect, so no "
+        "sub-host is paused; the jobs run (and may fail fast, recorded)" % (
+            hosts(n.hosts), "s" if len(n.hosts) == 1 else "")),
     events.QueueInvalid: _queue_invalid,
     events.QueueRewritten: lambda n: (
         "%s was rewritten by another program while pegasus replaced it; that version "
@@ -250,7 +270,7 @@ _NOTICES: Dict[type, Callable] = {
     events.RecoveryFailed: lambda n: "could not recover the jobs of a dead runner: %s" % n.error,
     events.Cancelling: _cancelling,
     events.HostsStillConnecting: lambda n: "the run ended before %s connected: %s ran "
-    "nothing" % (", ".join(h.label for h in n.hosts), "it" if len(n.hosts) == 1 else "they"),
+    "nothing" % (hosts(n.hosts), "it" if len(n.hosts) == 1 else "they"),
     events.KillingNow: lambda n: "%s again: killing every job now" % n.signal_name,
     events.Aborting: lambda n: "a job failed and -e is set: no further job is taken",
 }
