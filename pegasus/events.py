@@ -285,6 +285,18 @@ class RecoveryFailed(Notice):
 
 
 @dataclass(frozen=True)
+class DescriptorsShort(Notice):
+    """The open-file limit lets fewer jobs run at once than the sub-hosts
+    could: at most `jobs` of `wanted` do (sweep.py)."""
+
+    warning: ClassVar[bool] = True
+    limit: int
+    hard: Optional[int]
+    jobs: int
+    wanted: int
+
+
+@dataclass(frozen=True)
 class HostsStillConnecting(Notice):
     """The run ended while these sub-hosts were still being connected for
     the first time: they ran nothing."""

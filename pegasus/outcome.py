@@ -25,6 +25,9 @@ class Reason(enum.Enum):
     TEMPLATE = "template error"
     TOO_LONG = "command too long"
     NOT_STARTED = "could not start"  # spawning the command failed
+    # pegasus's own machine lacked what starting it takes (file descriptors,
+    # processes, memory): not the job's failure; it runs again.
+    LOCAL_LIMIT = "could not start here"
 
 
 # Stopped by pegasus itself: the joblog shows the signal pegasus sent.

@@ -25,6 +25,10 @@ from .slots import SlotAllocator
 
 # Endings that may be tried again with --retries; never a cancel.
 RETRIABLE = frozenset([None, Reason.TIMEOUT, Reason.HOST_LOST, Reason.NOT_STARTED])
+# Endings that are not the job's doing (it did not run, or was cut off by
+# something outside it and its host): it runs again, whatever --retries
+# says, and the attempt does not count.
+NOT_THE_JOBS = frozenset([Reason.LOCAL_LIMIT])
 
 
 class Place:
@@ -71,7 +75,8 @@ class Tries:
 class Verdict:
     """What the end of one run means (see the module's docstring)."""
 
-    __slots__ = ("retry", "requeue", "job_done", "aborting", "halting", "pause", "lifted")
+    __slots__ = ("retry", "requeue", "job_done", "aborting", "halting", "pause", "lifted",
+                 "hold")
 
     def __init__(self, retry=False, requeue=False, job_done=True, aborting=False,
                  halting: Optional[HaltRule] = None, pause: Optional[float] = None):
@@ -82,6 +87,7 @@ class Verdict:
         self.halting = halting      # --halt (or -e in queue mode) was met
         self.pause = pause          # seconds to pause the run's sub-host
         self.lifted: List[int] = []  # paused sub-hosts that take jobs again now
+        self.hold = False           # start nothing for a moment (pegasus's machine is short)
 
 
 class Policy:
@@ -100,6 +106,7 @@ class Policy:
         self.aborted = False      # a failure stopped the run (-e, --halt fail)
         self.halted: Optional[HaltRule] = None
         self.halt = HaltCounter(self._halt_rule())
+        self.max_running: Optional[int] = None   # jobs at once, all sub-hosts together
 
     def _halt_rule(self) -> Optional[HaltRule]:
         return HaltRule.parse(getattr(self.settings, "halt", None))
@@ -180,6 +187,7 @@ class QueuePolicy(Policy):
         super().__init__(subhosts, settings)
         self.allocators = [SlotAllocator(host.slots) for host in subhosts]
         self.running = [0] * len(subhosts)
+        self.total = 0                              # jobs running on all sub-hosts
         self.tries: Dict[int, Tries] = {}   # id(taken job) -> its runs, while it is retried
         self.health = HostHealth(getattr(settings, "black_hole", None))
 
@@ -200,12 +208,20 @@ class QueuePolicy(Policy):
             free = min(free, sessions - self.running[index])
         return max(0, self.health.room(index, free, self.running[index]))
 
+    def _budget(self) -> Optional[int]:
+        """Jobs that may start before the descriptor budget is spent."""
+        return None if self.max_running is None else max(0, self.max_running - self.total)
+
     def capacity(self):
         if not self.taking:
             return 0
-        return sum(self._room(index) for index in self.usable)
+        room = sum(self._room(index) for index in self.usable)
+        budget = self._budget()
+        return room if budget is None else min(room, budget)
 
     def accept(self, job):
+        if self._budget() == 0:
+            return None
         plan = self.planner.plan(job)
         nowhere = plan.nowhere
         if nowhere is not None:
@@ -220,6 +236,7 @@ class QueuePolicy(Policy):
                 continue
             self.allocators[index].take(slots)
             self.running[index] += 1
+            self.total += 1
             return [Place(index, slots, attempt=attempt)]
         return None
 
@@ -244,10 +261,17 @@ class QueuePolicy(Policy):
         if place.host is not None and place.reason is None:
             self.allocators[place.host].release(place.slots)
             self.running[place.host] -= 1
+            self.total -= 1
 
     def finished(self, outcome, place):
         self.release(place)
         verdict = Verdict()
+        if outcome.reason in NOT_THE_JOBS:
+            verdict.retry, verdict.job_done = True, False
+            verdict.hold = outcome.reason is Reason.LOCAL_LIMIT
+            tries = self.tries.setdefault(id(outcome.job), Tries(outcome.job))
+            tries.attempts = place.attempt - 1   # this one does not count
+            return verdict
         if place.host is not None and place.reason is None:
             verdict.pause = self.health.ended(place.host, _fast_failure(outcome),
                                               outcome.duration, self._healthy_besides(place.host))

@@ -24,10 +24,11 @@ from .loop import Loop, Timer
 from .outcome import Reason
 from .policy import for_mode
 from .ssh import ControlDirectory
-from .sweep import raise_open_file_limit, sweep
+from .sweep import PIPES, fit_open_files, sweep
 from .taking import Taker
 
 CLOSE_GRACE = 3.0          # masters get this long to exit once told to
+LOCAL_HOLD = 1.0           # pegasus could not start a process: start nothing for this long
 # Asking a running pegasus what it does, as one asks dd (SIGINFO: BSD, macOS).
 STATUS_SIGNALS = tuple(getattr(signal, name) for name in ("SIGUSR1", "SIGINFO")
                        if hasattr(signal, name))
@@ -77,8 +78,12 @@ class Runner:
 
     def run(self) -> RunResult:
         """Run to the end."""
-        raise_open_file_limit(len(self.subhosts), sum(
-            min(host.slots, host.transport.sessions or host.slots) for host in self.subhosts))
+        budget = fit_open_files(
+            sum(1 for host in self.subhosts if host.transport.needs_connection),
+            sum(min(host.slots, host.transport.sessions or host.slots) for host in self.subhosts),
+            PIPES + self.settings.files_per_job)
+        if budget.capped:
+            self.policy.max_running = budget.jobs
         self.source.start()
         watcher = self.source.watcher()
         if watcher is not None:
@@ -87,7 +92,7 @@ class Runner:
         self.connections = Connections(self.loop, self.subhosts, self.control,
                                        self.settings.connect_parallel, self)
         self.jobs = Jobs(self.loop, self.settings, self.connections, self.templates,
-                         self.events, self._run_ended)
+                         self.events, self._run_ended, budget.jobs)
         clean = False
         try:
             for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -97,6 +102,9 @@ class Runner:
             self.events.on_run_started(events.RunInfo(
                 self.settings.mode, self.policy.fans_out, len(self.subhosts), self.settings.daemon,
                 self.source.name, time.time()))
+            if budget.capped:
+                self.events.on_notice(events.DescriptorsShort(budget.limit, budget.hard,
+                                                              budget.jobs, budget.wanted))
             self.connections.start()
             self.taker.pump_soon()
             self.loop.run(until=self._done)
@@ -195,6 +203,8 @@ class Runner:
             if now:
                 self.jobs.cancel_all(reason=Reason.HALTED)
                 self.connections.stop_opening()
+        if verdict.hold:
+            self.taker.hold(LOCAL_HOLD)
         if verdict.pause is not None:
             index = run.host.index
             self.events.on_notice(events.HostPaused(

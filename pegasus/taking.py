@@ -51,6 +51,7 @@ class Taker:
         self.closed = False
         self._poll_timer = None
         self._lock_timer = None
+        self._hold_timer = None       # start nothing until it fires
 
     @property
     def exhausted(self) -> bool:
@@ -68,6 +69,16 @@ class Taker:
     def retry(self, job) -> None:
         """`job`, taken by this runner, runs again (before the queue's head)."""
         self.retries.append(job)
+
+    def hold(self, seconds: float) -> None:
+        """Start nothing for `seconds`: pegasus's own machine could not
+        start a process (too many open files, processes...)."""
+        if self._hold_timer is None:
+            self._hold_timer = self.loop.call_later(seconds, self._unhold)
+
+    def _unhold(self) -> None:
+        self._hold_timer = None
+        self.pump()
 
     def give_back_retries(self) -> None:
         """The jobs waiting to run again will not run in this run: back to
@@ -98,7 +109,7 @@ class Taker:
             return
         if self.to_requeue and not self.busy() and not self._visit(self._requeue):
             return
-        if not self.policy.taking:
+        if not self.policy.taking or self._hold_timer is not None:
             return
         if self.recovery_due and not self._visit(self._recover):
             return

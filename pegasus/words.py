@@ -19,6 +19,7 @@ _WITH_DETAIL = {
     Reason.UNREACHABLE: "unreachable: %s",
     Reason.TEMPLATE: "template error: %s",
     Reason.NOT_STARTED: "could not start: %s",
+    Reason.LOCAL_LIMIT: "could not start here: %s",
     Reason.NO_ROOM: "%s",
     Reason.TOO_LONG: "%s",
 }
@@ -52,12 +53,13 @@ def first_line(command: str, limit: int = 200) -> str:
 
 def hosts(subhosts) -> str:
     """Sub-hosts named in a sentence: `[node-1]` for one; for more, their
-    count and their names folded into ranges (`3 sub-hosts (node[1-3])`), so
-    that a hundred of them stay one short line."""
+    count and their host names folded into ranges (`3 sub-hosts
+    (node[1-3])`; sub-hosts of one host by their parameters: `8 sub-hosts
+    (node-1)`), so that a hundred of them stay one short line."""
     if len(subhosts) == 1:
         return "[%s]" % subhosts[0].label
-    from .nodeset import fold_hosts
-    folded = fold_hosts([(host.hostname, host.params) for host in subhosts])
+    from .nodeset import fold
+    folded = fold(dict.fromkeys(host.hostname for host in subhosts))
     if len(folded) > FOLDED_WIDTH:
         folded = cut(folded, FOLDED_WIDTH - 4) + " ..."
     return "%d sub-hosts (%s)" % (len(subhosts), folded)
@@ -96,6 +98,9 @@ def run_started(launch: Launch) -> str:
 def run_ended(outcome: Outcome) -> str:
     """`#12 done: exit 0 after 1.2 s`, `#12 FAILED: exit 3 after 0.4 s`..."""
     took = seconds(outcome.duration)
+    if outcome.retried and outcome.reason is Reason.LOCAL_LIMIT:
+        return "#%d NOT STARTED: %s; it runs again once pegasus can start it" % (
+            outcome.seq, ending(outcome))
     if outcome.retried:
         return "#%d %s: %s after %s; it runs again, for attempt %d, on another sub-host " \
                "when one can take it" % (
@@ -267,7 +272,12 @@ _NOTICES: Dict[type, Callable] = {
         "not put back in %s: the runners of this job died %d times while it ran (recorded "
         "as lost; `pegasus l --requeue lost` puts it back): %s" % (
             n.path, n.times, first_line(canonical_command(n.job)))),
-    events.RecoveryFailed: lambda n: "could not recover the jobs of a dead runner: %s" % n.error,
+    events.RecoveryFailed: lambda n: "could not look for jobs left by dead runners: %s"
+    % n.error,
+    events.DescriptorsShort: lambda n: (
+        "at most %d jobs run at once, not %d: pegasus may open %d files (ulimit -n%s) and "
+        "each running job holds a few; raise the limit to run more at once" % (
+            n.jobs, n.wanted, n.limit, "" if n.hard is None else ", hard limit %d" % n.hard)),
     events.Cancelling: _cancelling,
     events.HostsStillConnecting: lambda n: "the run ended before %s connected: %s ran "
     "nothing" % (hosts(n.hosts), "it" if len(n.hosts) == 1 else "they"),
