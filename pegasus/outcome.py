@@ -32,6 +32,9 @@ class Reason(enum.Enum):
 
 # Stopped by pegasus itself: the joblog shows the signal pegasus sent.
 STOPPED_BY_PEGASUS = frozenset([Reason.TIMEOUT, Reason.CANCELLED, Reason.HALTED])
+# Never started: nothing ran, for no time worth telling.
+NEVER_RAN = frozenset([Reason.UNREACHABLE, Reason.NO_ROOM, Reason.TEMPLATE, Reason.TOO_LONG,
+                       Reason.LOCAL_LIMIT])
 
 
 @dataclass(frozen=True)

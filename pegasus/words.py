@@ -8,7 +8,7 @@ import math
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional
 
 from . import events
-from .outcome import Launch, Outcome, Reason
+from .outcome import NEVER_RAN, Launch, Outcome, Reason
 from .terminal import cut, display_width
 from .validate import canonical_command
 
@@ -110,7 +110,8 @@ def run_ended(outcome: Outcome) -> str:
         return "#%d done: exit 0 after %s" % (outcome.seq, took)
     if outcome.reason is Reason.CANCELLED:
         return "#%d cancelled after %s" % (outcome.seq, took)
-    if outcome.host is None:
+    if outcome.host is None or outcome.reason in NEVER_RAN:
+        # Nothing ran: "after 0.0 s" would read as how long the reason took.
         return "#%d FAILED: %s" % (outcome.seq, ending(outcome))
     return "#%d FAILED: %s after %s" % (outcome.seq, ending(outcome), took)
 
