@@ -241,9 +241,11 @@ class Jobs:
         if run.reason is not None:
             return self._end(run)
 
-        def decide(lost):
-            if lost:
-                run.fail(Reason.HOST_LOST)
+        def decide(reason):
+            if reason is Reason.ENDED:
+                run.fail(reason, self.connections.why_over(run.host.index))
+            elif reason is not None:
+                run.fail(reason)
             elif unstarted is not None:
                 run.fail(Reason.NOT_STARTED, unstarted)
             self._end(run)

@@ -162,7 +162,8 @@ def exit_status(args, result, from_file: bool = True) -> int:
     if result.stranded:
         from .words import plural
         # Exit 0 means every job the run took finished well: not so here.
-        _say("no sub-host is left to run jobs on (every one is unreachable or lost): %s" % (
+        _say("no sub-host is left to run jobs on (every one is unreachable, lost, or its "
+             "allocation ended): %s" % (
             "what is left in %s was not run" % args.queue_file if from_file
             else "%s of the command line not run" % plural(result.left or 0, "job was",
                                                            "jobs were")))

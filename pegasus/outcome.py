@@ -28,6 +28,9 @@ class Reason(enum.Enum):
     # pegasus's own machine lacked what starting it takes (file descriptors,
     # processes, memory): not the job's failure; it runs again.
     LOCAL_LIMIT = "could not start here"
+    # The Slurm allocation the job ran in is over (its time limit, a cancel,
+    # a node failure that ended it; detail: which): not the job's failure.
+    ENDED = "allocation ended"
 
 
 # Stopped by pegasus itself: the joblog shows the signal pegasus sent.
@@ -100,9 +103,11 @@ class Outcome:
 
     @property
     def counts_as_failed(self) -> bool:
-        """A failure, by the last attempt: not a success, not run again, and
-        not a cancel (the user stopped it; it did not fail)."""
-        return not self.ok and not self.retried and self.reason is not Reason.CANCELLED
+        """A failure, by the last attempt: not a success, not run again, not
+        a cancel (the user stopped it; it did not fail), and not cut off by
+        the end of its allocation."""
+        return not self.ok and not self.retried and self.reason not in (Reason.CANCELLED,
+                                                                         Reason.ENDED)
 
     @property
     def signal(self) -> int:

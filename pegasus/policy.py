@@ -28,7 +28,7 @@ RETRIABLE = frozenset([None, Reason.TIMEOUT, Reason.HOST_LOST, Reason.NOT_STARTE
 # Endings that are not the job's doing (it did not run, or was cut off by
 # something outside it and its host): it runs again, whatever --retries
 # says, and the attempt does not count.
-NOT_THE_JOBS = frozenset([Reason.LOCAL_LIMIT])
+NOT_THE_JOBS = frozenset([Reason.LOCAL_LIMIT, Reason.ENDED])
 
 
 class Place:
@@ -329,7 +329,8 @@ class BroadcastPolicy(Policy):
     connecting get their place all the same and run it once they are up
     (the engine holds it), so a cold start overlaps connecting and running.
     With -e, a job that failed anywhere stops the run before the next. A
-    cancelled job goes back to the queue once, to run everywhere again."""
+    cancelled job, or one cut off by the end of its Slurm allocation,
+    goes back to the queue once, to run everywhere again."""
 
     fans_out = True
 
@@ -338,6 +339,7 @@ class BroadcastPolicy(Policy):
         self.outstanding = 0
         self.failed = False       # some run of the current job failed
         self.cancelled = False    # some run of the current job was cancelled
+        self.cut_off = False      # ... or cut off by the end of its allocation
 
     def capacity(self):
         if self.outstanding or not self.ready or not self.taking:
@@ -359,7 +361,7 @@ class BroadcastPolicy(Policy):
             else:
                 places.append(Place(index, list(plan.first_slots)))
         self.outstanding = len(places)
-        self.failed = self.cancelled = False
+        self.failed = self.cancelled = self.cut_off = False
         return places
 
     def release(self, place):
@@ -369,13 +371,14 @@ class BroadcastPolicy(Policy):
         self.release(place)
         self.failed = self.failed or outcome.counts_as_failed
         self.cancelled = self.cancelled or outcome.reason is Reason.CANCELLED
+        self.cut_off = self.cut_off or outcome.reason is Reason.ENDED
         verdict = Verdict(job_done=False)
-        if outcome.reason is not Reason.CANCELLED:
+        if outcome.reason not in (Reason.CANCELLED, Reason.ENDED):
             verdict.halting = self._count_for_halt(outcome)
         if self.outstanding:
             return verdict
         verdict.job_done = True
-        if self.cancelled and self.settings.on_cancel == "requeue":
+        if self.cut_off or (self.cancelled and self.settings.on_cancel == "requeue"):
             verdict.requeue, verdict.job_done = True, False
         verdict.aborting = self.failed and self.settings.error_aborts and not self.aborted
         self.aborted = self.aborted or verdict.aborting

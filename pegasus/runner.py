@@ -134,11 +134,8 @@ class Runner:
         if self.settings.daemon:
             return False
         if not self.policy.usable and not self.connections.settling:
-            if self.taker.retries:
-                # Jobs to run again, and nowhere to run them: back to the queue first.
-                self.taker.give_back_retries()
-                self.taker.pump_soon()
-                return False
+            if self.taker.retries and not self.taker.give_back_now():
+                return False   # the lock is busy: its retry timer comes back here
             # No sub-host left to run anything on: did that leave jobs unrun?
             self.stranded = not self.taker.exhausted
             return True
@@ -181,7 +178,7 @@ class Runner:
         outcome = run.outcome(retried=verdict.retry)
         self.source.record(outcome)  # before the job can leave the journal
         if verdict.retry:
-            self.taker.retry(run.job)
+            self.taker.retry(run.seq, run.job)
         elif verdict.requeue:
             self.taker.requeue(run.seq, run.job)
         elif verdict.job_done:

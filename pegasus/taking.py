@@ -45,7 +45,7 @@ class Taker:
         self.unwritable = False       # ... and it is about writing, not the text
         self.to_put_back: List = []   # jobs waiting for the lock to go back
         self.to_requeue: List = []    # (seq, job) cancelled, back once nothing runs
-        self.retries: List = []       # taken jobs to run again, before the queue's head
+        self.retries: List = []       # (seq, job): taken jobs to run again, first
         self.recovery_due = True
         self.took_once = False        # the lock has been taken at least once
         self.closed = False
@@ -66,9 +66,10 @@ class Taker:
         """`job` goes back to the top of the queue at the next visit."""
         self.to_put_back.append(job)
 
-    def retry(self, job) -> None:
-        """`job`, taken by this runner, runs again (before the queue's head)."""
-        self.retries.append(job)
+    def retry(self, seq: int, job) -> None:
+        """`job`, taken by this runner, runs again (before the queue's
+        head); `seq`: its run that just ended."""
+        self.retries.append((seq, job))
 
     def hold(self, seconds: float) -> None:
         """Start nothing for `seconds`: pegasus's own machine could not
@@ -82,11 +83,20 @@ class Taker:
 
     def give_back_retries(self) -> None:
         """The jobs waiting to run again will not run in this run: back to
-        the top of the queue, in their order."""
-        for job in self.retries:
+        the top of the queue, in the order of their last runs."""
+        jobs = [job for _seq, job in sorted(self.retries, key=lambda item: item[0])]
+        for job in jobs:
             self.policy.forget(job)
-        self.to_put_back[:0] = self.retries
+        self.to_put_back[:0] = jobs
         self.retries = []
+
+    def give_back_now(self) -> bool:
+        """Jobs to run again, and nowhere to run them: back to the queue now
+        (not soon: the loop may have nothing else to wake it up); whether
+        that is done."""
+        self.give_back_retries()
+        self.pump()
+        return not self.pending
 
     def requeue(self, seq: int, job) -> None:
         """A cancelled `job` (first run `seq`) goes back to the top once no
@@ -204,10 +214,10 @@ class Taker:
         places them; how many started."""
         started = 0
         while self.retries and started < want:
-            places = self.policy.accept(self.retries[0])
+            places = self.policy.accept(self.retries[0][1])
             if places is None:
                 break
-            self.start(self.retries.pop(0), places)
+            self.start(self.retries.pop(0)[1], places)
             started += 1
         return started
 

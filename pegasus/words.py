@@ -20,6 +20,7 @@ _WITH_DETAIL = {
     Reason.TEMPLATE: "template error: %s",
     Reason.NOT_STARTED: "could not start: %s",
     Reason.LOCAL_LIMIT: "could not start here: %s",
+    Reason.ENDED: "allocation ended: %s",
     Reason.NO_ROOM: "%s",
     Reason.TOO_LONG: "%s",
 }
@@ -101,6 +102,10 @@ def run_ended(outcome: Outcome) -> str:
     if outcome.retried and outcome.reason is Reason.LOCAL_LIMIT:
         return "#%d NOT STARTED: %s; it runs again once pegasus can start it" % (
             outcome.seq, ending(outcome))
+    if outcome.retried and outcome.reason is Reason.ENDED:
+        return ("#%d CUT OFF: %s after %s; not the job's failure: it runs again on another "
+                "sub-host, or goes back to the queue if none is left" % (
+                    outcome.seq, ending(outcome), took))
     if outcome.retried:
         return "#%d %s: %s after %s; it runs again, for attempt %d, on another sub-host " \
                "when one can take it" % (
