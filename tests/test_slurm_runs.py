@@ -292,7 +292,9 @@ def test_a_batch_job_ended_without_a_signal_beforehand_loses_no_job(slurm, work)
     os.chmod(script, 0o755)
     submitted = slurm.run("sbatch", "-N", "2", "--ntasks-per-node", "2", "-o",
                           work.file("out"), "-e", work.file("err"), script)
-    job_id = re.search(r"\d+", submitted.stdout).group(0)
+    granted = re.search(r"\d+", submitted.stdout)
+    assert granted, submitted.stdout + submitted.stderr
+    job_id = granted.group(0)
     try:
         wait_for(lambda: len(os.listdir(marks)) == 2, timeout=TIMEOUT)
     finally:
