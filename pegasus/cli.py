@@ -238,8 +238,8 @@ def _add_run_options(parser, fans_out):
     run.add_argument(
         "--retries", metavar="N", type=_count, default=0,
         help="run a job that failed (non-zero exit, timeout, host lost) again, up to N "
-             "more times, on another sub-host when one can take it; an entry's own "
-             "`retries` key wins (default: 0)")
+             "more times, on another sub-host when one can take it; counted per taken "
+             "job; an entry's own `retries` key wins (default: 0)")
     run.add_argument(
         "--kill-grace", metavar="SECONDS", type=_grace, default=5.0,
         help="time between SIGTERM and SIGKILL when a job is stopped "
@@ -266,8 +266,8 @@ def _add_run_options(parser, fans_out):
         run.add_argument(
             "--black-hole", metavar="K/SECONDS", type=_black_hole, default=(3, 10.0),
             help="pause a sub-host whose last K jobs all failed within SECONDS of starting, "
-                 "and give it one job again after a growing pause; 'off' never pauses "
-                 "(default: 3/10)")
+                 "while a healthy sub-host can take the jobs, and give it one job again "
+                 "after a growing pause; 'off' never pauses (default: 3/10)")
 
     out = parser.add_argument_group("output")
     out.add_argument(

@@ -7,7 +7,13 @@ transport needs no connection (localhost) is ready at once.
 This module alone decides whether a sub-host is lost: when it was up and
 its master exits, when a job's exit status may mean a failed connection,
 and when the transport's own lines on a job's stderr say the sub-host is
-gone (srun: a node failure), the last two in `judge`. Each master of a
+gone (srun: a node failure), the last two in `judge`. It also decides when
+a Slurm allocation is over (its time limit, a cancel, a node failure that
+ends the job): srun's lines say so, or, when a step ended in a way that
+may be the job's end (a signal, a cancel), Slurm is asked (`state_argv`,
+one question at a time per allocation). Then every sub-host of the
+allocation is down at once, and the jobs it cut off end with ENDED: not
+their failure. Each master of a
 sub-host gets a control socket path of its own (a new generation each time
 it is opened), so a master that replaces one that died serves every later
 job.
@@ -23,16 +29,21 @@ from __future__ import annotations
 
 import random
 import signal
-from typing import TYPE_CHECKING, Callable, List, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence
 
 if TYPE_CHECKING:
     from .loop import Child
 
+from .outcome import Reason
 from .ssh import remove_socket
 
 CONNECT_ATTEMPTS = 5       # for a server that turns connections away (MaxStartups)
 RECONNECT_DELAYS = (2, 5, 10, 20, 40, 60)  # trying again a host that is down
 SETTLE_DELAY = 0.5         # after an exit that may mean loss: time for a dying master to show it
+STATE_TIMEOUT = 30.0       # asking Slurm about an allocation: no answer within this is none
+
+# judge()'s answer: None (the job's own end), Reason.HOST_LOST, or Reason.ENDED.
+Decide = Callable[[Optional[Reason]], None]
 
 
 class Connection:
@@ -55,7 +66,7 @@ class Connection:
         self.stderr: List[str] = []
         self.closing = False
         self.failures = 0       # connection attempts that failed in a row
-        self.verdicts: List[Callable[[bool], None]] = []  # judge(): awaiting the master
+        self.verdicts: List[Decide] = []  # judge(): awaiting the master
 
     @property
     def master_alive(self) -> bool:
@@ -80,6 +91,8 @@ class Connections:
         self.opening = 0
         self.retrying = 0       # turned away for now, to be opened again soon
         self.active = True      # False once the run is ending: no more attempts
+        self.over: Dict[str, str] = {}              # allocation -> why it is over
+        self.asking: Dict[str, List[Callable[[Optional[str]], None]]] = {}  # Slurm asked
 
     def __getitem__(self, index: int) -> Connection:
         return self.all[index]
@@ -112,22 +125,46 @@ class Connections:
         self._open_more()
 
     def judge(self, index: int, returncode: Optional[int], said: Sequence[str],
-              decide: Callable[[bool], None]) -> None:
+              decide: Decide) -> None:
         """Whether a job that ended with `returncode` on sub-host `index`,
         its transport having said `said` on its stderr, ended because the
-        sub-host was lost: `decide(lost)` is called, now or after a moment
-        (a dying master may take that long to show it)."""
+        sub-host was lost (HOST_LOST) or its allocation is over (ENDED; the
+        connection's `reason` says why), or by itself (None): `decide` is
+        called with the answer, now or a moment later (a dying master may
+        take that long to show it, Slurm that long to answer)."""
         connection = self.all[index]
-        gone = connection.transport.lost_by(said)
-        if gone is not None:
+        transport = connection.transport
+        over = transport.over_by(said)
+        if over is not None:
+            self._over(connection, over)
+            decide(Reason.ENDED)
+            return
+        gone = transport.lost_by(said)
+        if gone is None and not transport.exit_may_mean_lost(returncode, said):
+            decide(None)   # its own end, even if its allocation ended just after
+        elif transport.allocation in self.over:
+            self._over(connection, self.over[transport.allocation or ""])
+            decide(Reason.ENDED)
+        elif transport.state_argv() is not None:
+            self._ask(connection, lambda over: self._asked(connection, over, gone, decide))
+        elif gone is not None:
             self._left(connection, gone)
-            decide(True)
-        elif not connection.transport.exit_may_mean_lost(returncode):
-            decide(False)
+            decide(Reason.HOST_LOST)
         elif connection.state != Connection.READY:
-            decide(connection.gone)   # its master's end is handled already
+            decide(_lost(connection.gone))   # its master's end is handled already
         else:
             self._await_master(connection, decide)
+
+    def _asked(self, connection, over: Optional[str], gone: Optional[str],
+               decide: Decide) -> None:
+        if over is not None:
+            self._over(connection, over)
+            decide(Reason.ENDED)
+        elif gone is not None:
+            self._left(connection, gone)
+            decide(Reason.HOST_LOST)
+        else:
+            decide(None)
 
     def _await_master(self, connection, decide):
         """The master tells: if it ends, the sub-host was lost -- decided
@@ -139,7 +176,7 @@ class Connections:
         def settle():
             if decide in connection.verdicts and connection.master_alive:
                 connection.verdicts.remove(decide)
-                decide(False)
+                decide(None)
         self.loop.call_later(SETTLE_DELAY, settle)
 
     def _left(self, connection, reason):
@@ -151,6 +188,54 @@ class Connections:
             connection.state = Connection.DOWN
             connection.reason = reason
             self.listener.connection_lost(connection, reason, False)
+
+    def _over(self, connection, reason):
+        """The allocation of `connection`'s sub-host is over: every sub-host
+        of it is gone for good, at once (a job cut off on one node must not
+        be sent to another node of the same ending job)."""
+        allocation = connection.transport.allocation
+        if allocation is None:
+            self._left(connection, reason)
+            return
+        self.over.setdefault(allocation, reason)
+        for other in self.all:
+            if other.transport.allocation == allocation:
+                self._left(other, reason)
+
+    def why_over(self, index: int) -> str:
+        """Why the allocation of sub-host `index` is over (judge said ENDED)."""
+        connection = self.all[index]
+        return self.over.get(connection.transport.allocation or "", connection.reason or "")
+
+    def _ask(self, connection, answer: Callable[[Optional[str]], None]) -> None:
+        """Ask Slurm whether the allocation of `connection`'s sub-host is
+        over: `answer(why or None)`. One question at a time per allocation;
+        those asked meanwhile share its answer."""
+        transport = connection.transport
+        allocation = transport.allocation or ""
+        waiting = self.asking.get(allocation)
+        if waiting is not None:
+            waiting.append(answer)
+            return
+        self.asking[allocation] = [answer]
+        lines: List[str] = []
+
+        def answered(child):
+            timer.cancel()
+            over = transport.state_says(lines, child.returncode)
+            if over is not None:
+                self.over.setdefault(allocation, over)
+            for each in self.asking.pop(allocation, []):
+                each(over)
+
+        try:
+            child = self.loop.spawn(transport.state_argv(), lines.append, lines.append, answered,
+                                    stdin_pipe=False, env=transport.job_env(self.loop.environ))
+        except OSError:
+            for each in self.asking.pop(allocation, []):
+                each(None)   # no answer: the job's end is its own
+            return
+        timer = self.loop.call_later(STATE_TIMEOUT, lambda: child.signal(signal.SIGKILL))
 
     def _open_more(self):
         while self.active and self.waiting and self.opening < self.limit:
@@ -196,7 +281,7 @@ class Connections:
         finally:
             verdicts, connection.verdicts = connection.verdicts, []
             for decide in verdicts:
-                decide(connection.gone)
+                decide(_lost(connection.gone))
 
     def _ended(self, connection, was):
         if not self.active or connection.closing:
@@ -276,3 +361,7 @@ class Connections:
                 master.signal(signal.SIGTERM)
             else:
                 master.close_stdin()
+
+
+def _lost(gone: bool) -> Optional[Reason]:
+    return Reason.HOST_LOST if gone else None

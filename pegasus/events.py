@@ -196,7 +196,9 @@ class QueueValidAgain(Notice):
 
 @dataclass(frozen=True)
 class JobPutBack(Notice):
-    """A job went back to the top of the queue for another sub-host."""
+    """A job taken by this run went back to the top of the queue: one to
+    run again that this run will not run (cancelled, halted, no sub-host
+    left)."""
 
     path: str
     job: Job
@@ -240,6 +242,16 @@ class HostResumed(Notice):
 
 
 @dataclass(frozen=True)
+class PausesLifted(Notice):
+    """No healthy sub-host is left for a pause to protect (every one left
+    fails fast, or the healthy ones are gone): these paused sub-hosts take
+    jobs again at once, and no sub-host is paused while that lasts."""
+
+    warning: ClassVar[bool] = True
+    hosts: tuple
+
+
+@dataclass(frozen=True)
 class PutBackFailed(Notice):
     warning: ClassVar[bool] = True
     path: str
@@ -270,6 +282,18 @@ class JobGivenUp(Notice):
 class RecoveryFailed(Notice):
     warning: ClassVar[bool] = True
     error: str
+
+
+@dataclass(frozen=True)
+class DescriptorsShort(Notice):
+    """The open-file limit lets fewer jobs run at once than the sub-hosts
+    could: at most `jobs` of `wanted` do (sweep.py)."""
+
+    warning: ClassVar[bool] = True
+    limit: int
+    hard: Optional[int]
+    jobs: int
+    wanted: int
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,19 @@ it, and, once it has ended, hand its Outcome to the engine.
 
 A run whose place is a failure decided beforehand (no room, unreachable)
 or that cannot start (template error, command too long, spawn failure)
-ends at once with that reason; nothing about it crashes the runner.
+ends at once with that reason; nothing about it crashes the runner. A
+spawn that fails for want of something on pegasus's own machine (file
+descriptors, processes, memory) ends with LOCAL_LIMIT: not the job's
+failure. At most `max_running` runs hold their processes at once (the
+descriptor budget, sweep.py); a run beyond it waits for one to end.
 """
 
 from __future__ import annotations
 
+import errno
 import time
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Set
+from collections import deque
+from typing import TYPE_CHECKING, Callable, Deque, Dict, List, Optional, Set
 
 from . import wrapper
 from .errors import SpecError
@@ -21,6 +27,8 @@ if TYPE_CHECKING:
     from .loop import Child, Timer
 
 SAID_KEPT = 20   # lines of a transport's own per run, for judging its end
+# A spawn that failed for these reasons says nothing about the job or its host.
+LOCAL_ERRNOS = frozenset([errno.EMFILE, errno.ENFILE, errno.EAGAIN, errno.ENOMEM])
 
 
 class JobRun:
@@ -75,7 +83,7 @@ class Jobs:
     """
 
     def __init__(self, loop, settings, connections, templates, events: Handler,
-                 ended: Callable[[JobRun], None]):
+                 ended: Callable[[JobRun], None], max_running: Optional[int] = None):
         self.loop = loop
         self.settings = settings
         self.connections = connections
@@ -87,10 +95,12 @@ class Jobs:
         self.waiting: Dict[int, JobRun] = {}   # sub-host -> its run, until it connects
         self.runs_on: Dict[int, Set[JobRun]] = {}
         self.stopping: Optional[Reason] = None   # why every run is being stopped
+        self.max_running = max_running
+        self.gated: Deque[JobRun] = deque()   # ready to start, beyond max_running
 
     @property
     def busy(self) -> bool:
-        return bool(self.running or self.waiting)
+        return bool(self.running or self.waiting or self.gated)
 
     def start(self, job, places: List, subhosts) -> None:
         """Start one run of `job` per place (or end it at once, for a place
@@ -132,6 +142,9 @@ class Jobs:
         self.ended(run)
 
     def _launch(self, run: JobRun) -> None:
+        if self.max_running is not None and len(self.running) >= self.max_running:
+            self.gated.append(run)   # its descriptors are not there yet
+            return None
         host = run.host
         try:
             run.command = self.templates.render(
@@ -155,7 +168,9 @@ class Jobs:
                 lambda child: self._exited(run),
                 env=host.transport.job_env(self.loop.environ))
         except (OSError, ValueError) as exc:
-            run.fail(Reason.NOT_STARTED, getattr(exc, "strerror", None) or str(exc))
+            local = isinstance(exc, OSError) and exc.errno in LOCAL_ERRNOS
+            run.fail(Reason.LOCAL_LIMIT if local else Reason.NOT_STARTED,
+                     getattr(exc, "strerror", None) or str(exc))
             return self.ended(run)
         self.running.add(run)
         self.runs_on.setdefault(host.index, set()).add(run)
@@ -210,6 +225,10 @@ class Jobs:
             self.stop(run, kill)
         for index in list(self.waiting):
             self.host_failed(index, self.stopping)
+        while self.gated:
+            run = self.gated.popleft()
+            run.fail(self.stopping)
+            self._end_unstarted(run)
 
     # --- the end -------------------------------------------------------------------
 
@@ -222,9 +241,11 @@ class Jobs:
         if run.reason is not None:
             return self._end(run)
 
-        def decide(lost):
-            if lost:
-                run.fail(Reason.HOST_LOST)
+        def decide(reason):
+            if reason is Reason.ENDED:
+                run.fail(reason, self.connections.why_over(run.host.index))
+            elif reason is not None:
+                run.fail(reason)
             elif unstarted is not None:
                 run.fail(Reason.NOT_STARTED, unstarted)
             self._end(run)
@@ -237,6 +258,8 @@ class Jobs:
         if self.stopping and run.reason is None and run.returncode != 0:
             run.fail(self.stopping)
         self.ended(run)
+        if self.gated and not self.stopping:
+            self._launch(self.gated.popleft())
 
 
 def _slots_text(place) -> str:

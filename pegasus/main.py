@@ -217,10 +217,11 @@ def run(args) -> int:
     except OSError:
         pass  # stderr is gone: the status is all that can tell
     handlers.printer.finish()
-    return exit_status(args, result, handlers.printer.lost)
+    return exit_status(args, result, handlers.printer.lost,
+                       from_file=loaded.queue is not None)
 
 
-def exit_status(args, result, lost=None) -> int:
+def exit_status(args, result, lost=None, from_file: bool = True) -> int:
     if result.cancelled:
         return EXIT_CANCELLED
     if lost is not None:
@@ -238,10 +239,13 @@ def exit_status(args, result, lost=None) -> int:
         _say("no host could be connected: nothing was run, the queue is untouched")
         return EXIT_FAILED
     if result.stranded:
+        from .words import plural
         # Exit 0 means every job the run took finished well: not so here.
-        _say("no sub-host is left to run jobs on (%s): what is left in %s was not run" % (
-            "every one left is paused, its jobs failing at once" if result.paused_out
-            else "every one is unreachable or lost", args.queue_file))
+        _say("no sub-host is left to run jobs on (every one is unreachable, lost, or its "
+             "allocation ended): %s" % (
+            "what is left in %s was not run" % args.queue_file if from_file
+            else "%s of the command line not run" % plural(result.left or 0, "job was",
+                                                           "jobs were")))
         return EXIT_FAILED
     if result.halted is not None and ",success=" in result.halted:
         return EXIT_OK   # as GNU parallel: a success rule met is a success

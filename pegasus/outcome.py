@@ -25,10 +25,19 @@ class Reason(enum.Enum):
     TEMPLATE = "template error"
     TOO_LONG = "command too long"
     NOT_STARTED = "could not start"  # spawning the command failed
+    # pegasus's own machine lacked what starting it takes (file descriptors,
+    # processes, memory): not the job's failure; it runs again.
+    LOCAL_LIMIT = "could not start here"
+    # The Slurm allocation the job ran in is over (its time limit, a cancel,
+    # a node failure that ended it; detail: which): not the job's failure.
+    ENDED = "allocation ended"
 
 
 # Stopped by pegasus itself: the joblog shows the signal pegasus sent.
 STOPPED_BY_PEGASUS = frozenset([Reason.TIMEOUT, Reason.CANCELLED, Reason.HALTED])
+# Never started: nothing ran, for no time worth telling.
+NEVER_RAN = frozenset([Reason.UNREACHABLE, Reason.NO_ROOM, Reason.TEMPLATE, Reason.TOO_LONG,
+                       Reason.LOCAL_LIMIT])
 
 
 @dataclass(frozen=True)
@@ -59,7 +68,7 @@ class Outcome:
     """How one run ended: the command's exit status (as in subprocess: -N
     for signal N; None if it never ran or its end is unknown), or a typed
     reason with a detail; whether pegasus sent it SIGTERM or SIGKILL; what
-    it printed; whether it goes back to the queue for another try."""
+    it printed; whether the job runs again (another try, or back to the queue)."""
 
     launch: Launch
     duration: float
@@ -69,7 +78,7 @@ class Outcome:
     stop_signal: int = 0     # the signal pegasus sent to stop it, 0 if none
     received: int = 0        # bytes of output
     lines: int = 0
-    retried: bool = False    # it goes back to the queue: not a failure (yet)
+    retried: bool = False    # the job runs again: not a failure (yet)
 
     # Shorthands for the launch's fields.
     @property
@@ -94,9 +103,11 @@ class Outcome:
 
     @property
     def counts_as_failed(self) -> bool:
-        """A failure, by the last attempt: not a success, not run again, and
-        not a cancel (the user stopped it; it did not fail)."""
-        return not self.ok and not self.retried and self.reason is not Reason.CANCELLED
+        """A failure, by the last attempt: not a success, not run again, not
+        a cancel (the user stopped it; it did not fail), and not cut off by
+        the end of its allocation."""
+        return not self.ok and not self.retried and self.reason not in (Reason.CANCELLED,
+                                                                         Reason.ENDED)
 
     @property
     def signal(self) -> int:

@@ -15,7 +15,6 @@ Both answer the same questions:
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import ClassVar, Dict, List, Optional, Sequence, Set, Tuple
 
 from .halting import HaltCounter, HaltRule
@@ -26,6 +25,10 @@ from .slots import SlotAllocator
 
 # Endings that may be tried again with --retries; never a cancel.
 RETRIABLE = frozenset([None, Reason.TIMEOUT, Reason.HOST_LOST, Reason.NOT_STARTED])
+# Endings that are not the job's doing (it did not run, or was cut off by
+# something outside it and its host): it runs again, whatever --retries
+# says, and the attempt does not count.
+NOT_THE_JOBS = frozenset([Reason.LOCAL_LIMIT, Reason.ENDED])
 
 
 class Place:
@@ -47,19 +50,44 @@ class Place:
         return "Place(%r, %r, %r, %r)" % (self.host, self.slots, self.reason, self.detail)
 
 
+class Tries:
+    """The runs so far of one taken job that goes back for another: how
+    many, and the sub-hosts they failed on, the latest last. Held from a
+    run that is to be retried until the job's last run ends, keyed by the
+    taken job itself (never by its text: identical entries are distinct
+    jobs, each with its own retries)."""
+
+    __slots__ = ("job", "attempts", "failed_on")
+
+    def __init__(self, job):
+        self.job = job              # keeps the key (the job's id) from being reused
+        self.attempts = 0
+        self.failed_on: List[int] = []
+
+    def failed(self, attempt: int, host: Optional[int]) -> None:
+        self.attempts = attempt
+        if host is not None:
+            if host in self.failed_on:
+                self.failed_on.remove(host)
+            self.failed_on.append(host)
+
+
 class Verdict:
     """What the end of one run means (see the module's docstring)."""
 
-    __slots__ = ("retry", "requeue", "job_done", "aborting", "halting", "pause")
+    __slots__ = ("retry", "requeue", "job_done", "aborting", "halting", "pause", "lifted",
+                 "hold")
 
     def __init__(self, retry=False, requeue=False, job_done=True, aborting=False,
                  halting: Optional[HaltRule] = None, pause: Optional[float] = None):
-        self.retry = retry          # back to the queue now, to run again elsewhere
+        self.retry = retry          # run it again, elsewhere if possible
         self.requeue = requeue      # cancelled: back to the queue when the run ends
         self.job_done = job_done
         self.aborting = aborting    # -e: no further job (broadcast)
         self.halting = halting      # --halt (or -e in queue mode) was met
         self.pause = pause          # seconds to pause the run's sub-host
+        self.lifted: List[int] = []  # paused sub-hosts that take jobs again now
+        self.hold = False           # start nothing for a moment (pegasus's machine is short)
 
 
 class Policy:
@@ -78,6 +106,7 @@ class Policy:
         self.aborted = False      # a failure stopped the run (-e, --halt fail)
         self.halted: Optional[HaltRule] = None
         self.halt = HaltCounter(self._halt_rule())
+        self.max_running: Optional[int] = None   # jobs at once, all sub-hosts together
 
     def _halt_rule(self) -> Optional[HaltRule]:
         return HaltRule.parse(getattr(self.settings, "halt", None))
@@ -124,6 +153,15 @@ class Policy:
     def resume(self, index: int) -> None:
         """A paused sub-host may take jobs again (queue mode pauses)."""
 
+    def lift_pauses(self) -> List[int]:
+        """If no healthy sub-host is left for a pause to protect, the paused
+        ones take jobs again: which (queue mode pauses)."""
+        return []
+
+    def forget(self, job) -> None:
+        """`job` will not run again in this run (it went back to the queue
+        file): drop what was kept about its attempts."""
+
     def capacity(self) -> int:
         raise NotImplementedError
 
@@ -140,16 +178,17 @@ class Policy:
 class QueuePolicy(Policy):
     """Queue mode: each job once, on the first usable sub-host (in hosts.yaml
     order) with room for its slots; the head job waits if none has. A job
-    that failed goes back to the queue, up to --retries (or its `retries`)
-    more times, to run on another sub-host when one can take it. A sub-host
-    that fails job after job at once is paused (health.py)."""
+    that failed runs again, up to --retries (or its `retries`) more times,
+    on another sub-host when one can take it; its attempts are counted per
+    taken job (`Tries`). A sub-host that fails job after job at once is
+    paused while a healthy one can take the jobs (health.py)."""
 
     def __init__(self, subhosts, settings):
         super().__init__(subhosts, settings)
         self.allocators = [SlotAllocator(host.slots) for host in subhosts]
         self.running = [0] * len(subhosts)
-        self.attempts: Counter = Counter()          # canonical job -> runs so far
-        self.failed_on: Dict[str, Set[int]] = {}    # canonical job -> where it failed
+        self.total = 0                              # jobs running on all sub-hosts
+        self.tries: Dict[int, Tries] = {}   # id(taken job) -> its runs, while it is retried
         self.health = HostHealth(getattr(settings, "black_hole", None))
 
     def _halt_rule(self):
@@ -169,19 +208,27 @@ class QueuePolicy(Policy):
             free = min(free, sessions - self.running[index])
         return max(0, self.health.room(index, free, self.running[index]))
 
+    def _budget(self) -> Optional[int]:
+        """Jobs that may start before the descriptor budget is spent."""
+        return None if self.max_running is None else max(0, self.max_running - self.total)
+
     def capacity(self):
         if not self.taking:
             return 0
-        return sum(self._room(index) for index in self.usable)
+        room = sum(self._room(index) for index in self.usable)
+        budget = self._budget()
+        return room if budget is None else min(room, budget)
 
     def accept(self, job):
+        if self._budget() == 0:
+            return None
         plan = self.planner.plan(job)
         nowhere = plan.nowhere
         if nowhere is not None:
             return [Place(None, None, Reason.NO_ROOM, "cannot run anywhere: %s" % nowhere)]
-        key = job.canonical()
-        attempt = self.attempts[key] + 1
-        for index in self._candidates(plan, self.failed_on.get(key, set())):
+        tries = self.tries.get(id(job))
+        attempt = tries.attempts + 1 if tries is not None else 1
+        for index in self._candidates(plan, tries.failed_on if tries is not None else []):
             if self._room(index) == 0:
                 continue
             slots = self.allocators[index].find(job.slots, job.allocation_policy)
@@ -189,55 +236,83 @@ class QueuePolicy(Policy):
                 continue
             self.allocators[index].take(slots)
             self.running[index] += 1
-            self.attempts[key] = attempt
+            self.total += 1
             return [Place(index, slots, attempt=attempt)]
         return None
 
-    def _candidates(self, plan, avoid: Set[int]) -> List[int]:
-        """Where a job may go, in hosts.yaml order: a retry goes elsewhere
-        than where it failed -- waiting, if need be, for such a sub-host to
-        have room or to connect -- unless no other sub-host that may come
-        (not down, not paused) fits it."""
+    def _candidates(self, plan, failed_on: List[int]) -> List[int]:
+        """Where a job may go, in hosts.yaml order. A retry goes where the
+        job has not failed yet; failing that, anywhere but where it failed
+        last -- waiting, if need be, for such a sub-host to have room or to
+        connect; only when no sub-host that may come (not down, not
+        paused) is left but the last one it failed on does it go there."""
         fitting = [index for index in sorted(self.usable) if plan.fits(index)]
-        if not avoid:
+        if not failed_on:
             return fitting
-        others = [index for index in range(len(self.subhosts))
-                  if plan.fits(index) and index not in avoid and index not in self.down
-                  and index not in self.health.paused]
-        return [index for index in fitting if index not in avoid] if others else fitting
+        may_come = [index for index in range(len(self.subhosts))
+                    if plan.fits(index) and index not in self.down
+                    and index not in self.health.paused]
+        for avoid in (set(failed_on), {failed_on[-1]}):
+            if any(index not in avoid for index in may_come):
+                return [index for index in fitting if index not in avoid]
+        return fitting
 
     def release(self, place):
         if place.host is not None and place.reason is None:
             self.allocators[place.host].release(place.slots)
             self.running[place.host] -= 1
+            self.total -= 1
 
     def finished(self, outcome, place):
         self.release(place)
         verdict = Verdict()
+        if outcome.reason in NOT_THE_JOBS:
+            verdict.retry, verdict.job_done = True, False
+            verdict.hold = outcome.reason is Reason.LOCAL_LIMIT
+            tries = self.tries.setdefault(id(outcome.job), Tries(outcome.job))
+            tries.attempts = place.attempt - 1   # this one does not count
+            return verdict
         if place.host is not None and place.reason is None:
             verdict.pause = self.health.ended(place.host, _fast_failure(outcome),
-                                              outcome.duration)
-        if self._retry(outcome):
+                                              outcome.duration, self._healthy_besides(place.host))
+            verdict.lifted = self.lift_pauses()
+        if self._retry(outcome, place):
             verdict.retry, verdict.job_done = True, False
-            self.failed_on.setdefault(outcome.job.canonical(), set()).add(place.host)
+            job = outcome.job
+            self.tries.setdefault(id(job), Tries(job)).failed(place.attempt, place.host)
             return verdict
-        self.failed_on.pop(outcome.job.canonical(), None)
+        self.forget(outcome.job)
         if self._requeue(outcome):
             verdict.requeue, verdict.job_done = True, False
         verdict.halting = self._count_for_halt(outcome)
         return verdict
 
-    def _retry(self, outcome: Outcome) -> bool:
+    def _retry(self, outcome: Outcome, place: Place) -> bool:
         if outcome.ok or outcome.reason not in RETRIABLE or self.stopped:
             return False
         allowed = outcome.job.retries
         if allowed is None:
             allowed = self.settings.retries
-        return self.attempts[outcome.job.canonical()] <= allowed
+        return place.attempt <= allowed
+
+    def forget(self, job) -> None:
+        self.tries.pop(id(job), None)
 
     def resume(self, index: int) -> None:
         """A paused sub-host's pause is over: it gets one job, to see."""
         self.health.resume(index)
+
+    def _healthy_besides(self, index: Optional[int]) -> bool:
+        """Whether a sub-host other than `index` that is not down (up, or
+        still connecting) runs its jobs without failing fast: what a pause
+        protects the queue for."""
+        return any(other != index and other not in self.down and self.health.healthy(other)
+                   for other in range(len(self.subhosts)))
+
+    def lift_pauses(self):
+        if not self.health.paused or self._healthy_besides(None):
+            return []
+        return self.health.lift()
 
 
 def _fast_failure(outcome: Outcome) -> bool:
@@ -254,7 +329,8 @@ class BroadcastPolicy(Policy):
     connecting get their place all the same and run it once they are up
     (the engine holds it), so a cold start overlaps connecting and running.
     With -e, a job that failed anywhere stops the run before the next. A
-    cancelled job goes back to the queue once, to run everywhere again."""
+    cancelled job, or one cut off by the end of its Slurm allocation,
+    goes back to the queue once, to run everywhere again."""
 
     fans_out = True
 
@@ -263,6 +339,7 @@ class BroadcastPolicy(Policy):
         self.outstanding = 0
         self.failed = False       # some run of the current job failed
         self.cancelled = False    # some run of the current job was cancelled
+        self.cut_off = False      # ... or cut off by the end of its allocation
 
     def capacity(self):
         if self.outstanding or not self.ready or not self.taking:
@@ -284,7 +361,7 @@ class BroadcastPolicy(Policy):
             else:
                 places.append(Place(index, list(plan.first_slots)))
         self.outstanding = len(places)
-        self.failed = self.cancelled = False
+        self.failed = self.cancelled = self.cut_off = False
         return places
 
     def release(self, place):
@@ -294,13 +371,14 @@ class BroadcastPolicy(Policy):
         self.release(place)
         self.failed = self.failed or outcome.counts_as_failed
         self.cancelled = self.cancelled or outcome.reason is Reason.CANCELLED
+        self.cut_off = self.cut_off or outcome.reason is Reason.ENDED
         verdict = Verdict(job_done=False)
-        if outcome.reason is not Reason.CANCELLED:
+        if outcome.reason not in (Reason.CANCELLED, Reason.ENDED):
             verdict.halting = self._count_for_halt(outcome)
         if self.outstanding:
             return verdict
         verdict.job_done = True
-        if self.cancelled and self.settings.on_cancel == "requeue":
+        if self.cut_off or (self.cancelled and self.settings.on_cancel == "requeue"):
             verdict.requeue, verdict.job_done = True, False
         verdict.aborting = self.failed and self.settings.error_aborts and not self.aborted
         self.aborted = self.aborted or verdict.aborting

@@ -15,19 +15,20 @@ from __future__ import annotations
 import signal
 import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import Dict, Optional
 
 from . import events
 from .connections import Connections
 from .jobs import Jobs
-from .loop import Loop
+from .loop import Loop, Timer
 from .outcome import Reason
 from .policy import for_mode
 from .ssh import ControlDirectory
-from .sweep import raise_open_file_limit, sweep
+from .sweep import PIPES, fit_open_files, sweep
 from .taking import Taker
 
 CLOSE_GRACE = 3.0          # masters get this long to exit once told to
+LOCAL_HOLD = 1.0           # pegasus could not start a process: start nothing for this long
 # Asking a running pegasus what it does, as one asks dd (SIGINFO: BSD, macOS).
 STATUS_SIGNALS = tuple(getattr(signal, name) for name in ("SIGUSR1", "SIGINFO")
                        if hasattr(signal, name))
@@ -40,10 +41,10 @@ class RunResult:
     cancelled: bool
     aborted: bool
     halted: Optional[str]          # the --halt rule met, if one was
-    paused_out: bool               # every sub-host left was paused (black holes)
     queue_problem: Optional[str]   # why the queue could not be taken from, at the end
     queue_unwritable: bool
     stranded: bool                 # no sub-host was left while jobs were left
+    left: Optional[int]            # jobs left in the source, as far as it knows
     runs: int
     failed: int
     connected: int
@@ -72,16 +73,19 @@ class Runner:
         self.runs = 0
         self.failed = 0
         self.connected = 0
-        self.put_back = 0         # jobs this run put back in the queue to run again
         self.stranded = False
-        self.paused_out = False   # ... because every sub-host left is paused
+        self._pauses: Dict[int, Timer] = {}   # paused sub-hosts: the end of their pause
 
     # --- the run ---------------------------------------------------------
 
     def run(self) -> RunResult:
         """Run to the end."""
-        raise_open_file_limit(len(self.subhosts), sum(
-            min(host.slots, host.transport.sessions or host.slots) for host in self.subhosts))
+        budget = fit_open_files(
+            sum(1 for host in self.subhosts if host.transport.needs_connection),
+            sum(min(host.slots, host.transport.sessions or host.slots) for host in self.subhosts),
+            PIPES + self.settings.files_per_job)
+        if budget.capped:
+            self.policy.max_running = budget.jobs
         self.source.start()
         watcher = self.source.watcher()
         if watcher is not None:
@@ -90,7 +94,7 @@ class Runner:
         self.connections = Connections(self.loop, self.subhosts, self.control,
                                        self.settings.connect_parallel, self)
         self.jobs = Jobs(self.loop, self.settings, self.connections, self.templates,
-                         self.events, self._run_ended)
+                         self.events, self._run_ended, budget.jobs)
         clean = False
         try:
             for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -100,6 +104,9 @@ class Runner:
             self.events.on_run_started(events.RunInfo(
                 self.settings.mode, self.policy.fans_out, len(self.subhosts), self.settings.daemon,
                 self.source.name, time.time()))
+            if budget.capped:
+                self.events.on_notice(events.DescriptorsShort(budget.limit, budget.hard,
+                                                              budget.jobs, budget.wanted))
             self.connections.start()
             self.taker.pump_soon()
             self.loop.run(until=self._done)
@@ -118,10 +125,9 @@ class Runner:
         problem = self.taker.broken if not self.stopping else None
         return RunResult(cancelled=bool(self.cancelled), aborted=self.policy.aborted,
                          halted=str(self.policy.halted) if self.policy.halted else None,
-                         paused_out=self.paused_out,
                          queue_problem=problem, queue_unwritable=self.taker.unwritable,
-                         stranded=self.stranded, runs=self.runs, failed=self.failed,
-                         connected=self.connected)
+                         stranded=self.stranded, left=self.source.left(), runs=self.runs,
+                         failed=self.failed, connected=self.connected)
 
     def _done(self) -> bool:
         if self.jobs.busy or self.taker.pending:
@@ -131,9 +137,10 @@ class Runner:
         if self.settings.daemon:
             return False
         if not self.policy.usable and not self.connections.settling:
+            if self.taker.retries and not self.taker.give_back_now():
+                return False   # the lock is busy: its retry timer comes back here
             # No sub-host left to run anything on: did that leave jobs unrun?
             self.stranded = not self.taker.exhausted
-            self.paused_out = bool(self.policy.ready)
             return True
         return self.taker.exhausted
 
@@ -151,6 +158,7 @@ class Runner:
         if first:
             self.events.on_host_failed(connection.host, reason)
         self.jobs.host_failed(connection.host.index, Reason.UNREACHABLE, reason)
+        self._lifted(self.policy.lift_pauses())
         self.taker.pump_soon()
 
     def connection_lost(self, connection, reason, jobs_lost):
@@ -158,6 +166,7 @@ class Runner:
         self.events.on_host_lost(connection.host, reason)
         if jobs_lost:
             self.jobs.host_lost(connection.host.index)
+        self._lifted(self.policy.lift_pauses())
         self.taker.pump_soon()
 
     # --- jobs ------------------------------------------------------------------
@@ -172,8 +181,7 @@ class Runner:
         outcome = run.outcome(retried=verdict.retry)
         self.source.record(outcome)  # before the job can leave the journal
         if verdict.retry:
-            self.put_back += 1
-            self.taker.put_back(run.job)
+            self.taker.retry(run.seq, run.job)
         elif verdict.requeue:
             self.taker.requeue(run.seq, run.job)
         elif verdict.job_done:
@@ -195,18 +203,34 @@ class Runner:
             if now:
                 self.jobs.cancel_all(reason=Reason.HALTED)
                 self.connections.stop_opening()
+        if verdict.hold:
+            self.taker.hold(LOCAL_HOLD)
         if verdict.pause is not None:
             index = run.host.index
             self.events.on_notice(events.HostPaused(
                 run.host, self.settings.black_hole[0], self.settings.black_hole[1],
                 verdict.pause))
-            self.loop.call_later(verdict.pause, lambda: self._resume(index))
+            self._pauses[index] = self.loop.call_later(verdict.pause,
+                                                       lambda: self._resume(index))
+        self._lifted(verdict.lifted)
 
     def _resume(self, index: int) -> None:
+        self._pauses.pop(index, None)
         if self.policy.taking:
             self.policy.resume(index)
             self.events.on_notice(events.HostResumed(self.subhosts[index]))
             self.taker.pump_soon()
+
+    def _lifted(self, indices) -> None:
+        """Paused sub-hosts take jobs again before their pause is over: no
+        healthy sub-host is left for the pause to protect."""
+        if not indices:
+            return
+        for index in indices:
+            timer = self._pauses.pop(index, None)
+            if timer is not None:
+                timer.cancel()
+        self.events.on_notice(events.PausesLifted(tuple(self.subhosts[i] for i in indices)))
 
     # --- cancelling ----------------------------------------------------------
 

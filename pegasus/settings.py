@@ -48,6 +48,7 @@ class Settings:
     halt: Optional[tuple] = None          # (when, what, number, percent): halting.py
     on_cancel: str = "requeue"            # or "drop"
     black_hole: Optional[tuple] = (3, 10.0)   # (K jobs, S seconds), None: never pause
+    files_per_job: int = 0                # files held open per running job (--log-dir)
 
     @classmethod
     def from_args(cls, args) -> "Settings":
@@ -59,4 +60,5 @@ class Settings:
             error_aborts=getattr(args, "error_aborts", False),
             sessions=max(1, args.max_sessions - 1),
             retries=args.retries, halt=args.halt, on_cancel=args.on_cancel,
-            black_hole=getattr(args, "black_hole", None))
+            black_hole=getattr(args, "black_hole", None),
+            files_per_job=1 if getattr(args, "log_dir", None) else 0)

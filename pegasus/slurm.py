@@ -33,7 +33,7 @@ SCONTROL_TIMEOUT = 30   # seconds; a controller that does not answer is an error
 # about 6 MB on the node), a call to slurmctld to start and one to end; a
 # node takes more steps than this only by a typo in `slots`. Slurm also caps
 # the steps of a job over its whole life (MaxStepCount, 40000 by default):
-# past it no step starts any more (see `_REFUSED`), and the rest of the
+# past it no step starts any more (see `_JOB_REFUSED`), and the rest of the
 # queue waits for a new allocation.
 STEPS_PER_NODE = 128
 
@@ -207,7 +207,7 @@ def _without_job(environ: Mapping[str, str]) -> Dict[str, str]:
 # Lines srun and slurmstepd print on the step's stderr that only tell what
 # they are doing: kept out of the job's output, and nothing more.
 _CHATTER = [
-    r"srun: Job step aborted: .*",
+    r"srun: Job step aborted(?:: .*)?",
     r"srun: forcing job termination",
     r"srun: Force Terminated (?:StepId=|job step )\S+",
     r"srun: Job \d+ step creation temporarily disabled, retrying.*",
@@ -249,9 +249,10 @@ class StepMessages:
         self.job_id = job_id
         self._task = re.compile(r"srun: error: %s: task 0: (.+)" % host)
         self._failed = re.compile(r"srun: error: Node failure on %s" % host)
+        # "... DUE TO NODE FAILURE, SEE SLURMCTLD LOG FOR DETAILS ***" too.
         self._stepd = re.compile(
             r"slurmstepd(?:-\S+)?: error: \*\*\* (?:STEP|JOB) %s(?:\.\S+)? ON \S+ "
-            r"CANCELLED AT \S+(?: DUE TO (.+?))? \*\*\*" % job)
+            r"CANCELLED AT \S+(?: DUE TO ([^,*]+?)(?:,[^*]*)?)? \*\*\*" % job)
         self._refused = re.compile(
             r"srun: error: (?:Unable to create step for job|Unable to confirm allocation "
             r"for job) %s: (.+)" % job)
@@ -270,23 +271,57 @@ class StepMessages:
 
     def lost(self, said: Sequence[str]) -> Optional[str]:
         """Why this node is gone for this job (no step will run there any
-        more), if srun's lines `said` tell; else None."""
+        more), if srun's lines `said` tell; else None. (A node failure may
+        also have ended the whole job: `state` tells.)"""
+        return self._why(said, _NODE_CANCELLED, _NODE_REFUSED, node_failure=True)
+
+    def over(self, said: Sequence[str]) -> Optional[str]:
+        """Why the whole job is over -- no step will run on any of its
+        nodes: its time limit, a preemption, its end, MaxStepCount -- if
+        srun's lines `said` tell; else None."""
         for text in said:
-            if self._failed.fullmatch(text):
-                return "node failure: Slurm took %s out of job %s" % (self.node, self.job_id)
             if self._expired.fullmatch(text):
                 return "job %s has ended" % self.job_id
+        return self._why(said, _JOB_CANCELLED, _JOB_REFUSED)
+
+    def _why(self, said: Sequence[str], cancelled: Dict[str, str], refused: Dict[str, str],
+             node_failure: bool = False) -> Optional[str]:
+        names = {"node": self.node, "job": self.job_id}
+        for text in said:
+            if node_failure and self._failed.fullmatch(text):
+                return "node failure: Slurm took %s out of job %s" % (self.node, self.job_id)
             match = self._stepd.fullmatch(text)
-            if match and match.group(1):
-                why = _CANCELLED.get(match.group(1))
-                if why:
-                    return why % {"node": self.node, "job": self.job_id}
+            if match and match.group(1) and match.group(1) in cancelled:
+                return cancelled[match.group(1)] % names
             match = self._refused.fullmatch(text)
-            if match:
-                why = _REFUSED.get(match.group(1).strip())
-                if why:
-                    return why % {"node": self.node, "job": self.job_id}
+            if match and match.group(1).strip() in refused:
+                return refused[match.group(1).strip()] % names
         return None
+
+    def doubtful(self, returncode: Optional[int], said: Sequence[str]) -> bool:
+        """Whether a step's end may be the end of its job rather than the
+        command's: killed by a signal, or cancelled by Slurm (srun's lines;
+        slurmstepd's may come too late, or never)."""
+        if returncode is None or returncode < 0:
+            return True
+        return any(self._stepd.fullmatch(text) or text.startswith(_ABORTED) for text in said)
+
+    def state_argv(self) -> List[str]:
+        """The command that asks Slurm about the job: `state` reads it."""
+        return ["scontrol", "show", "job", "-o", self.job_id]
+
+    def state(self, lines: Sequence[str], returncode: Optional[int]) -> Optional[str]:
+        """From what `state_argv` printed: why the job is over, or None if
+        it still runs (or Slurm could not tell)."""
+        text = "\n".join(lines)
+        state = job_fields(text).get("JobState")
+        if state is None:
+            if "Invalid job id specified" in text:
+                return "job %s has ended" % self.job_id
+            return None   # no answer: nothing is known
+        if state in _STILL_RUNNING:
+            return None
+        return _ENDED_AS.get(state, "job %(job)s is " + state.lower()) % {"job": self.job_id}
 
     def ended(self, returncode: Optional[int],
               said: Sequence[str]) -> Tuple[Optional[int], Optional[str]]:
@@ -305,19 +340,39 @@ class StepMessages:
         return returncode, None
 
 
-# Steps cancelled by Slurm "DUE TO" one of these: the node, or the job, is gone.
-_CANCELLED = {
+# What a cancelled step (slurmstepd's "... DUE TO X ***") or a step srun
+# could not create ("Unable to create step for job J: X") says: the node is
+# gone for the job, or the whole job is over. A node failure ends the whole
+# job unless it was started with --no-kill: then only asking Slurm tells
+# (`state`).
+_NODE_CANCELLED = {
     "NODE FAILURE": "node failure: Slurm took %(node)s out of job %(job)s",
+}
+_JOB_CANCELLED = {
     "TIME LIMIT": "job %(job)s reached its time limit",
     "PREEMPTION": "job %(job)s was preempted",
 }
-
-# srun could not start a step, for a reason that stays: no step will start.
-_REFUSED = {
+_NODE_REFUSED = {
     "Requested node configuration is not available":
         "%(node)s is no longer part of job %(job)s",
+}
+_JOB_REFUSED = {
     "Step limit reached for this job":
         "job %(job)s has run as many steps as Slurm allows one job (MaxStepCount)",
     "Invalid job id specified": "job %(job)s is not running (it ended, or never was)",
     "Job/step already completing or completed": "job %(job)s is ending",
+}
+_ABORTED = "srun: Job step aborted"   # a cancelled step (the line may come cut short)
+
+# Job states (scontrol's JobState) in which the job's steps may still run.
+_STILL_RUNNING = frozenset(["RUNNING", "CONFIGURING", "SUSPENDED", "RESIZING", "SIGNALING",
+                            "STAGE_OUT"])
+_ENDED_AS = {
+    "TIMEOUT": "job %(job)s reached its time limit",
+    "NODE_FAIL": "job %(job)s ended: one of its nodes failed",
+    "CANCELLED": "job %(job)s was cancelled",
+    "PREEMPTED": "job %(job)s was preempted",
+    "COMPLETING": "job %(job)s is ending",
+    "COMPLETED": "job %(job)s has ended",
+    "DEADLINE": "job %(job)s reached its deadline",
 }

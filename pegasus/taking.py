@@ -2,6 +2,13 @@
 loop iteration that asks for one, a retry soon when the source is locked by
 someone else, a poll (daemon mode, or while the queue is invalid) for new
 entries, crash recovery of dead runners' jobs, and putting jobs back.
+
+A job to be run again (--retries) stays with this runner: it is the same
+taken job -- its attempts and the sub-hosts it failed on are its own, not
+those of an identical entry -- still in consumed.yaml once and in the
+runner's journal, so a crash puts it back like any taken job. It goes
+before the queue's head, and back to the top of the queue file if this
+run will not run it (cancelled, halted, no sub-host left).
 """
 
 from __future__ import annotations
@@ -39,17 +46,19 @@ class Taker:
         self.unwritable = False       # ... and it is about writing, not the text
         self.to_put_back: List = []   # jobs waiting for the lock to go back
         self.to_requeue: List = []    # (seq, job) cancelled, back once nothing runs
+        self.retries: List = []       # (seq, job): taken jobs to run again, first
         self.recovery_due = True
         self.took_once = False        # the lock has been taken at least once
         self.closed = False
         self._poll_timer = None
         self._lock_timer = None
+        self._hold_timer = None       # start nothing until it fires
 
     @property
     def exhausted(self) -> bool:
         """Nothing more to take: the queue is empty, or (without -d) invalid."""
-        return (self.empty or self.source.left() == 0
-                or (self.broken is not None and not self.daemon))
+        return not self.retries and (self.empty or self.source.left() == 0
+                                     or (self.broken is not None and not self.daemon))
 
     def pump_soon(self) -> None:
         self.loop.call_soon(self.pump)
@@ -57,6 +66,38 @@ class Taker:
     def put_back(self, job) -> None:
         """`job` goes back to the top of the queue at the next visit."""
         self.to_put_back.append(job)
+
+    def retry(self, seq: int, job) -> None:
+        """`job`, taken by this runner, runs again (before the queue's
+        head); `seq`: its run that just ended."""
+        self.retries.append((seq, job))
+
+    def hold(self, seconds: float) -> None:
+        """Start nothing for `seconds`: pegasus's own machine could not
+        start a process (too many open files, processes...)."""
+        if self._hold_timer is None:
+            self._hold_timer = self.loop.call_later(seconds, self._unhold)
+
+    def _unhold(self) -> None:
+        self._hold_timer = None
+        self.pump()
+
+    def give_back_retries(self) -> None:
+        """The jobs waiting to run again will not run in this run: back to
+        the top of the queue, in the order of their last runs."""
+        jobs = [job for _seq, job in sorted(self.retries, key=lambda item: item[0])]
+        for job in jobs:
+            self.policy.forget(job)
+        self.to_put_back[:0] = jobs
+        self.retries = []
+
+    def give_back_now(self) -> bool:
+        """Jobs to run again, and nowhere to run them: back to the queue now
+        (not soon: the loop may have nothing else to wake it up); whether
+        that is done."""
+        self.give_back_retries()
+        self.pump()
+        return not self.pending
 
     def requeue(self, seq: int, job) -> None:
         """A cancelled `job` (first run `seq`) goes back to the top once no
@@ -73,15 +114,21 @@ class Taker:
         room for."""
         if self.closed:
             return
+        if self.retries and not self.policy.taking:
+            self.give_back_retries()
         if self.to_put_back and not self._visit(self._put_back):
             return
         if self.to_requeue and not self.busy() and not self._visit(self._requeue):
             return
-        if not self.policy.taking:
+        if not self.policy.taking or self._hold_timer is not None:
             return
         if self.recovery_due and not self._visit(self._recover):
             return
         want = self.policy.capacity()
+        if self.retries and want:
+            want -= self._start_retries(want)
+            if self.retries:
+                return  # FIFO: the queue's head waits behind a job to run again
         if want == 0:
             return
         if self.seen is not None and self.source.marker() == self.seen:
@@ -164,6 +211,18 @@ class Taker:
     def _recovery_timer(self) -> None:
         self.recovery_due = True
         self.pump_soon()
+
+    def _start_retries(self, want: int) -> int:
+        """Start the jobs to run again, in order, as far as the policy
+        places them; how many started."""
+        started = 0
+        while self.retries and started < want:
+            places = self.policy.accept(self.retries[0][1])
+            if places is None:
+                break
+            self.start(self.retries.pop(0)[1], places)
+            started += 1
+        return started
 
     def _take(self, want: int) -> None:
         chosen: List[List] = []

@@ -69,11 +69,34 @@ class Transport:
         """Whether this line of the master's stdout says it is up."""
         return False
 
-    def exit_may_mean_lost(self, returncode: Optional[int]) -> bool:
-        """Whether a job's exit status might mean that the connection, not
-        the command, failed: then its connection is asked (connections.py
-        decides)."""
+    def exit_may_mean_lost(self, returncode: Optional[int], said: Sequence[str] = ()) -> bool:
+        """Whether a job's exit status (and the transport's own lines on
+        its stderr) might mean that the connection or the allocation, not
+        the command, failed: then connections.py finds out (the master, or
+        `state_argv`)."""
         return False
+
+    @property
+    def allocation(self) -> Optional[str]:
+        """What ends with the sub-host's Slurm allocation: its job id (srun);
+        None for a host that is no allocation's."""
+        return None
+
+    def over_by(self, said: Sequence[str]) -> Optional[str]:
+        """Whether the transport's own lines on a job's stderr say that the
+        whole allocation is over (no sub-host of it will run a job again):
+        why, or None."""
+        return None
+
+    def state_argv(self) -> Optional[List[str]]:
+        """A command that says whether the allocation still runs (None:
+        none to ask); `state_says` reads what it printed."""
+        return None
+
+    def state_says(self, lines: Sequence[str], returncode: Optional[int]) -> Optional[str]:
+        """Why the allocation is over, from `state_argv`'s output; None if
+        it still runs or nothing is known."""
+        return None
 
     def refused_for_now(self, stderr_lines: Sequence[str]) -> bool:
         """Whether a failed connection was turned away for now (try again
@@ -173,7 +196,7 @@ class SshTransport(Transport):
     def master_ready(self, line):
         return line == ssh.MASTER_READY
 
-    def exit_may_mean_lost(self, returncode):
+    def exit_may_mean_lost(self, returncode, said=()):
         # ssh exits 255 when the connection fails, and so does a command
         # that exits 255.
         return returncode == 255
@@ -230,6 +253,22 @@ class SrunTransport(Transport):
 
     def job_ended(self, returncode, said):
         return self.messages.ended(returncode, said)
+
+    def exit_may_mean_lost(self, returncode, said=()):
+        return self.messages.doubtful(returncode, said)
+
+    @property
+    def allocation(self):
+        return self.node.job_id
+
+    def over_by(self, said):
+        return self.messages.over(said)
+
+    def state_argv(self):
+        return self.messages.state_argv()
+
+    def state_says(self, lines, returncode):
+        return self.messages.state(lines, returncode)
 
 
 def is_local(hostname: str) -> bool:

@@ -8,7 +8,7 @@ import math
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional
 
 from . import events
-from .outcome import Launch, Outcome, Reason
+from .outcome import NEVER_RAN, Launch, Outcome, Reason
 from .terminal import cut, display_width
 from .validate import canonical_command
 
@@ -19,6 +19,8 @@ _WITH_DETAIL = {
     Reason.UNREACHABLE: "unreachable: %s",
     Reason.TEMPLATE: "template error: %s",
     Reason.NOT_STARTED: "could not start: %s",
+    Reason.LOCAL_LIMIT: "could not start here: %s",
+    Reason.ENDED: "allocation ended: %s",
     Reason.NO_ROOM: "%s",
     Reason.TOO_LONG: "%s",
 }
@@ -48,6 +50,23 @@ def first_line(command: str, limit: int = 200) -> str:
     if rest or len(line) > limit:
         line = line[:limit] + " ..."
     return line
+
+
+def hosts(subhosts) -> str:
+    """Sub-hosts named in a sentence: `[node-1]` for one; for more, their
+    count and their host names folded into ranges (`3 sub-hosts
+    (node[1-3])`; sub-hosts of one host by their parameters: `8 sub-hosts
+    (node-1)`), so that a hundred of them stay one short line."""
+    if len(subhosts) == 1:
+        return "[%s]" % subhosts[0].label
+    from .nodeset import fold
+    folded = fold(dict.fromkeys(host.hostname for host in subhosts))
+    if len(folded) > FOLDED_WIDTH:
+        folded = cut(folded, FOLDED_WIDTH - 4) + " ..."
+    return "%d sub-hosts (%s)" % (len(subhosts), folded)
+
+
+FOLDED_WIDTH = 300   # characters of a folded host list in one sentence, at most
 
 
 def seconds(duration: float) -> str:
@@ -80,16 +99,24 @@ def run_started(launch: Launch) -> str:
 def run_ended(outcome: Outcome) -> str:
     """`#12 done: exit 0 after 1.2 s`, `#12 FAILED: exit 3 after 0.4 s`..."""
     took = seconds(outcome.duration)
+    if outcome.retried and outcome.reason is Reason.LOCAL_LIMIT:
+        return "#%d NOT STARTED: %s; it runs again once pegasus can start it" % (
+            outcome.seq, ending(outcome))
+    if outcome.retried and outcome.reason is Reason.ENDED:
+        return ("#%d CUT OFF: %s after %s; not the job's failure: it runs again on another "
+                "sub-host, or goes back to the queue if none is left" % (
+                    outcome.seq, ending(outcome), took))
     if outcome.retried:
-        return "#%d %s: %s after %s; the job goes back to the queue for attempt %d, on " \
-               "another sub-host when one can take it" % (
+        return "#%d %s: %s after %s; it runs again, for attempt %d, on another sub-host " \
+               "when one can take it" % (
                    outcome.seq, "LOST" if outcome.reason is Reason.HOST_LOST else "RETRY",
                    ending(outcome), took, outcome.launch.attempt + 1)
     if outcome.ok:
         return "#%d done: exit 0 after %s" % (outcome.seq, took)
     if outcome.reason is Reason.CANCELLED:
         return "#%d cancelled after %s" % (outcome.seq, took)
-    if outcome.host is None:
+    if outcome.host is None or outcome.reason in NEVER_RAN:
+        # Nothing ran: "after 0.0 s" would read as how long the reason took.
         return "#%d FAILED: %s" % (outcome.seq, ending(outcome))
     return "#%d FAILED: %s after %s" % (outcome.seq, ending(outcome), took)
 
@@ -240,6 +267,10 @@ _NOTICES: Dict[type, Callable] = {
     events.Halting: _halting,
     events.HostPaused: _paused,
     events.HostResumed: lambda n: "[%s] pause over: giving it one job" % n.host.label,
+    events.PausesLifted: lambda n: (
+        "%s take%s jobs again: no healthy sub-host is left for a pause to protect, so no "
+        "sub-host is paused; the jobs run (and may fail fast, recorded)" % (
+            hosts(n.hosts), "s" if len(n.hosts) == 1 else "")),
     events.QueueInvalid: _queue_invalid,
     events.QueueRewritten: lambda n: (
         "%s was rewritten by another program while pegasus replaced it; that version "
@@ -257,11 +288,16 @@ _NOTICES: Dict[type, Callable] = {
         "not put back in %s: the runners of this job died %d times while it ran (recorded "
         "as lost; `pegasus l --requeue lost` puts it back): %s" % (
             n.path, n.times, first_line(canonical_command(n.job)))),
-    events.RecoveryFailed: lambda n: "could not recover the jobs of a dead runner: %s" % n.error,
+    events.RecoveryFailed: lambda n: "could not look for jobs left by dead runners: %s"
+    % n.error,
+    events.DescriptorsShort: lambda n: (
+        "at most %d jobs run at once, not %d: pegasus may open %d files (ulimit -n%s) and "
+        "each running job holds a few; raise the limit to run more at once" % (
+            n.jobs, n.wanted, n.limit, "" if n.hard is None else ", hard limit %d" % n.hard)),
     events.Cancelling: _cancelling,
     events.OutputLost: _output_lost,
     events.HostsStillConnecting: lambda n: "the run ended before %s connected: %s ran "
-    "nothing" % (", ".join(h.label for h in n.hosts), "it" if len(n.hosts) == 1 else "they"),
+    "nothing" % (hosts(n.hosts), "it" if len(n.hosts) == 1 else "they"),
     events.KillingNow: lambda n: "%s again: killing every job now" % n.signal_name,
     events.Aborting: lambda n: "a job failed and -e is set: no further job is taken",
 }

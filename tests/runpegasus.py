@@ -83,6 +83,15 @@ class Workspace:
                                 env=env or environment(), text=True, **popen)
 
 
+def connected(work):
+    """How many sub-hosts the queue's one runner has connected, as its
+    journal says (`pegasus status`)."""
+    import json
+    result = work.run("status", "--json")
+    runners = json.loads(result.stdout)["runners"] if result.returncode == 0 else []
+    return (runners[0]["connected"] or 0) if runners else 0
+
+
 def wait_for(predicate, timeout=30.0, interval=0.02):
     """Wait until `predicate()` is true; a safety net, not a timing claim."""
     deadline = time.monotonic() + timeout

@@ -2,6 +2,7 @@
 
 import collections
 import signal
+import socket
 from typing import Dict, List
 
 import pytest
@@ -173,3 +174,22 @@ def test_cancelling_while_a_host_still_connects_records_its_run_as_cancelled(tmp
     assert process.returncode == 130, err
     assert "never" not in out
     assert "cancelled: node-1,slow-1" in err, err  # both runs of the job, in hosts.yaml order
+
+
+def test_a_host_whose_connect_times_out_is_not_said_to_time_out_in_no_time(tmp_path, sshd):
+    # A server that takes the TCP connection and never says hello: ssh
+    # gives up after ConnectTimeout. The job held for it never ran.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        config = tmp_path / "ssh_config"
+        config.write_text("Include %s\nHost silent\n    HostName 127.0.0.1\n    Port %d\n"
+                          % (sshd.config, silent.getsockname()[1]))
+        work = Workspace(tmp_path, str(config))
+        work.hosts("- node-1\n- silent\n")
+        work.queue("- echo hi\n")
+        result = work.run("b", "-o", "ConnectTimeout=2", timeout=60)
+    assert result.returncode == 1
+    [line] = [line for line in result.stdout.splitlines() if "FAILED" in line]
+    assert line.startswith("[silent] #2 FAILED: unreachable: ") and "timed out" in line
+    assert " after " not in line, line

@@ -9,7 +9,7 @@ import signal
 import pytest
 
 from pegasus.validate import validate_text
-from runpegasus import Workspace, wait_for
+from runpegasus import Workspace, connected, wait_for
 
 
 @pytest.fixture
@@ -63,6 +63,78 @@ def test_an_entry_sets_its_own_retries(work):
     assert [status for _host, status, _ in joblog(work)] == [3, 3, 3, 4]
 
 
+def test_identical_entries_each_have_their_own_retries(work):
+    # "Run this benchmark twice": the second run fails once, and must get
+    # its own retry, whatever its twin did.
+    counter = work.file("count")
+    command = "n=$(cat %s 2>/dev/null || echo 0); echo $((n+1)) > %s; [ $n -ne 1 ]" % (
+        counter, counter)
+    work.hosts("- node-1\n")
+    work.queue("- %s\n- %s\n" % (command, command))
+    result = work.run("q", "--retries", "1", "--joblog", "jobs.tsv", "--black-hole", "off")
+    assert result.returncode == 0, result.stderr
+    assert [status for _host, status, _ in joblog(work)] == [0, 1, 0]
+    assert "attempt 2" in result.stdout and "attempt 3" not in result.stdout
+
+
+def _daemon_connected(work, hosts, *args):
+    """A daemon on an empty queue, once it has connected `hosts` sub-hosts."""
+    work.queue("")
+    with open(work.file("stderr"), "w") as stderr:
+        process = work.start("q", "-d", "--joblog", "jobs.tsv", *args, stderr=stderr)
+    wait_for(lambda: connected(work) == hosts or process.poll() is not None)
+    assert process.poll() is None, work.read("stderr")
+    return process
+
+
+def _stop(process):
+    process.send_signal(signal.SIGTERM)
+    out, _err = process.communicate(timeout=60)
+    return out
+
+
+def test_a_twin_lost_with_its_host_is_retried_though_the_other_ran(tmp_path, sshd,
+                                                                    second_sshd):
+    far = second_sshd(aliases=1)
+    config = tmp_path / "ssh_config"
+    config.write_text(open(far.config).read() + "\n" + open(sshd.config).read())
+    work = Workspace(tmp_path, str(config))
+    work.hosts("- far-1\n- node-1\n")
+    process = _daemon_connected(work, 2, "--retries", "1")
+    try:
+        # Two identical entries: one to far-1 (first in hosts.yaml), which
+        # is then lost, one to node-1, where it ends at once.
+        twin = ("echo x >> %s/on-{{ hostname }}; [ {{ hostname }} = far-1 ] && sleep 120; "
+                "true" % work.path)
+        assert work.run("l", "--append", twin, "--append", twin).returncode == 0
+        wait_for(lambda: work.exists("on-far-1") and len(joblog(work)) == 1)
+        far.stop()
+        wait_for(lambda: len(joblog(work)) == 3, timeout=60)
+    finally:
+        out = _stop(process)
+    rows = joblog(work)
+    assert [host for host, _status, _ in rows] == ["node-1", "far-1", "node-1"], (rows, out)
+    assert rows[0][1] == 0 and rows[2][1] == 0
+    assert "LOST: host lost" in out and "runs again, for attempt 2" in out
+    assert work.read("on-node-1") == "x\nx\n"
+
+
+def test_a_retry_avoids_the_sub_host_it_failed_on_last(work):
+    go = work.file("go")
+    work.hosts("- node-1\n- node-2\n")
+    process = _daemon_connected(work, 2, "--retries", "2")
+    try:
+        # The first job holds node-1 until the second has failed once on
+        # node-2; the second's retries then alternate: node-1, node-2.
+        assert work.run("l", "--append", "while [ ! -e %s ]; do sleep 0.05; done" % go,
+                        "--append", "touch %s; exit 3" % go).returncode == 0
+        wait_for(lambda: len(joblog(work)) == 4)
+    finally:
+        _stop(process)
+    attempts = [host for host, _status, command in joblog(work) if command.startswith("touch")]
+    assert attempts == ["node-2", "node-1", "node-2"]
+
+
 # --- black holes -----------------------------------------------------------------------------
 
 BLACK_HOLE_HOSTS = "- hostname: node-1\n  broken: 1\n- hostname: node-2\n  broken: 0\n"
@@ -91,13 +163,90 @@ def test_a_black_hole_is_paused_and_cannot_drain_the_queue(work, retries):
         assert len(ran) == 40 - len(failures)
 
 
-def test_when_every_sub_host_is_paused_the_run_stops_and_leaves_the_queue(work):
+def test_when_every_sub_host_fails_fast_none_stays_paused_and_every_job_runs(work):
     work.hosts("- node-1\n- node-2\n")
     work.queue("- command: exit 3\n  n: [%s]\n" % ", ".join(str(n) for n in range(20)))
-    result = work.run("q")
+    result = work.run("q", "--joblog", "jobs.tsv")
     assert result.returncode == 1
-    assert "every one left is paused" in result.stderr
-    assert work.read("queue.yaml").count("command: exit 3") == 20 - 6
+    assert len(joblog(work)) == 20 and work.read("queue.yaml").strip() == ""
+    assert "20 of 20 jobs failed" in result.stderr
+    # The first to fail three times is paused while the other is healthy;
+    # once the other fails as fast, there is nothing to protect.
+    assert result.stderr.count("paused for") <= 1
+    if "paused for" in result.stderr:
+        assert "takes jobs again: no healthy sub-host is left" in result.stderr
+
+
+@pytest.mark.parametrize("hosts", [None, "- hostname: node-1\n  slots: 4\n"])
+def test_a_single_host_is_never_paused_and_runs_every_job(work, hosts):
+    # A one-host queue of quick checks where failing is a normal result.
+    if hosts is None:
+        result = work.run("q", "--joblog", "jobs.tsv", "-w", "node-1", "--",
+                          "false", "false", "false", "false", "false", "false", "false")
+    else:
+        work.hosts(hosts)
+        work.queue("- command: exit 3\n  n: [%s]\n" % ", ".join(str(n) for n in range(7)))
+        result = work.run("q", "--joblog", "jobs.tsv")
+        assert work.read("queue.yaml").strip() == ""
+    assert result.returncode == 1, result.stderr
+    assert len(joblog(work)) == 7
+    assert "paused" not in result.stderr and "not run" not in result.stderr
+    assert "7 of 7 jobs failed" in result.stderr
+
+
+def test_a_daemon_with_one_host_runs_its_failing_jobs_without_pause(work):
+    work.hosts("- node-1\n")
+    process = _daemon_connected(work, 1)
+    try:
+        for n in range(6):
+            assert work.run("l", "--append", "exit 3 # %d" % n).returncode == 0
+        wait_for(lambda: len(joblog(work)) == 6, timeout=60)
+    finally:
+        _stop(process)
+    assert "paused" not in work.read("stderr")
+
+
+def test_two_black_holes_beside_a_healthy_host_take_few_jobs_and_all_run(work):
+    done = work.file("done")
+    work.hosts("- hostname: node-1\n  broken: 1\n- hostname: node-2\n  broken: 1\n"
+               "- hostname: node-3\n  broken: 0\n")
+    work.queue(BLACK_HOLE_QUEUE % (done, ", ".join(str(n) for n in range(30))))
+    # A job may fail on both black holes before it reaches node-3.
+    result = work.run("q", "--retries", "2", "--joblog", "jobs.tsv")
+    assert result.returncode == 0, result.stderr
+    ran = collections.Counter(lines(done))
+    assert sorted(ran) == sorted(str(n) for n in range(30)) and set(ran.values()) == {1}
+    failures = collections.Counter(host.split()[0] for host, status, _ in joblog(work)
+                                   if status != 0)
+    assert set(failures) <= {"node-1", "node-2"}
+    pauses = result.stderr.count("paused for")
+    assert sum(failures.values()) == 6 + (pauses - 2), result.stderr
+
+
+def test_when_the_healthy_host_is_lost_the_paused_one_runs_what_is_left(tmp_path, sshd,
+                                                                        second_sshd):
+    far = second_sshd(aliases=1)
+    config = tmp_path / "ssh_config"
+    config.write_text(open(far.config).read() + "\n" + open(sshd.config).read())
+    work = Workspace(tmp_path, str(config))
+    work.hosts("- far-1\n- node-1\n")
+    work.queue("- command: '[ {{ hostname }} = far-1 ] && { touch %s/far; sleep 120; }; "
+               "exit 3'\n  n: [%s]\n" % (work.path, ", ".join(str(n) for n in range(12))))
+    with open(work.file("stderr"), "w") as stderr:
+        process = work.start("q", "--joblog", "jobs.tsv", stderr=stderr)
+    try:
+        wait_for(lambda: work.exists("far") and "[node-1] paused for" in work.read("stderr"))
+        far.stop()
+        process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    err = work.read("stderr")
+    assert process.returncode == 1, err
+    assert "[node-1] takes jobs again" in err
+    assert len(joblog(work)) == 12 and work.read("queue.yaml").strip() == ""
+    assert "not run" not in err
 
 
 def test_the_black_hole_rule_can_be_turned_off(work):

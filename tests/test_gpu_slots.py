@@ -1,13 +1,13 @@
 """Slots on the real sshd: several jobs share a sub-host, each told its own
 slots, first come first served."""
 
-import collections
 import os
-from typing import Any, Dict
+import random
+import signal
 
 import pytest
 
-from runpegasus import Workspace
+from runpegasus import Workspace, connected, wait_for
 
 
 @pytest.fixture
@@ -15,69 +15,81 @@ def work(tmp_path, sshd):
     return Workspace(tmp_path, sshd.config)
 
 
-RECORD = ("echo \"{{ n }} {{ hostname }} {{ slots }} $(date +%%s.%%N) start\" >> %(log)s; "
-          "sleep {{ t }}; "
-          "echo \"{{ n }} {{ hostname }} {{ slots }} $(date +%%s.%%N) end\" >> %(log)s")
+# Each job records where it runs and on which slots, then holds them until
+# the test releases it: the test decides when each job ends, and checks,
+# step by step, that exactly the jobs that should run do.
+HOLD = ("echo \"{{ n }} {{ hostname }} {{ slots }}\" >> %(log)s; touch %(started)s/{{ n }}; "
+        "while [ ! -e %(release)s/{{ n }} ]; do sleep 0.02; done")
 
-# (slots, seconds) of each job, in queue order.
-MIX = [(1, 0.6), (2, 0.4), (4, 0.5), (1, 0.3), (1, 0.7), (2, 0.5), (4, 0.3), (1, 0.2),
-       (2, 0.6), (1, 0.4), (1, 0.3), (4, 0.4), (2, 0.3), (1, 0.5), (1, 0.2), (2, 0.4)]
+# The slots of each job, in queue order.
+MIX = [1, 2, 4, 1, 1, 2, 4, 1, 2, 1, 1, 4, 2, 1, 1, 2]
+HOSTS = ("node-1", "node-2")
+SLOTS = 4
 
 
-def read_records(path):
-    jobs: Dict[int, Dict[str, Any]] = {}
-    for line in open(path).read().splitlines():
-        n, host, slots, when, what = line.split()
-        job = jobs.setdefault(int(n), {"host": host, "slots": [int(s) for s in slots.split(",")]})
-        job[what] = float(when)
-    return jobs
+def running_now(log, started, ended):
+    """{n: (host, slots)} of the jobs that started and have not ended."""
+    jobs = {}
+    for line in open(log).read().splitlines():
+        n, host, slots = line.split()
+        jobs[int(n)] = (host, [int(s) for s in slots.split(",")])
+    return {n: jobs[n] for n in started if n not in ended}
+
+
+def schedule(queue, free, running):
+    """What pegasus must start now: FIFO, each head on the first sub-host
+    (in hosts.yaml order) with enough free slots, or nothing more."""
+    while queue:
+        n = queue[0]
+        host = next((h for h in HOSTS if free[h] >= MIX[n]), None)
+        if host is None:
+            return
+        free[host] -= MIX[n]
+        running[n] = host
+        queue.pop(0)
 
 
 def test_mixed_slot_jobs_share_two_four_slot_hosts_safely_in_fifo_order(work):
-    log = work.file("log")
+    log, started, release = work.file("log"), work.file("started"), work.file("release")
+    os.mkdir(started)
+    os.mkdir(release)
     work.hosts("- hostname: [node-1, node-2]\n  slots: 4\n")
-    work.queue("".join(
-        "- command: %s\n  n: %d\n  slots: %d\n  t: %s\n" % (RECORD % {"log": log}, n, k, t)
-        for n, (k, t) in enumerate(MIX)))
-    result = work.run("q", "--joblog", "jobs.tsv")
-    assert result.returncode == 0, result.stderr
-    jobs = read_records(log)
-    assert sorted(jobs) == list(range(len(MIX)))
-
-    for n, (k, _t) in enumerate(MIX):
-        assert len(jobs[n]["slots"]) == k  # {{ slots }} names as many slots as asked
-
-    # No slot is ever held by two jobs at once.
-    held = collections.defaultdict(list)
-    for job in jobs.values():
-        for slot in job["slots"]:
-            held[(job["host"], slot)].append((job["start"], job["end"]))
-    for intervals in held.values():
-        intervals.sort()
-        for (_s1, end1), (start2, _e2) in zip(intervals, intervals[1:]):
-            assert end1 <= start2
-
-    # FIFO: no job starts before an earlier one (jobs started in the same
-    # instant record their start a few milliseconds apart, in any order; a
-    # job overtaking a waiting head would be ahead by that head's wait).
-    for n in range(1, len(MIX)):
-        assert jobs[n]["start"] >= max(jobs[m]["start"] for m in range(n)) - 0.1
-
-    # Full use: the head never waits while a sub-host has room for it. The
-    # head becomes head when its predecessor starts; if it then had to wait
-    # a while, no sub-host had enough free slots during that wait.
-    for n in range(1, len(MIX)):
-        became_head = jobs[n - 1]["start"]
-        waited = jobs[n]["start"] - became_head
-        if waited < 0.15:  # started right away: nothing to check
-            continue
-        moment = became_head + 0.05
-        for host in ("node-1", "node-2"):
-            busy = sum(len(j["slots"]) for j in jobs.values()
-                       if j["host"] == host and j["start"] <= moment < j["end"])
-            assert 4 - busy < MIX[n][0], "job %d waited while %s had room" % (n, host)
-
+    work.queue("")
+    process = work.start("q", "-d", "--joblog", "jobs.tsv")
+    try:
+        # Both sub-hosts up before any job: none may wait for a connection.
+        wait_for(lambda: connected(work) == 2)
+        hold = HOLD % {"log": log, "started": started, "release": release}
+        entries = "".join("- command: %s\n  n: %d\n  slots: %d\n" % (hold, n, k)
+                          for n, k in enumerate(MIX))
+        assert work.run("l", "--append", "-", input=entries).returncode == 0
+        queue, free = list(range(len(MIX))), dict.fromkeys(HOSTS, SLOTS)
+        expected: dict = {}   # n -> the sub-host it must run on, for the jobs running
+        ended: set = set()
+        rng = random.Random(20)
+        schedule(queue, free, expected)
+        while expected:
+            wait_for(lambda: {int(n) for n in os.listdir(started)} == set(expected) | ended)
+            running = running_now(log, set(expected), ended)
+            for n, (host, slots) in running.items():
+                # Where first fit puts it, with as many slots as it asked.
+                assert host == expected[n] and len(slots) == MIX[n], (n, host, slots)
+            for host in HOSTS:   # no slot is held by two jobs at once
+                held = [slot for h, slots in running.values() if h == host for slot in slots]
+                assert len(held) == len(set(held)) and set(held) <= set(range(SLOTS)), held
+            done = rng.choice(sorted(expected))
+            open(os.path.join(release, str(done)), "w").close()
+            ended.add(done)
+            # pegasus has seen it end (and freed its slots) once its row is there.
+            wait_for(lambda: len(work.read("jobs.tsv").splitlines()) - 1 == len(ended))
+            free[expected.pop(done)] += MIX[done]
+            schedule(queue, free, expected)
+        assert not queue and ended == set(range(len(MIX)))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _out, err = process.communicate(timeout=60)
     rows = [line.split("\t") for line in work.read("jobs.tsv").splitlines()[1:]]
+    assert len(rows) == len(MIX) and all(row[6] == "0" for row in rows), err
     assert all(" slots=" in row[1] for row in rows)
 
 

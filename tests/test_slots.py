@@ -179,6 +179,52 @@ def test_the_sessions_cap_does_not_apply_to_localhost():
         assert policy.accept(job(1))
 
 
+def _end(policy, place, job, returncode):
+    from pegasus.outcome import Launch, Outcome
+    host = policy.subhosts[place.host]
+    launch = Launch(0, job, host, tuple(place.slots), job.command, 0.0, place.attempt)
+    return policy.finished(Outcome(launch, 60.0, returncode), place)
+
+
+def _held(policy):
+    """How many entries the policy's own containers hold, beyond one per sub-host."""
+    return sum(len(value) for value in vars(policy).values()
+               if isinstance(value, (dict, set)))
+
+
+def test_what_is_kept_about_retries_is_let_go_when_each_job_ends():
+    # A daemon that runs for weeks: distinct jobs that each fail once and
+    # then succeed leave nothing behind.
+    policy = make(QueuePolicy, hosts(1, 1))
+    policy.settings.retries = 1
+    policy.host_up(0)
+    policy.host_up(1)
+    held = []
+    for count in (10, 1000):
+        for n in range(count):
+            work = Job("run %d" % n)
+            [place] = policy.accept(work)
+            assert _end(policy, place, work, 3).retry
+            [again] = policy.accept(work)
+            assert again.attempt == 2 and again.host != place.host
+            assert _end(policy, again, work, 0).job_done
+        held.append(_held(policy))
+    assert held[0] == held[1]
+
+
+def test_identical_jobs_count_their_attempts_apart():
+    policy = make(QueuePolicy, hosts(1, 1))
+    policy.settings.retries = 1
+    policy.host_up(0)
+    policy.host_up(1)
+    first, second = Job("bench"), Job("bench")
+    [one] = policy.accept(first)
+    [two] = policy.accept(second)
+    assert (one.attempt, two.attempt) == (1, 1)
+    assert _end(policy, one, first, 3).retry
+    assert _end(policy, two, second, 3).retry    # its own retry, not its twin's
+
+
 # --- the broadcast policy ----------------------------------------------------
 
 def test_broadcast_starts_once_a_host_is_up_and_then_waits_for_the_barrier():

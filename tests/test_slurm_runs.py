@@ -5,12 +5,14 @@ by $SLURMD_NODENAME."""
 
 import collections
 import os
+import re
+import shlex
 import signal
 
 import psutil
 import pytest
 
-from runpegasus import Workspace, environment, wait_for
+from runpegasus import Workspace, environment, pegasus_argv, wait_for
 from test_queue_mode import TORTURE, _heredoc
 
 TIMEOUT = 60   # seconds; a safety net, not a synchronisation
@@ -222,6 +224,88 @@ def test_a_node_set_down_mid_job_is_host_lost_and_the_other_node_carries_on(
     failed = [line for line in err.splitlines() if "host lost" in line]
     assert len(failed) == 1 and lost in failed[0] and "exec sleep 300" in failed[0], err
     assert "1 of 5 jobs failed" in err
+
+
+def _cut_off_by_the_end_of_the_allocation(slurm, job, work, end, *args):
+    """Four long jobs run on the allocation's two nodes, two more wait in
+    the queue; `end()` ends the allocation. pegasus's stderr comes back."""
+    from pegasus.validate import validate_text
+    marks = work.file("m")
+    os.mkdir(marks)
+    work.hosts("- slurm: current\n  slots: 2\n")
+    work.queue("- command: touch %s/{{ n }}; exec sleep 300\n  n: [1, 2, 3, 4, 5, 6]\n" % marks)
+    with open(work.file("stderr"), "w") as stderr:
+        process = work.start("q", "--joblog", "jobs.tsv", *args, env=inside(job),
+                             stderr=stderr)
+    try:
+        wait_for(lambda: len(os.listdir(marks)) == 4, timeout=TIMEOUT)
+        end()
+        out, _ = process.communicate(timeout=TIMEOUT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    err = work.read("stderr")
+    assert process.returncode == 1, out + err
+    # Cut off, not failed: every job is back in the queue, none recorded as
+    # a failure, none run again on a node of the ending job.
+    queued = [entry.params["n"] for entry in validate_text(work.read("queue.yaml"),
+                                                           "queue.yaml")]
+    assert sorted(queued) == ["1", "2", "3", "4", "5", "6"], out + err
+    assert sorted(os.listdir(marks)) == ["1", "2", "3", "4"]
+    assert out.count("CUT OFF: allocation ended: job %s " % job.job_id) == 4, out
+    assert "FAILED" not in out and "failed:" not in err
+    assert "what is left in queue.yaml was not run" in err
+    wait_for(lambda: not our_steps(slurm, job), timeout=15)
+    return err
+
+
+@pytest.mark.parametrize("retries", ["0", "1"])
+def test_jobs_cut_off_by_a_cancelled_allocation_go_back_to_the_queue(slurm, slurm_allocation,
+                                                                     work, retries):
+    job = slurm_allocation(2)
+    err = _cut_off_by_the_end_of_the_allocation(
+        slurm, job, work, lambda: slurm.run("scancel", job.job_id), "--retries", retries)
+    assert "job %s was cancelled" % job.job_id in err or "is ending" in err, err
+
+
+def test_a_node_failure_that_ends_the_allocation_cuts_off_every_node_s_jobs(
+        slurm, slurm_allocation, work):
+    job = slurm_allocation(2)      # without --no-kill: Slurm ends the whole job
+    failed = job.nodes[1]
+    try:
+        _cut_off_by_the_end_of_the_allocation(slurm, job, work,
+                                              lambda: slurm.set_down(failed), "--retries", "1")
+    finally:
+        slurm.resume(failed)
+
+
+def test_a_batch_job_ended_without_a_signal_beforehand_loses_no_job(slurm, work):
+    # The allocation's end reaches pegasus (SIGTERM, the batch script being
+    # pegasus itself) and its steps at once; no --signal=B:TERM@N.
+    from pegasus.validate import validate_text
+    marks = work.file("m")
+    os.mkdir(marks)
+    work.queue("- command: touch %s/{{ n }}; exec sleep 300\n  n: [1, 2, 3, 4, 5, 6]\n" % marks)
+    script = work.write("batch.sh", "#!/bin/sh\ncd %s\nexec %s q --slurm --joblog jobs.tsv\n"
+                        % (shlex.quote(work.path), " ".join(map(shlex.quote, pegasus_argv()))))
+    os.chmod(script, 0o755)
+    submitted = slurm.run("sbatch", "-N", "2", "--ntasks-per-node", "2", "-o",
+                          work.file("out"), "-e", work.file("err"), script)
+    granted = re.search(r"\d+", submitted.stdout)
+    assert granted, submitted.stdout + submitted.stderr
+    job_id = granted.group(0)
+    try:
+        wait_for(lambda: len(os.listdir(marks)) == 2, timeout=TIMEOUT)
+    finally:
+        slurm.run("scancel", job_id, check=False)
+        wait_for(lambda: all(job != job_id for job, _state, _nodes in slurm.jobs()),
+                 timeout=TIMEOUT)
+    out, err = work.read("out"), work.read("err")
+    queued = [entry.params["n"] for entry in validate_text(work.read("queue.yaml"),
+                                                           "queue.yaml")]
+    assert sorted(queued) == ["1", "2", "3", "4", "5", "6"], out + err
+    assert "FAILED" not in out and "failed:" not in err
 
 
 def test_broadcast_runs_each_job_on_every_node_in_lockstep(slurm_allocation, work):

@@ -12,6 +12,7 @@ import pytest
 from pegasus import slurm, transports, wrapper
 from pegasus.errors import SpecError, UsageError
 from pegasus.hostlist import load_subhosts
+from pegasus.outcome import Reason
 from pegasus.settings import Settings
 from pegasus.spec import load_hosts
 from pegasus.template import Templates
@@ -182,30 +183,73 @@ WORDS = slurm.StepMessages(JOB, "node2")
 STEP = "slurmstepd-node2: error: *** STEP %s.3 ON node2 CANCELLED AT 2026-01-01T10:00:00" % JOB
 
 
-@pytest.mark.parametrize("line, lost", [
-    ("srun: error: Node failure on node2", "node failure: Slurm took node2 out of job 4242"),
-    (STEP + " DUE TO NODE FAILURE ***", "node failure: Slurm took node2 out of job 4242"),
-    (STEP + " DUE TO TIME LIMIT ***", "job 4242 reached its time limit"),
+NODE_GONE = "node failure: Slurm took node2 out of job 4242"
+
+
+@pytest.mark.parametrize("line, lost, over", [
+    ("srun: error: Node failure on node2", NODE_GONE, None),
+    (STEP + " DUE TO NODE FAILURE ***", NODE_GONE, None),
+    # Slurm 22.05, when the node failure ended the whole job (no --no-kill);
+    # only asking Slurm tells that (`state`).
+    (STEP + " DUE TO NODE FAILURE, SEE SLURMCTLD LOG FOR DETAILS ***", NODE_GONE, None),
+    (STEP + " DUE TO TIME LIMIT ***", None, "job 4242 reached its time limit"),
+    (STEP + " DUE TO PREEMPTION ***", None, "job 4242 was preempted"),
     ("srun: error: Unable to create step for job 4242: Requested node configuration is not "
-     "available", "node2 is no longer part of job 4242"),
-    ("srun: error: Unable to create step for job 4242: Step limit reached for this job",
+     "available", "node2 is no longer part of job 4242", None),
+    ("srun: error: Unable to create step for job 4242: Step limit reached for this job", None,
      "job 4242 has run as many steps as Slurm allows one job (MaxStepCount)"),
-    ("srun: error: Unable to confirm allocation for job 4242: Invalid job id specified",
+    ("srun: error: Unable to confirm allocation for job 4242: Invalid job id specified", None,
      "job 4242 is not running (it ended, or never was)"),
-    ("srun: error: Slurm job 4242 has expired", "job 4242 has ended"),
-    (STEP + " ***", None),                               # scancel: the job, not the node
-    ("srun: error: node2: task 0: Exited with exit code 3", None),
-    ("srun: Job step aborted: Waiting up to 4 seconds for job step to finish.", None),
-    ("srun: forcing job termination", None),
-    ("srun: Force Terminated StepId=4242.3", None),
+    ("srun: error: Unable to create step for job 4242: Job/step already completing or "
+     "completed", None, "job 4242 is ending"),
+    ("srun: error: Slurm job 4242 has expired", None, "job 4242 has ended"),
+    (STEP + " ***", None, None),                   # scancel: the job, not the node
+    ("srun: error: node2: task 0: Exited with exit code 3", None, None),
+    ("srun: Job step aborted: Waiting up to 4 seconds for job step to finish.", None, None),
+    ("srun: Job step aborted", None, None),        # seen cut short
+    ("srun: forcing job termination", None, None),
+    ("srun: Force Terminated StepId=4242.3", None, None),
     ("srun: Job 4242 step creation temporarily disabled, retrying (Requested nodes are busy)",
-     None),
-    ("srun: Step created for job 4242", None),
-    ("srun: interrupt (one more within 1 sec to abort)", None),
+     None, None),
+    ("srun: Step created for job 4242", None, None),
+    ("srun: interrupt (one more within 1 sec to abort)", None, None),
 ])
-def test_srun_s_own_lines_are_kept_out_of_the_output_and_say_if_the_node_is_gone(line, lost):
+def test_srun_s_own_lines_are_kept_out_of_the_output_and_say_if_node_or_job_is_gone(
+        line, lost, over):
     assert WORDS.own(line) == line
     assert WORDS.lost([line]) == lost
+    assert WORDS.over([line]) == over
+
+
+@pytest.mark.parametrize("returncode, said, doubtful", [
+    (-signal.SIGTERM, ["srun: error: node2: task 0: Terminated"], True),
+    (None, [], True),
+    (0, ["srun: Job step aborted: Waiting up to 4 seconds for job step to finish."], True),
+    (1, [STEP + " ***"], True),
+    (3, ["srun: error: node2: task 0: Exited with exit code 3"], False),
+    (0, [], False),
+])
+def test_a_step_killed_or_cancelled_may_be_its_job_s_end(returncode, said, doubtful):
+    assert WORDS.doubtful(returncode, said) is doubtful
+
+
+@pytest.mark.parametrize("printed, returncode, over", [
+    (["JobId=4242 JobName=x JobState=RUNNING Reason=None NodeList=node[1-2]"], 0, None),
+    (["JobId=4242 JobName=x JobState=SUSPENDED Reason=None"], 0, None),
+    (["JobId=4242 JobName=x JobState=TIMEOUT Reason=TimeLimit"], 0,
+     "job 4242 reached its time limit"),
+    (["JobId=4242 JobName=x JobState=NODE_FAIL Reason=NodeDown"], 0,
+     "job 4242 ended: one of its nodes failed"),
+    (["JobId=4242 JobName=x JobState=COMPLETING Reason=None"], 0, "job 4242 is ending"),
+    (["JobId=4242 JobName=x JobState=CANCELLED Reason=None"], 0, "job 4242 was cancelled"),
+    (["JobId=4242 JobName=x JobState=OUT_OF_MEMORY"], 0, "job 4242 is out_of_memory"),
+    (["slurm_load_jobs error: Invalid job id specified"], 1, "job 4242 has ended"),
+    (["slurm_load_jobs error: Unable to contact slurm controller (connect failure)"], 1, None),
+    ([], -9, None),
+])
+def test_what_slurm_says_of_the_job_tells_whether_it_is_over(printed, returncode, over):
+    assert WORDS.state_argv() == ["scontrol", "show", "job", "-o", JOB]
+    assert WORDS.state(printed, returncode) == over
 
 
 @pytest.mark.parametrize("line", [
@@ -247,24 +291,91 @@ class Listener:
         self.heard.append(("lost", connection.host.hostname, reason, jobs_lost))
 
 
-def test_a_node_failure_is_host_lost_though_srun_exits_0_and_the_node_takes_no_more_jobs(
-        inside):
+class StateLoop:
+    """A loop that records what Connections runs to ask Slurm, and lets the
+    test answer."""
+
+    def __init__(self):
+        self.environ: dict = {}
+        self.asked: list = []
+
+    def spawn(self, argv, on_stdout, on_stderr, on_exit, **_options):
+        child = SimpleNamespace(argv=argv, returncode=None, signal=lambda signum: None)
+
+        def answer(text, returncode=0):
+            on_stdout(text)
+            child.returncode = returncode
+            on_exit(child)
+        self.asked.append(answer)
+        return child
+
+    def call_later(self, delay, callback):
+        return SimpleNamespace(cancel=lambda: None)
+
+
+def _judged(inside):
     from pegasus.connections import Connections
 
     subhosts = hosts(inside, "- slurm: current\n")
     transports.attach(subhosts, Settings())
     listener = Listener()
-    connections = Connections(None, subhosts, None, 1, listener)
+    loop = StateLoop()
+    connections = Connections(loop, subhosts, None, 1, listener)
     connections.start()                   # no connection to open: ready at once
     assert connections.is_ready(0) and connections.is_ready(1)
+    return loop, connections, listener
+
+
+def test_a_node_failure_is_host_lost_though_srun_exits_0_and_the_node_takes_no_more_jobs(
+        inside):
+    loop, connections, listener = _judged(inside)
     decided: list = []
     failure = ["srun: error: Node failure on gpu-a01"]
     connections.judge(0, 0, failure, decided.append)
-    connections.judge(0, 0, failure, decided.append)   # its other job: told once
+    connections.judge(0, 0, failure, decided.append)   # its other job: one question
+    assert len(loop.asked) == 1 and decided == []
+    loop.asked[0]("JobId=4242 JobState=RUNNING NodeList=gpu-a[01-02],login1")   # --no-kill
     connections.judge(1, 0, [], decided.append)
     connections.judge(1, 1, ["srun: error: gpu-a02: task 0: Exited with exit code 1"],
                       decided.append)
-    assert decided == [True, True, False, False]
+    assert decided == [Reason.HOST_LOST, Reason.HOST_LOST, None, None]
     assert not connections.is_ready(0) and connections.is_ready(1)
     assert listener.heard[3:] == [
         ("lost", "gpu-a01", "node failure: Slurm took gpu-a01 out of job 4242", False)]
+
+
+def test_a_step_killed_as_its_job_ends_is_cut_off_and_every_node_is_gone_at_once(inside):
+    loop, connections, listener = _judged(inside)
+    decided: list = []
+    killed = ["srun: error: gpu-a01: task 0: Terminated"]
+    connections.judge(0, -signal.SIGTERM, killed, decided.append)
+    connections.judge(1, -signal.SIGTERM, [], decided.append)
+    assert len(loop.asked) == 1 and decided == []
+    loop.asked[0]("JobId=4242 JobState=CANCELLED NodeList=gpu-a[01-02],login1")
+    assert decided == [Reason.ENDED, Reason.ENDED]
+    assert not any(connections.is_ready(index) for index in range(3))
+    assert [heard[1] for heard in listener.heard[3:]] == ["gpu-a01", "gpu-a02", "login1"]
+    assert connections.why_over(2) == "job 4242 was cancelled"
+    connections.judge(2, 0, [], decided.append)                   # ended by itself, first
+    connections.judge(2, -signal.SIGKILL, [], decided.append)     # known now: no question
+    assert decided[2:] == [None, Reason.ENDED] and len(loop.asked) == 1
+
+
+def test_a_step_killed_while_its_job_runs_on_ended_by_that_signal(inside):
+    loop, connections, _listener = _judged(inside)
+    decided: list = []
+    connections.judge(0, -signal.SIGKILL, ["srun: error: gpu-a01: task 0: Killed"],
+                      decided.append)
+    loop.asked[0]("JobId=4242 JobState=RUNNING NodeList=gpu-a[01-02],login1")
+    assert decided == [None] and connections.is_ready(0)
+    connections.judge(0, -signal.SIGKILL, [], decided.append)   # asked again: it may end now
+    assert len(loop.asked) == 2
+
+
+def test_a_step_refused_because_the_job_is_ending_needs_no_question(inside):
+    loop, connections, _listener = _judged(inside)
+    decided: list = []
+    connections.judge(1, 1, ["srun: error: Unable to create step for job 4242: Job/step "
+                             "already completing or completed"], decided.append)
+    assert decided == [Reason.ENDED] and loop.asked == []
+    assert not connections.is_ready(0) and connections.why_over(0) == "job 4242 is ending"

@@ -36,7 +36,7 @@ def kind_of(outcome: Outcome) -> str:
     """ok, failed, cancelled, lost or timeout: how `pegasus status` counts it."""
     if outcome.ok:
         return OK
-    return {Reason.CANCELLED: CANCELLED, Reason.HOST_LOST: LOST,
+    return {Reason.CANCELLED: CANCELLED, Reason.HOST_LOST: LOST, Reason.ENDED: LOST,
             Reason.TIMEOUT: TIMEOUT}.get(outcome.reason, FAILED)  # type: ignore[arg-type]
 
 
