@@ -203,6 +203,13 @@ def lock(args) -> int:
     return lockmode.run(args)
 
 
+def add(args) -> int:
+    """`pegasus add WORDS...`: `pegasus l --append 'WORDS...'`."""
+    from . import lockmode
+    args.append, args.requeue, args.editor = [args.command], None, None
+    return lockmode.run(args)
+
+
 def status(args) -> int:
     """`pegasus status`."""
     from . import status as status_mode
@@ -213,6 +220,7 @@ def _modes() -> Dict[str, Callable[..., int]]:
     from .policy import POLICIES
     modes: Dict[str, Callable[..., int]] = {name: run for name in POLICIES}
     modes["lock"] = lock
+    modes["add"] = add
     modes["status"] = status
     return modes
 
