@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Set
 from . import wrapper
 from .errors import SpecError
 from .events import Handler
-from .outcome import SIGKILL, SIGTERM, Launch, Outcome, Reason
+from .outcome import SIGKILL, SIGTERM, Launch, Outcome, Reason, Tail
 
 if TYPE_CHECKING:
     from .loop import Child, Timer
@@ -28,7 +28,7 @@ class JobRun:
 
     __slots__ = ("seq", "job", "host", "place", "command", "child", "started_wall",
                  "started", "returncode", "reason", "detail", "received", "lines", "timer",
-                 "stop_signal", "launch", "said")
+                 "stop_signal", "launch", "said", "tails")
 
     def __init__(self, seq: int, job, host, place):
         self.seq = seq
@@ -48,6 +48,7 @@ class JobRun:
         self.stop_signal = 0
         self.launch: Optional[Launch] = None
         self.said: List[str] = []   # the transport's own lines on its stderr (some)
+        self.tails = {"out": Tail(), "err": Tail()}   # its last lines, for the record
 
     def fail(self, reason: Reason, detail: str = "") -> None:
         if self.reason is None:
@@ -64,7 +65,8 @@ class JobRun:
         assert self.launch is not None
         return Outcome(self.launch, time.monotonic() - self.started, self.returncode,
                        self.reason, self.detail, self.stop_signal, self.received,
-                       self.lines, retried)
+                       self.lines, retried, self.tails["out"].kept(),
+                       self.tails["err"].kept())
 
 
 class Jobs:
@@ -85,12 +87,21 @@ class Jobs:
         self.seq = 0
         self.running: Set[JobRun] = set()
         self.waiting: Dict[int, JobRun] = {}   # sub-host -> its run, until it connects
+        # -f N: runs beyond N at once wait here, in order (broadcast; the queue
+        # policy takes no more than N), until a run ends.
+        self.fanout = getattr(settings, "fanout", None)
+        self.held: List[JobRun] = []
+        self._unhold_soon = False
         self.runs_on: Dict[int, Set[JobRun]] = {}
         self.stopping: Optional[Reason] = None   # why every run is being stopped
 
     @property
     def busy(self) -> bool:
-        return bool(self.running or self.waiting)
+        return bool(self.running or self.waiting or self.held)
+
+    def _room(self) -> bool:
+        """Whether -f lets one more run start (or wait for its connection)."""
+        return self.fanout is None or len(self.running) + len(self.waiting) < self.fanout
 
     def start(self, job, places: List, subhosts) -> None:
         """Start one run of `job` per place (or end it at once, for a place
@@ -102,10 +113,39 @@ class Jobs:
             if place.reason is not None:
                 run.fail(place.reason, place.detail)
                 self._end_unstarted(run)
-            elif self.connections.is_ready(place.host):
-                self._launch(run)
+            elif self.held or not self._room():
+                self.held.append(run)
             else:
-                self.waiting[place.host] = run  # connecting: it starts once up
+                self._place(run)
+
+    def _place(self, run: JobRun) -> None:
+        """Start `run` now, or once its sub-host is connected."""
+        index = run.place.host
+        down = self.connections.down_reason(index)
+        if self.connections.is_ready(index):
+            self._launch(run)
+        elif down is not None:  # it went down while the run was held
+            run.fail(Reason.UNREACHABLE, down)
+            self._end_unstarted(run)
+        else:
+            self.waiting[index] = run  # connecting: it starts once up
+
+    def _over(self, run: JobRun) -> None:
+        """A run is over: the engine is told; a held run may start."""
+        self.ended(run)
+        if self.held and not self._unhold_soon:
+            self._unhold_soon = True
+            self.loop.call_soon(self._unhold)
+
+    def _unhold(self) -> None:
+        self._unhold_soon = False
+        while self.held and self._room():
+            run = self.held.pop(0)
+            if self.stopping:
+                run.fail(self.stopping)
+                self._end_unstarted(run)
+            else:
+                self._place(run)
 
     # --- the connections of the sub-hosts -------------------------------------
 
@@ -129,7 +169,7 @@ class Jobs:
 
     def _end_unstarted(self, run: JobRun) -> None:
         self.events.on_job_started(run.started_now())
-        self.ended(run)
+        self._over(run)
 
     def _launch(self, run: JobRun) -> None:
         host = run.host
@@ -156,7 +196,7 @@ class Jobs:
                 env=host.transport.job_env(self.loop.environ))
         except (OSError, ValueError) as exc:
             run.fail(Reason.NOT_STARTED, getattr(exc, "strerror", None) or str(exc))
-            return self.ended(run)
+            return self._over(run)
         self.running.add(run)
         self.runs_on.setdefault(host.index, set()).add(run)
         timeout = run.job.timeout if run.job.timeout is not None else self.settings.timeout
@@ -176,6 +216,7 @@ class Jobs:
             return
         run.received += len(text) + 1
         run.lines += 1
+        run.tails[stream].add(text)
         assert run.launch is not None
         self.events.on_job_line(run.launch, stream, text)
 
@@ -210,6 +251,10 @@ class Jobs:
             self.stop(run, kill)
         for index in list(self.waiting):
             self.host_failed(index, self.stopping)
+        held, self.held = self.held, []
+        for run in held:
+            run.fail(self.stopping)
+            self._end_unstarted(run)
 
     # --- the end -------------------------------------------------------------------
 
@@ -236,7 +281,7 @@ class Jobs:
         self.runs_on[run.host.index].discard(run)
         if self.stopping and run.reason is None and run.returncode != 0:
             run.fail(self.stopping)
-        self.ended(run)
+        self._over(run)
 
 
 def _slots_text(place) -> str:

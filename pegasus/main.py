@@ -128,7 +128,8 @@ def run(args) -> int:
     from .runner import Runner
     from .sources import MemoryQueue, QueueSource
 
-    handlers = Handlers(args, fans_out, len(loaded.subhosts) if fans_out else 1)
+    handlers = Handlers(args, fans_out, len(loaded.subhosts) if fans_out else 1,
+                        recorded=loaded.queue is not None)
     source: QueueSource
     if loaded.queue is None:
         source = MemoryQueue(list(loaded.jobs.jobs()))
@@ -173,7 +174,7 @@ def exit_status(args, result) -> int:
 class Handlers:
     """What the command line asks to see and keep of a run."""
 
-    def __init__(self, args, per_job: bool, runs_per_job: int):
+    def __init__(self, args, per_job: bool, runs_per_job: int, recorded: bool = False):
         from .events import Fanout
         from .output import Printer
         from .report import JobLog, LogDir, Summary
@@ -184,10 +185,17 @@ class Handlers:
             self.printer: Printer = Gatherer(runs_per_job, color=args.color, progress=progress)
         else:
             self.printer = Printer(color=args.color, print_period=args.print_period,
-                                   progress=progress)
-        self.summary = Summary(per_job=per_job)
-        self.files = [JobLog(args.joblog) if args.joblog else None,
-                      LogDir(args.log_dir) if args.log_dir else None]
+                                   progress=progress, prefix=args.prefix,
+                                   job_stderr=args.job_stderr)
+        from .terminal import columns
+        self.summary = Summary(per_job=per_job, record=recorded,
+                               width=columns(sys.stderr) if sys.stderr.isatty() else 0)
+        joblog = None
+        if args.joblog == "-":   # on stdout, as GNU parallel's, among the jobs' lines
+            joblog = JobLog(None, write=self.printer.write_out)
+        elif args.joblog:
+            joblog = JobLog(args.joblog)
+        self.files = [joblog, LogDir(args.log_dir) if args.log_dir else None]
         self.fanout = Fanout([self.summary] + self.files + [self.printer])
 
     def close(self) -> None:

@@ -169,12 +169,22 @@ class QueuePolicy(Policy):
             free = min(free, sessions - self.running[index])
         return max(0, self.health.room(index, free, self.running[index]))
 
+    def _fanout_room(self) -> Optional[int]:
+        """-f N: how many more jobs may run at once, all sub-hosts together;
+        None: no cap."""
+        cap = getattr(self.settings, "fanout", None)
+        return None if cap is None else max(0, cap - sum(self.running))
+
     def capacity(self):
         if not self.taking:
             return 0
-        return sum(self._room(index) for index in self.usable)
+        room = sum(self._room(index) for index in self.usable)
+        cap = self._fanout_room()
+        return room if cap is None else min(room, cap)
 
     def accept(self, job):
+        if self._fanout_room() == 0:
+            return None
         plan = self.planner.plan(job)
         nowhere = plan.nowhere
         if nowhere is not None:
