@@ -263,8 +263,10 @@ def test_status_watch_off_a_terminal_prints_a_snapshot_per_change(work, tmp_path
     watcher = subprocess.Popen(pegasus_argv() + ["status", "--watch", "--interval", "0.2"],
                                cwd=work.path, env=environment(), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
-    lines = []
-    reader = threading.Thread(target=lambda: lines.extend(watcher.stdout), daemon=True)
+    lines: list = []
+    stdout = watcher.stdout
+    assert stdout is not None
+    reader = threading.Thread(target=lambda: lines.extend(stdout), daemon=True)
     reader.start()
 
     def printed(pattern):
