@@ -141,7 +141,8 @@ class Summary(Handler):
         for ending, members in sorted(groups.items(), key=lambda item: -len(item[1])):
             shared, most = self._shared(members)
             hosts = {run.host.index for run in members if run.host is not None}
-            on = _label(members[0]) if len(hosts) == 1 and self.subhosts > 1 else None
+            on = (_label(members[0]) if len(hosts) == 1 and len(members) > 1
+                  and self.subhosts > 1 else None)
             out.append("  " + words.failure_group(len(members), ending, shared, most, on))
             out.extend(self._rows(members, params=True))
         return out

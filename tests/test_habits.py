@@ -319,3 +319,18 @@ def test_add_appends_one_command_made_of_its_words(tmp_path):
         "- echo 'a b'; echo c\n- echo first\n- python train.py --lr 0.5\n")
     empty = work.run("add")
     assert empty.returncode == 2 and "give the command" in empty.stderr
+
+
+def test_ctrl_c_ends_the_runs_f_holds_back_and_puts_the_job_back_once(work, tmp_path):
+    work.hosts("".join("- node-%d\n" % n for n in range(1, 5)))
+    work.queue("- 'touch %s/started-{{ hostname }}; sleep 300'\n- echo next\n" % tmp_path)
+    runner = work.start("b", "-f", "1")
+    wait_for(lambda: any(name.startswith("started-") for name in os.listdir(tmp_path)),
+             timeout=60)
+    runner.send_signal(signal.SIGINT)
+    out, err = runner.communicate(timeout=60)
+    assert runner.returncode == 130, err
+    assert len([name for name in os.listdir(tmp_path) if name.startswith("started-")]) == 1
+    assert out.count(" cancelled after ") == 4, out
+    assert work.read("queue.yaml").count("sleep 300") == 1
+    assert "echo next" in work.read("queue.yaml")
