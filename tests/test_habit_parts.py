@@ -109,7 +109,7 @@ def test_a_colon_tag_is_one_word():
 
 
 def test_joblog_dash_goes_through_the_given_writer():
-    written = []
+    written: list = []
     log = JobLog(None, write=written.append)
     log.on_job_finished(Outcome(run_of(SubHost(0, "node-1", {})), 1.0, 0))
     assert written[0].startswith("Seq\tHost\t")
