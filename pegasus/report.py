@@ -257,7 +257,7 @@ def _params(outcome) -> str:
     params = outcome.job.params
     if params:
         return " ".join("%s=%s" % pair for pair in params.items())
-    return words.first_line(outcome.command, 60)
+    return words.first_line(outcome.command)
 
 
 def _short(command, limit=120):
