@@ -86,11 +86,14 @@ queue_error), runners (each: pid, machine, mode, daemon, since, subhosts,
 connected, journal, running: [{seq, host, command, started, elapsed,
 attempt}]), recoverable (jobs of dead runners: [{runner, command, job}]),
 finished (counts keyed ok, failed, cancelled, lost, timeout), recent_failures,
-at. Exit status 0; 2 when the queue file is missing.
+per_subhost ([{host, running, done, failed, mean}]), at. Exit status 0; 2 when
+the queue file is missing; with --job, 1 when no run has that number.
 
 example:
   $ pegasus status                 # runners, running jobs, what is left, outcomes
   $ pegasus status --json | jq .finished
+  $ pegasus status --job 37        # how run #37 ended, and its last lines (ts -c)
+  $ pegasus status --watch         # again every second, until Ctrl-C
 """
 
 ADD_HELP = """\
