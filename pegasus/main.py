@@ -215,6 +215,7 @@ def add(args) -> int:
     """`pegasus add WORDS...`: `pegasus l --append 'WORDS...'`."""
     from . import lockmode
     args.append, args.requeue, args.editor = [args.command], None, None
+    args.append_where = "pegasus add"   # what its errors call the command
     return lockmode.run(args)
 
 

@@ -319,6 +319,9 @@ def test_add_appends_one_command_made_of_its_words(tmp_path):
         "- echo 'a b'; echo c\n- echo first\n- python train.py --lr 0.5\n")
     empty = work.run("add")
     assert empty.returncode == 2 and "give the command" in empty.stderr
+    broken = work.run("add", "echo", "{{", "x")
+    assert broken.returncode == 2 and broken.stderr.startswith("pegasus: pegasus add: ")
+    assert work.read("queue.yaml").count("\n") == 3
 
 
 def test_ctrl_c_ends_the_runs_f_holds_back_and_puts_the_job_back_once(work, tmp_path):
