@@ -97,7 +97,7 @@ class Runner:
                 self.loop.on_signal(signum, lambda _signum: self.events.on_status_requested())
             self.events.on_run_started(events.RunInfo(
                 self.settings.mode, self.policy.fans_out, len(self.subhosts), self.settings.daemon,
-                self.source.name, time.time()))
+                self.source.name, time.time(), getattr(self.settings, "fanout", None)))
             self.connections.start()
             self.taker.pump_soon()
             self.loop.run(until=self._done)
