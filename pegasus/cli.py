@@ -90,11 +90,48 @@ queue_error), runners (each: pid, machine, mode, daemon, since, subhosts,
 connected, journal, running: [{seq, host, command, started, elapsed,
 attempt}]), recoverable (jobs of dead runners: [{runner, command, job}]),
 finished (counts keyed ok, failed, cancelled, lost, timeout), recent_failures,
-at. Exit status 0; 2 when the queue file is missing.
+per_subhost ([{host, running, done, failed, mean}]), at. Exit status 0; 2 when
+the queue file is missing; with --job, 1 when no run has that number.
 
 example:
   $ pegasus status                 # runners, running jobs, what is left, outcomes
   $ pegasus status --json | jq .finished
+  $ pegasus status --job 37        # how run #37 ended, and its last lines (ts -c)
+  $ pegasus status --watch         # again every second, until Ctrl-C
+"""
+
+ADD_HELP = """\
+Add one command to the end of the queue, under its lock, as task-spooler's
+`ts CMD` does: the short form of `pegasus l --append`. The words are joined
+with spaces into one shell command, as ssh and pdsh join theirs, so quote
+what the queue's shell must see whole.
+
+example:
+  $ pegasus add python train.py --lr 0.5
+  $ pegasus add 'cd ~/project && make test'
+  $ pegasus add --prepend -Q jobs.yaml ./urgent.sh
+"""
+
+COMING_FROM = """\
+coming from pdsh, clush, GNU parallel, pssh or ts (peer, then pegasus):
+  pdsh -w 'n[1-8]' -l ann -f 4 -t 5 -u 60 cmd
+      pegasus b -w 'n[1-8]' -l ann -f 4 -t 5 -u 60 -- cmd
+  pdsh -w 'n[1-8]' cmd | dshbak -c;  clush -w 'n[1-8]' -b cmd
+      pegasus b -w 'n[1-8]' --prefix colon -- cmd | dshbak -c;  ... --gather
+  pdsh -N ...
+      pegasus b -N ...
+  parallel --onall -S n1,n2 ::: 'cmd a' 'cmd b'
+      pegasus b -w n1,n2 -- 'cmd a' 'cmd b'
+  parallel -S n1,n2 --joblog - ::: 'cmd a' 'cmd b'
+      pegasus q -w n1,n2 --joblog - -- 'cmd a' 'cmd b'
+  parallel --resume-failed ...
+      pegasus l --requeue failed; pegasus q
+  parallel --bar / --eta
+      the status line (on a terminal), or --progress
+  pssh -h hosts.txt -p 8 -t 60 cmd
+      pegasus b -H hosts.yaml -f 8 -u 60 -- cmd
+  ts cmd;  ts -c ID;  ts -l
+      pegasus add cmd;  pegasus status --job SEQ;  pegasus status
 """
 
 ADHOC_EPILOG = """\
@@ -120,6 +157,9 @@ _seconds = _bounded(float, 0, True, "a number of seconds above 0")
 _grace = _bounded(float, 0, False, "a number of seconds, 0 or more")
 _count = _bounded(int, 0, False, "0 or more")
 _positive = _bounded(int, 1, False, "1 or more")
+
+# --prefix: how a job's output lines are shown (output.py).
+PREFIXES = ("brackets", "colon", "none")
 
 
 def _halt(text):
@@ -232,9 +272,14 @@ def _add_run_options(parser, fans_out):
         help="print every job the queue expands to, with the command each "
              "sub-host would run, and consume nothing")
     run.add_argument(
-        "--timeout", metavar="SECONDS", type=_seconds,
+        "-u", "--timeout", metavar="SECONDS", type=_seconds,
         help="stop a job that runs longer (SIGTERM, then SIGKILL) and count it "
-             "as failed; an entry's own `timeout` key wins")
+             "as failed; an entry's own `timeout` key wins (-u: as pdsh's)")
+    run.add_argument(
+        "-f", "--fanout", metavar="N", type=_positive,
+        help="at most N jobs running at once over all sub-hosts, and at most N "
+             "connections being opened at once (pdsh's and clush's fan-out; default: "
+             "every sub-host at once)")
     run.add_argument(
         "--retries", metavar="N", type=_count, default=0,
         help="run a job that failed (non-zero exit, timeout, host lost) again, up to N "
@@ -271,6 +316,20 @@ def _add_run_options(parser, fans_out):
 
     out = parser.add_argument_group("output")
     out.add_argument(
+        "--prefix", choices=PREFIXES, default="brackets",
+        help="how job output lines are shown: brackets, '[host (k=v)] line' with a start "
+             "and a done line per job (default); colon, 'host: line' as pdsh and clush "
+             "print it, for `| dshbak -c`; none, the lines alone (-N); with colon and none, "
+             "stdout holds the jobs' output only, and a failed job's done line goes to "
+             "stderr")
+    out.add_argument(
+        "-N", action="store_const", const="none", dest="prefix",
+        help="no host prefix: the same as --prefix none")
+    out.add_argument(
+        "--stderr", choices=("stderr", "stdout"), default="stderr", dest="job_stderr",
+        help="where the jobs' stderr lines go: stderr (default), or stdout with the "
+             "rest, as Pegasus 1.4 printed them")
+    out.add_argument(
         "-p", "--print-period", metavar="N", type=_count, default=1,
         help="print the Nth, 2Nth... output line of each stream of each job; 0 prints "
              "none (default: 1)")
@@ -290,12 +349,22 @@ def _add_run_options(parser, fans_out):
     out.add_argument(
         "--joblog", metavar="FILE",
         help="append one tab-separated line per finished job, in GNU parallel's "
-             "columns (Seq Host Starttime JobRuntime Send Receive Exitval Signal Command)")
+             "columns (Seq Host Starttime JobRuntime Send Receive Exitval Signal Command); "
+             "'-' writes them on stdout")
     out.add_argument(
         "--log-dir", metavar="DIR",
         help="also write each job's output to a file of its own in DIR")
 
     conn = parser.add_argument_group("ssh")
+    conn.add_argument(
+        "-l", "--user", metavar="USER",
+        help="log in as USER on the hosts that do not name a user themselves "
+             "(user@host); wins over your ssh config's User. localhost then runs jobs "
+             "over ssh too, unless USER is you")
+    conn.add_argument(
+        "-t", "--connect-timeout", metavar="SECONDS", type=_positive,
+        help="give up connecting to a host after SECONDS (ssh's ConnectTimeout; wins "
+             "over your ssh config; default: your ssh config's, else 10)")
     conn.add_argument(
         "--ssh-config", metavar="FILE",
         help="ssh configuration file to use instead of ~/.ssh/config (ssh -F)")
@@ -359,7 +428,7 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog=PROG,
         description=DESCRIPTION,
-        epilog=EPILOG + "\n" + ADHOC_EPILOG,
+        epilog=EPILOG + "\n" + ADHOC_EPILOG + "\n" + COMING_FROM,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -380,15 +449,103 @@ def build_parser():
                           BROADCAST_HELP, ADHOC_EPILOG), fans_out=True)
     _add_lock_options(mode("lock", "l", "lock queue.yaml and open it in an editor",
                            LOCK_HELP))
-    status = mode("status", None, "what every runner of a queue is doing", STATUS_HELP)
-    _queue_file(status.add_argument_group("files"))
-    status.add_argument("--json", action="store_true",
-                        help="print one JSON object (see the README for its keys)")
+    _add_add_options(mode("add", None, "add a command to the end of the queue (pegasus l "
+                                       "--append)", ADD_HELP))
+    _add_status_options(mode("status", None, "what every runner of a queue is doing",
+                             STATUS_HELP))
     return parser
 
 
+def _add_add_options(parser):
+    _queue_file(parser.add_argument_group("files"))
+    parser.add_argument(
+        "--prepend", action="store_true",
+        help="put the command at the top of the queue instead")
+    parser.add_argument(
+        "words", nargs=argparse.REMAINDER, metavar="COMMAND",
+        help="the command: its words, joined with spaces ('-': a YAML list, or one command "
+             "per line, from stdin)")
+
+
+def _add_status_options(parser):
+    _queue_file(parser.add_argument_group("files"))
+    parser.add_argument(
+        "--json", action="store_true",
+        help="print one JSON object (see the README for its keys)")
+    parser.add_argument(
+        "--job", metavar="SEQ", type=_job_number,
+        help="one run, by the #SEQ of its start and done lines: where and how it ran and "
+             "ended, and the last lines of its stdout and stderr; RUNNER:SEQ names "
+             "another runner's (the latest runner's by default)")
+    parser.add_argument(
+        "--watch", action="store_true",
+        help="show the status again every --interval seconds until Ctrl-C: redrawn in "
+             "place on a terminal, else one snapshot after another")
+    parser.add_argument(
+        "--interval", metavar="SECONDS", type=_seconds, default=1.0,
+        help="with --watch: seconds between two looks (default: %(default)g)")
+
+
+def _job_number(text):
+    """`--job 37` or `--job RUNNER:37` -> (runner or None, 37)."""
+    runner, _, number = text.rpartition(":")
+    if not number.isdigit() or int(number) < 1:
+        raise argparse.ArgumentTypeError("write the #SEQ of a run (37), or RUNNER:SEQ; "
+                                         "not %r" % text)
+    return (runner or None, int(number))
+
+
 MODE_NAMES = {"q": "queue", "queue": "queue", "b": "broadcast", "broadcast": "broadcast",
-              "l": "lock", "lock": "lock", "status": "status"}
+              "l": "lock", "lock": "lock", "add": "add", "status": "status"}
+
+# The peers' options that pegasus does not take, and what to write instead.
+PEERS = {
+    "--bar": "--progress prints a status line with an ETA (always shown on a terminal)",
+    "--eta": "--progress prints a status line with an ETA (always shown on a terminal)",
+    "--tag": "every output line carries its sub-host already; --prefix colon prints "
+             "'host: line'",
+    "--tagstring": "--prefix brackets|colon|none chooses how lines name their sub-host",
+    "--onall": "pegasus b runs each job on every host",
+    "--nonall": "pegasus b -- COMMAND runs COMMAND on every host",
+    "--resume-failed": "pegasus l --requeue failed puts failed jobs back; then run again",
+    "--retry-failed": "pegasus l --requeue failed puts failed jobs back; then run again",
+    "--resume": "what was not run stays in queue.yaml: run pegasus q again",
+    "-S": "hosts come from -w HOSTS or -H hosts.yaml (parallel's -S); the exit status is "
+          "already 1 when a job failed anywhere (pdsh's -S)",
+    "--sshlogin": "hosts come from -w HOSTS or -H hosts.yaml",
+    "--sshloginfile": "hosts come from -H hosts.yaml",
+    "--slf": "hosts come from -H hosts.yaml",
+    "-k": "lines are printed as they come, whole; --gather prints each job's output "
+          "whole when it ends",
+    "--keep-order": "lines are printed as they come, whole; --gather prints each job's "
+                    "output whole when it ends",
+    "-j": "each sub-host runs one job at a time (slots: N in hosts.yaml for more); -f N "
+          "caps the jobs running at once",
+    "--jobs": "each sub-host runs one job at a time (slots: N in hosts.yaml for more); "
+              "-f N caps the jobs running at once",
+    "-P": "-f N: at most N jobs at once",
+    "--par": "-f N: at most N jobs at once",
+    "-b": "--gather prints each distinct output once, under its sub-hosts",
+    "-B": "--gather --stderr stdout prints each distinct output once, with stderr",
+    "-L": "--prefix colon prints 'host: line'",
+    "-g": "host groups are not supported: list the hosts with -w or in hosts.yaml",
+    "-a": "the hosts of hosts.yaml are used by default (-H FILE for another)",
+    "-R": "pegasus reaches hosts with ssh (localhost runs locally, Slurm nodes use srun)",
+    "--results": "--log-dir DIR keeps each job's output in a file of its own",
+    "--line-buffer": "every line is printed whole as it comes, by default",
+    "-c": "pegasus status --job SEQ shows a finished job's last lines",
+}
+
+
+def _peer_hints(extras):
+    """One line per unknown option a peer takes, naming pegasus's way."""
+    hints: list = []
+    for word in extras:
+        name = word.split("=", 1)[0]
+        hint = PEERS.get(name)
+        if hint is not None and name not in [seen for seen, _ in hints]:
+            hints.append((name, hint))
+    return ["pegasus has no %s: %s" % pair for pair in hints]
 
 
 def _takes_value(parser):
@@ -424,8 +581,19 @@ def parse_args(argv=None):
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     argv = mode_first(argv, parser)
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        parser.error("\n".join(["unrecognized arguments: %s" % " ".join(extras)]
+                               + _peer_hints(extras)))
     args.mode = MODE_NAMES[args.mode]
+    if args.mode == "add":
+        words = args.words[1:] if args.words[:1] == ["--"] else args.words
+        if not words:
+            parser.error("add: give the command to add, e.g. pegasus add python train.py")
+        args.command = " ".join(words)
+    if getattr(args, "gather", False) and args.prefix != "brackets":
+        parser.error("--gather prints each output under its sub-hosts: --prefix and -N "
+                     "do not apply to it")
     commands = getattr(args, "commands", [])
     if commands and "--" not in argv:
         parser.error("give commands to run after --, e.g. pegasus q -w node-1 -- 'uname -r'")

@@ -100,6 +100,12 @@ class Connections:
     def is_ready(self, index: int) -> bool:
         return self.all[index].state == Connection.READY
 
+    def down_reason(self, index: int) -> Optional[str]:
+        """Why sub-host `index` is down (could not connect, or was lost);
+        None if it is not down."""
+        connection = self.all[index]
+        return connection.reason if connection.state == Connection.DOWN else None
+
     def never_up(self) -> List:
         """The sub-hosts that neither connected nor failed yet (their first
         attempt still under way): worth a word when the run ends first."""

@@ -129,7 +129,8 @@ class Fanout(Handler):
 class RunInfo:
     """What a run is: its mode (by name, for people), whether each job runs
     on every sub-host, how many sub-hosts, daemon mode, where the jobs come
-    from, when it started."""
+    from, when it started, and how many jobs may run at once (-f; None: as
+    many as the sub-hosts take)."""
 
     mode: str
     fans_out: bool
@@ -137,6 +138,7 @@ class RunInfo:
     daemon: bool
     source: str
     started: float
+    fanout: Optional[int] = None
 
 
 # --- notices ------------------------------------------------------------------

@@ -7,21 +7,21 @@ or that cannot start (template error, command too long, spawn failure)
 ends at once with that reason; nothing about it crashes the runner. A
 spawn that fails for want of something on pegasus's own machine (file
 descriptors, processes, memory) ends with LOCAL_LIMIT: not the job's
-failure. At most `max_running` runs hold their processes at once (the
-descriptor budget, sweep.py); a run beyond it waits for one to end.
+failure. At most `cap` runs hold their processes at once (the smaller of
+-f N and the descriptor budget, sweep.py); a run beyond it waits for one to
+end.
 """
 
 from __future__ import annotations
 
 import errno
 import time
-from collections import deque
-from typing import TYPE_CHECKING, Callable, Deque, Dict, List, Optional, Set
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Set
 
 from . import wrapper
 from .errors import SpecError
 from .events import Handler
-from .outcome import SIGKILL, SIGTERM, Launch, Outcome, Reason
+from .outcome import SIGKILL, SIGTERM, Launch, Outcome, Reason, Tail
 
 if TYPE_CHECKING:
     from .loop import Child, Timer
@@ -36,7 +36,7 @@ class JobRun:
 
     __slots__ = ("seq", "job", "host", "place", "command", "child", "started_wall",
                  "started", "returncode", "reason", "detail", "received", "lines", "timer",
-                 "stop_signal", "launch", "said")
+                 "stop_signal", "launch", "said", "tails")
 
     def __init__(self, seq: int, job, host, place):
         self.seq = seq
@@ -56,6 +56,7 @@ class JobRun:
         self.stop_signal = 0
         self.launch: Optional[Launch] = None
         self.said: List[str] = []   # the transport's own lines on its stderr (some)
+        self.tails = {"out": Tail(), "err": Tail()}   # its last lines, for the record
 
     def fail(self, reason: Reason, detail: str = "") -> None:
         if self.reason is None:
@@ -72,7 +73,8 @@ class JobRun:
         assert self.launch is not None
         return Outcome(self.launch, time.monotonic() - self.started, self.returncode,
                        self.reason, self.detail, self.stop_signal, self.received,
-                       self.lines, retried)
+                       self.lines, retried, self.tails["out"].kept(),
+                       self.tails["err"].kept())
 
 
 class Jobs:
@@ -83,7 +85,7 @@ class Jobs:
     """
 
     def __init__(self, loop, settings, connections, templates, events: Handler,
-                 ended: Callable[[JobRun], None], max_running: Optional[int] = None):
+                 ended: Callable[[JobRun], None], cap: Optional[int] = None):
         self.loop = loop
         self.settings = settings
         self.connections = connections
@@ -93,14 +95,23 @@ class Jobs:
         self.seq = 0
         self.running: Set[JobRun] = set()
         self.waiting: Dict[int, JobRun] = {}   # sub-host -> its run, until it connects
+        # At most `cap` runs at once (-f N, and the descriptor budget): runs
+        # beyond it wait here, in order (broadcast; the queue policy takes no
+        # more than that), until a run ends.
+        self.cap = cap
+        self.held: List[JobRun] = []
+        self._unhold_soon = False
         self.runs_on: Dict[int, Set[JobRun]] = {}
         self.stopping: Optional[Reason] = None   # why every run is being stopped
-        self.max_running = max_running
-        self.gated: Deque[JobRun] = deque()   # ready to start, beyond max_running
 
     @property
     def busy(self) -> bool:
-        return bool(self.running or self.waiting or self.gated)
+        return bool(self.running or self.waiting or self.held)
+
+    def _room(self) -> bool:
+        """Whether one more run may start (or wait for its connection): at most
+        `cap` at once."""
+        return self.cap is None or len(self.running) + len(self.waiting) < self.cap
 
     def start(self, job, places: List, subhosts) -> None:
         """Start one run of `job` per place (or end it at once, for a place
@@ -112,10 +123,39 @@ class Jobs:
             if place.reason is not None:
                 run.fail(place.reason, place.detail)
                 self._end_unstarted(run)
-            elif self.connections.is_ready(place.host):
-                self._launch(run)
+            elif self.held or not self._room():
+                self.held.append(run)
             else:
-                self.waiting[place.host] = run  # connecting: it starts once up
+                self._place(run)
+
+    def _place(self, run: JobRun) -> None:
+        """Start `run` now, or once its sub-host is connected."""
+        index = run.place.host
+        down = self.connections.down_reason(index)
+        if self.connections.is_ready(index):
+            self._launch(run)
+        elif down is not None:  # it went down while the run was held
+            run.fail(Reason.UNREACHABLE, down)
+            self._end_unstarted(run)
+        else:
+            self.waiting[index] = run  # connecting: it starts once up
+
+    def _over(self, run: JobRun) -> None:
+        """A run is over: the engine is told; a held run may start."""
+        self.ended(run)
+        if self.held and not self._unhold_soon:
+            self._unhold_soon = True
+            self.loop.call_soon(self._unhold)
+
+    def _unhold(self) -> None:
+        self._unhold_soon = False
+        while self.held and self._room():
+            run = self.held.pop(0)
+            if self.stopping:
+                run.fail(self.stopping)
+                self._end_unstarted(run)
+            else:
+                self._place(run)
 
     # --- the connections of the sub-hosts -------------------------------------
 
@@ -139,12 +179,9 @@ class Jobs:
 
     def _end_unstarted(self, run: JobRun) -> None:
         self.events.on_job_started(run.started_now())
-        self.ended(run)
+        self._over(run)
 
     def _launch(self, run: JobRun) -> None:
-        if self.max_running is not None and len(self.running) >= self.max_running:
-            self.gated.append(run)   # its descriptors are not there yet
-            return None
         host = run.host
         try:
             run.command = self.templates.render(
@@ -171,7 +208,7 @@ class Jobs:
             local = isinstance(exc, OSError) and exc.errno in LOCAL_ERRNOS
             run.fail(Reason.LOCAL_LIMIT if local else Reason.NOT_STARTED,
                      getattr(exc, "strerror", None) or str(exc))
-            return self.ended(run)
+            return self._over(run)
         self.running.add(run)
         self.runs_on.setdefault(host.index, set()).add(run)
         timeout = run.job.timeout if run.job.timeout is not None else self.settings.timeout
@@ -191,6 +228,7 @@ class Jobs:
             return
         run.received += len(text) + 1
         run.lines += 1
+        run.tails[stream].add(text)
         assert run.launch is not None
         self.events.on_job_line(run.launch, stream, text)
 
@@ -225,8 +263,8 @@ class Jobs:
             self.stop(run, kill)
         for index in list(self.waiting):
             self.host_failed(index, self.stopping)
-        while self.gated:
-            run = self.gated.popleft()
+        held, self.held = self.held, []
+        for run in held:
             run.fail(self.stopping)
             self._end_unstarted(run)
 
@@ -257,9 +295,7 @@ class Jobs:
         self.runs_on[run.host.index].discard(run)
         if self.stopping and run.reason is None and run.returncode != 0:
             run.fail(self.stopping)
-        self.ended(run)
-        if self.gated and not self.stopping:
-            self._launch(self.gated.popleft())
+        self._over(run)
 
 
 def _slots_text(place) -> str:

@@ -184,7 +184,7 @@ def new_entries(args, validator, stdin=None) -> List[yamlfile.Entry]:
             text = (stdin or sys.stdin).read()
             entries.extend(_entries_from_stdin(text))
         else:
-            where = "--append #%d" % number
+            where = getattr(args, "append_where", None) or "--append #%d" % number
             if not item.strip():
                 raise SpecError.at(where, None, "the command is empty")
             entries.append(yamlfile.Entry(where, None,

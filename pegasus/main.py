@@ -148,7 +148,7 @@ def load(args) -> Loaded:
         # Files beside the queue that are not the user's are refused before
         # anything is read or written there (fsutil, queuefile/statedir.py).
         queue.verify()
-        check_files(args.joblog, args.log_dir)
+        check_files(None if args.joblog == "-" else args.joblog, args.log_dir)
         with queue.locked():  # what appenders left beside the queue is gathered first
             text = queue.read()
     jobs = validator(text, args.queue_file)
@@ -198,7 +198,8 @@ def run(args) -> int:
     from .runner import Runner
     from .sources import MemoryQueue, QueueSource
 
-    handlers = Handlers(args, fans_out, len(loaded.subhosts) if fans_out else 1)
+    handlers = Handlers(args, fans_out, len(loaded.subhosts) if fans_out else 1,
+                        recorded=loaded.queue is not None)
     source: QueueSource
     if loaded.queue is None:
         source = MemoryQueue(list(loaded.jobs.jobs()))
@@ -255,7 +256,7 @@ def exit_status(args, result, lost=None, from_file: bool = True) -> int:
 class Handlers:
     """What the command line asks to see and keep of a run."""
 
-    def __init__(self, args, per_job: bool, runs_per_job: int):
+    def __init__(self, args, per_job: bool, runs_per_job: int, recorded: bool = False):
         from .events import Fanout
         from .output import Printer
         from .report import JobLog, LogDir, Summary
@@ -266,10 +267,17 @@ class Handlers:
             self.printer: Printer = Gatherer(runs_per_job, color=args.color, progress=progress)
         else:
             self.printer = Printer(color=args.color, print_period=args.print_period,
-                                   progress=progress)
-        self.summary = Summary(per_job=per_job)
-        self.files = [JobLog(args.joblog) if args.joblog else None,
-                      LogDir(args.log_dir) if args.log_dir else None]
+                                   progress=progress, prefix=args.prefix,
+                                   job_stderr=args.job_stderr)
+        from .terminal import columns
+        self.summary = Summary(per_job=per_job, record=recorded,
+                               width=columns(sys.stderr) if sys.stderr.isatty() else 0)
+        joblog = None
+        if args.joblog == "-":   # on stdout, as GNU parallel's, among the jobs' lines
+            joblog = JobLog(None, write=self.printer.write_out)
+        elif args.joblog:
+            joblog = JobLog(args.joblog)
+        self.files = [joblog, LogDir(args.log_dir) if args.log_dir else None]
         self.fanout = Fanout([self.summary] + self.files + [self.printer])
 
     def close(self) -> None:
@@ -285,6 +293,14 @@ def lock(args) -> int:
     return lockmode.run(args)
 
 
+def add(args) -> int:
+    """`pegasus add WORDS...`: `pegasus l --append 'WORDS...'`."""
+    from . import lockmode
+    args.append, args.requeue, args.editor = [args.command], None, None
+    args.append_where = "pegasus add"   # what its errors call the command
+    return lockmode.run(args)
+
+
 def status(args) -> int:
     """`pegasus status`."""
     from . import status as status_mode
@@ -295,6 +311,7 @@ def _modes() -> Dict[str, Callable[..., int]]:
     from .policy import POLICIES
     modes: Dict[str, Callable[..., int]] = {name: run for name in POLICIES}
     modes["lock"] = lock
+    modes["add"] = add
     modes["status"] = status
     return modes
 

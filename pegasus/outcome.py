@@ -7,7 +7,7 @@ from __future__ import annotations
 import enum
 import signal
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, List, Optional, Tuple
 
 if TYPE_CHECKING:
     from .spec import Job, SubHost
@@ -40,6 +40,36 @@ NEVER_RAN = frozenset([Reason.UNREACHABLE, Reason.NO_ROOM, Reason.TEMPLATE, Reas
                        Reason.LOCAL_LIMIT])
 
 
+# What is kept of each stream of a run, for the report at the end and the
+# outcome record (`pegasus status --job SEQ`): its last lines, a few KiB.
+TAIL_LINES = 10
+TAIL_CHARS = 1536      # per stream; a line longer than LINE_CHARS is cut
+LINE_CHARS = 512
+
+
+class Tail:
+    """The last lines of one stream of a run, bounded: at most TAIL_LINES
+    lines and TAIL_CHARS characters, each line cut at LINE_CHARS (its start
+    is kept: that is where an error message says what it is)."""
+
+    __slots__ = ("lines", "chars")
+
+    def __init__(self):
+        self.lines: List[str] = []
+        self.chars = 0
+
+    def add(self, text: str) -> None:
+        if len(text) > LINE_CHARS:
+            text = text[:LINE_CHARS - 4] + " ..."
+        self.lines.append(text)
+        self.chars += len(text)
+        while len(self.lines) > TAIL_LINES or self.chars > TAIL_CHARS:
+            self.chars -= len(self.lines.pop(0))
+
+    def kept(self) -> Tuple[str, ...]:
+        return tuple(self.lines)
+
+
 @dataclass(frozen=True)
 class Launch:
     """One run of a job on one sub-host, as it starts.
@@ -68,7 +98,8 @@ class Outcome:
     """How one run ended: the command's exit status (as in subprocess: -N
     for signal N; None if it never ran or its end is unknown), or a typed
     reason with a detail; whether pegasus sent it SIGTERM or SIGKILL; what
-    it printed; whether the job runs again (another try, or back to the queue)."""
+    it printed (bytes and lines, and the last lines of each stream: `Tail`);
+    whether the job runs again (another try, or back to the queue)."""
 
     launch: Launch
     duration: float
@@ -79,6 +110,8 @@ class Outcome:
     received: int = 0        # bytes of output
     lines: int = 0
     retried: bool = False    # the job runs again: not a failure (yet)
+    stdout_tail: Tuple[str, ...] = ()
+    stderr_tail: Tuple[str, ...] = ()
 
     # Shorthands for the launch's fields.
     @property
@@ -96,6 +129,14 @@ class Outcome:
     @property
     def command(self) -> str:
         return self.launch.command
+
+    @property
+    def last_error_line(self) -> str:
+        """The last non-blank line the run printed on stderr ("" if none)."""
+        for line in reversed(self.stderr_tail):
+            if line.strip():
+                return line.strip()
+        return ""
 
     @property
     def ok(self) -> bool:

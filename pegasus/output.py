@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import signal
 import sys
@@ -41,17 +42,22 @@ class Printer(Handler):
     """
 
     def __init__(self, stdout=None, stderr=None, color="auto", print_period=1,
-                 progress=False, clock=time.time):
+                 progress=False, clock=time.time, prefix="brackets", job_stderr="stderr"):
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
         self.color = use_color(color, self.stdout)
         self.colors = palette()
         self.print_period = print_period
-        self._wrap = self.stdout.isatty()
+        # --prefix: "brackets", or "colon" / "none" for a pipeline: then stdout
+        # holds the jobs' lines alone, unwrapped.
+        self.style = prefix
+        self.job_stderr = job_stderr   # --stderr: "stderr", or "stdout" with the rest
+        self._wrap = self.stdout.isatty() and prefix == "brackets"
         self.width = self._terminal_width()
         self._out: List[str] = []
         self._err: List[str] = []
         self._prefixes: Dict[int, Tuple[str, int]] = {}
+        self._tags: Dict[int, str] = {}
         self._flush_scheduled = False
         self._lines: Dict[Tuple[int, str], int] = {}   # (run seq, stream) -> lines seen
         self.loop = None
@@ -108,6 +114,30 @@ class Printer(Handler):
                 shown = host_color(host.index, self.colors) + plain + RESET
             cached = self._prefixes[index] = (shown, len(plain))
         return cached
+
+    def tag(self, host) -> str:
+        """A job line's prefix in --prefix colon or none: `node-1: `, with
+        the sub-host's parameters and no white space, `node-1(gpu=0): `
+        (`dshbak` takes what comes before the colon, up to a space)."""
+        if self.style == "none":
+            return ""
+        index = host.index if host is not None else -1
+        cached = self._tags.get(index)
+        if cached is None:
+            plain = colon_tag(host)
+            if self.color and host is not None:
+                plain = host_color(host.index, self.colors) + plain + RESET
+            cached = self._tags[index] = plain + ": "
+        return cached
+
+    def _job_line(self, host, text: str) -> str:
+        if self.style == "brackets":
+            return self._format(host, text)
+        return self.tag(host) + text + "\n"
+
+    def write_out(self, text: str) -> None:
+        """Text of pegasus's own for stdout, among the jobs' lines (--joblog -)."""
+        self._emit(self._out, text)
 
     def _format(self, host, text: str, style: Optional[str] = None) -> str:
         shown, width = self.prefix(host)
@@ -280,7 +310,7 @@ class Printer(Handler):
     # --- what a run shows (the Gatherer shows it otherwise) --------------------
 
     def show_started(self, launch) -> None:
-        if launch.host is not None:
+        if launch.host is not None and self.style == "brackets":
             self._emit(self._out, self._format(launch.host, words.run_started(launch), DIM))
 
     def show_line(self, launch, stream: str, text: str) -> None:
@@ -290,10 +320,28 @@ class Printer(Handler):
             seen = self._lines[key] = self._lines.get(key, 0) + 1
             if period == 0 or seen % period:
                 return
-        self._emit(self._out if stream == "out" else self._err, self._format(launch.host, text))
+        to_stdout = stream == "out" or self.job_stderr == "stdout"
+        self._emit(self._out if to_stdout else self._err, self._job_line(launch.host, text))
 
     def show_finished(self, outcome) -> None:
         self._lines.pop((outcome.seq, "out"), None)
         self._lines.pop((outcome.seq, "err"), None)
         style = DIM if outcome.ok else BOLD + RED
-        self._emit(self._out, self._format(outcome.host, words.run_ended(outcome), style))
+        if self.style == "brackets":
+            self._emit(self._out, self._format(outcome.host, words.run_ended(outcome), style))
+        elif not outcome.ok:
+            # stdout is the jobs' alone: a run that did not succeed says so on stderr.
+            self._emit(self._err, self._format(outcome.host, words.run_ended(outcome), style))
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def colon_tag(host) -> str:
+    """`node-1`, `node-1(gpu=0,user=ann)`: a sub-host as one word."""
+    if host is None:
+        return "-"
+    text = host.hostname
+    if host.params:
+        text += "(%s)" % ",".join("%s=%s" % pair for pair in host.params.items())
+    return _SPACE.sub("_", text)

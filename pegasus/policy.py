@@ -209,7 +209,8 @@ class QueuePolicy(Policy):
         return max(0, self.health.room(index, free, self.running[index]))
 
     def _budget(self) -> Optional[int]:
-        """Jobs that may start before the descriptor budget is spent."""
+        """Jobs that may start before the cap is reached (-f N and the descriptor
+        budget, all sub-hosts together); None: no cap."""
         return None if self.max_running is None else max(0, self.max_running - self.total)
 
     def capacity(self):

@@ -84,8 +84,12 @@ class Runner:
             sum(1 for host in self.subhosts if host.transport.needs_connection),
             sum(min(host.slots, host.transport.sessions or host.slots) for host in self.subhosts),
             PIPES + self.settings.files_per_job)
-        if budget.capped:
-            self.policy.max_running = budget.jobs
+        # At most this many jobs at once, all sub-hosts together: -f N, and what
+        # the descriptors allow.
+        caps = [n for n in (self.settings.fanout, budget.jobs if budget.capped else None)
+                if n is not None]
+        cap = min(caps) if caps else None
+        self.policy.max_running = cap
         self.source.start()
         watcher = self.source.watcher()
         if watcher is not None:
@@ -94,7 +98,7 @@ class Runner:
         self.connections = Connections(self.loop, self.subhosts, self.control,
                                        self.settings.connect_parallel, self)
         self.jobs = Jobs(self.loop, self.settings, self.connections, self.templates,
-                         self.events, self._run_ended, budget.jobs)
+                         self.events, self._run_ended, cap)
         clean = False
         try:
             for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -103,7 +107,7 @@ class Runner:
                 self.loop.on_signal(signum, lambda _signum: self.events.on_status_requested())
             self.events.on_run_started(events.RunInfo(
                 self.settings.mode, self.policy.fans_out, len(self.subhosts), self.settings.daemon,
-                self.source.name, time.time()))
+                self.source.name, time.time(), cap))
             if budget.capped:
                 self.events.on_notice(events.DescriptorsShort(budget.limit, budget.hard,
                                                               budget.jobs, budget.wanted))

@@ -15,6 +15,8 @@ class SshSettings:
 
     config_file: Optional[str] = None
     options: List[str] = field(default_factory=list)
+    user: Optional[str] = None            # -l: for hosts that name no user
+    timeout_given: bool = False           # -t: ConnectTimeout wins over the config
     connect_timeout: int = 10
     alive_interval: int = 5
     alive_count: int = 3
@@ -26,6 +28,10 @@ class SshSettings:
         config file: these win over the config and over pegasus's
         defaults."""
         args: List[str] = []
+        if self.timeout_given:
+            # -t is pdsh's: asked for on the command line, it wins over the
+            # config, as an -o would.
+            args += ["-o", "ConnectTimeout=%d" % self.connect_timeout]
         for option in self.options:
             args += ["-o", option]
         return args
@@ -49,16 +55,26 @@ class Settings:
     on_cancel: str = "requeue"            # or "drop"
     black_hole: Optional[tuple] = (3, 10.0)   # (K jobs, S seconds), None: never pause
     files_per_job: int = 0                # files held open per running job (--log-dir)
+    fanout: Optional[int] = None          # -f: at most this many runs at once, None: no cap
 
     @classmethod
     def from_args(cls, args) -> "Settings":
         return cls(
             mode=args.mode, daemon=args.daemon, timeout=args.timeout,
             kill_grace=args.kill_grace,
-            ssh=SshSettings(config_file=args.ssh_config, options=list(args.ssh_option)),
-            connect_parallel=args.connect_limit,
+            ssh=_ssh_settings(args),
+            connect_parallel=min(args.connect_limit, args.fanout or args.connect_limit),
+            fanout=args.fanout,
             error_aborts=getattr(args, "error_aborts", False),
             sessions=max(1, args.max_sessions - 1),
             retries=args.retries, halt=args.halt, on_cancel=args.on_cancel,
             black_hole=getattr(args, "black_hole", None),
             files_per_job=1 if getattr(args, "log_dir", None) else 0)
+
+
+def _ssh_settings(args) -> SshSettings:
+    settings = SshSettings(config_file=args.ssh_config, options=list(args.ssh_option),
+                           user=args.user)
+    if args.connect_timeout is not None:
+        settings.connect_timeout, settings.timeout_given = args.connect_timeout, True
+    return settings

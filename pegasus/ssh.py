@@ -81,7 +81,7 @@ def defaults(settings: SshSettings) -> List[Tuple[str, str]]:
 def master_argv(settings: SshSettings, config: str, destination: str,
                 control_path: str) -> List[str]:
     """The command line of the control master of one sub-host."""
-    return _argv(settings, config, [
+    return _argv(settings, config, destination, [
         # Be the master for this sub-host's socket, in the foreground, and
         # exit with pegasus: no ControlPersist daemon left behind.
         "-o", "ControlMaster=yes",
@@ -93,18 +93,28 @@ def master_argv(settings: SshSettings, config: str, destination: str,
 def job_argv(settings: SshSettings, config: str, destination: str, control_path: str,
              remote_command: str) -> List[str]:
     """The command line of one job, multiplexed over the sub-host's master."""
-    return _argv(settings, config, [
+    return _argv(settings, config, destination, [
         # Use the master's socket, never become a master ourselves.
         "-o", "ControlMaster=no",
         "-o", "ControlPath=" + control_path,
     ]) + ["--", destination, remote_command]
 
 
-def _argv(settings: SshSettings, config: str, control: List[str]) -> List[str]:
+def _argv(settings: SshSettings, config: str, destination: str,
+          control: List[str]) -> List[str]:
     # `--` before the destination: a host named "-oProxyCommand=..." in a
     # hosts file stays a host name.
-    return ([settings.program, "-F", config] + FORCED + control
+    return ([settings.program, "-F", config] + FORCED + control + _user(settings, destination)
             + settings.user_options() + OFF_UNLESS_ASKED)
+
+
+def _user(settings: SshSettings, destination: str) -> List[str]:
+    """-l USER (pdsh's): ssh's own -l, which wins over the config's User;
+    but a host written user@host keeps its user, as in pdsh (ssh itself
+    would let -l win)."""
+    if settings.user is None or "@" in destination:
+        return []
+    return ["-l", settings.user]
 
 
 # --- the run's ssh configuration file -------------------------------------------

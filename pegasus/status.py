@@ -15,6 +15,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import struct
 import sys
 import time
@@ -26,9 +27,9 @@ from .queuefile.journal import SUFFIX, read_records, unfinished
 from .queuefile.outcomes import FAILED, KINDS, OK, OutcomeRecord
 from .queuefile.statedir import StateDir
 from .spec import job_count
-from .terminal import write_all
+from .terminal import display_width, write_all
 from .validate import canonical_command
-from .words import first_line, plural, seconds
+from .words import first_line, mean_time, plural, seconds
 
 RECENT_FAILURES = 5
 
@@ -129,7 +130,48 @@ def collect(queue_path: str, now: Optional[float] = None) -> Dict[str, Any]:
     failures = [_failure(r) for r in records if r.get("kind") not in (OK, "cancelled")]
     return {"queue": queue_path, "queued": queued, "queue_error": problem,
             "runners": runners, "recoverable": recoverable, "finished": finished,
-            "recent_failures": failures[-RECENT_FAILURES:], "at": round(now, 3)}
+            "recent_failures": failures[-RECENT_FAILURES:],
+            "per_subhost": per_subhost(runners, records), "at": round(now, 3)}
+
+
+def per_subhost(runners: List[dict], records: List[dict]) -> List[dict]:
+    """What each sub-host did for the live runners (none live: for the last
+    runner of the record): `{host, running: [seq], done, failed, mean}`.
+    Every attempt counts, as in the report at the end of a run."""
+    owners = {runner["journal"] for runner in runners}
+    if not owners and records:
+        owners = {records[-1].get("runner")}
+    rows: Dict[str, Dict[str, Any]] = {}
+
+    def row(host):
+        return rows.setdefault(host, {"host": host, "running": [], "done": 0, "failed": 0,
+                                      "time": 0.0, "timed": 0})
+    for record in records:
+        if record.get("runner") not in owners or record.get("host") is None:
+            continue
+        entry = row(record["host"])
+        kind = record.get("kind")
+        if kind == OK:
+            entry["done"] += 1
+        elif kind != "cancelled":
+            entry["failed"] += 1
+        if kind != "cancelled" and record.get("start") and record.get("end"):
+            entry["time"] += record["end"] - record["start"]
+            entry["timed"] += 1
+    for runner in runners:
+        for job in runner["running"]:
+            if job.get("host") is not None:
+                row(job["host"])["running"].append(job["seq"])
+    for entry in rows.values():
+        timed = entry.pop("timed")
+        entry["mean"] = round(entry.pop("time") / timed, 3) if timed else None
+    return [rows[host] for host in sorted(rows, key=_natural)]
+
+
+def _natural(text: str) -> list:
+    """node-2 before node-10."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part)
+            for part in re.split(r"(\d+)", text)]
 
 
 def _failure(record: dict) -> dict:
@@ -183,10 +225,111 @@ def lines(status: Dict[str, Any]) -> List[str]:
     return out
 
 
+def subhost_lines(status: Dict[str, Any]) -> List[str]:
+    """The per-sub-host view: running, done, failed, mean time."""
+    rows = status["per_subhost"]
+    if not rows:
+        return []
+    table = [("sub-host", "running", "done", "failed", "mean time")]
+    table += [(row["host"], " ".join("#%s" % seq for seq in row["running"]) or "-",
+               str(row["done"]), str(row["failed"]),
+               mean_time(row["mean"]) if row["mean"] is not None else "-") for row in rows]
+    widths = [max(display_width(line[column]) for line in table) for column in range(5)]
+    return ["per sub-host:"] + ["  %s%s  %s  %s  %s  %s" % (
+        line[0], " " * (widths[0] - display_width(line[0])), line[1].ljust(widths[1]),
+        line[2].rjust(widths[2]), line[3].rjust(widths[3]), line[4].rjust(widths[4]))
+        for line in table]
+
+
+# --- one run: --job SEQ ------------------------------------------------------------
+
+def find_job(queue_path: str, seq: int, runner: Optional[str]) -> Dict[str, Any]:
+    """Run #`seq` (of `runner`, else of the latest runner that had one):
+    its outcome record, or what its live runner's journal says of it while
+    it runs; `others`: the other runners that had a #`seq`."""
+    state = StateDir(os.path.realpath(queue_path))
+    now = time.time()
+    runners, _ = _journals(state, now)
+    found: List[Dict[str, Any]] = []
+    for record in OutcomeRecord(state).read():
+        if record.get("seq") == seq:
+            found.append(dict(record, state="finished"))
+    for live in runners:
+        for job in live["running"]:
+            if job["seq"] == seq:
+                found.append({"seq": seq, "host": job["host"], "runner": live["journal"],
+                              "start": job["started"], "elapsed": job["elapsed"],
+                              "attempt": job["attempt"], "command": job["command"],
+                              "state": "running"})
+    if runner is not None:
+        found = [record for record in found if record.get("runner") == runner]
+    if not found:
+        return {}
+    found.sort(key=lambda record: record.get("start") or 0)
+    chosen = found[-1]
+    others = sorted({str(record.get("runner")) for record in found}
+                    - {str(chosen.get("runner"))})
+    return dict(chosen, others=others)
+
+
+def job_lines(record: Dict[str, Any], queue_path: str) -> List[str]:
+    """A run as a person reads it, with its last lines."""
+    head = "#%s of runner %s on %s" % (record["seq"], record.get("runner"), record.get("host"))
+    now = time.time()
+    if record["state"] == "running":
+        return [head + ": running since %s" % _clock(record.get("start"), now),
+                "  command: %s" % record.get("command", ""),
+                "  its last lines are kept once it ends"]
+    how = record.get("reason") or "exit %s" % record.get("exit")
+    if record.get("detail"):
+        how += ": %s" % record["detail"]
+    out = [head + ": %s (%s)%s" % (how, record.get("kind"),
+                                   ", then ran again" if record.get("retried") else ""),
+           "  started %s, took %s, attempt %s" % (
+               _clock(record.get("start"), now),
+               seconds(max(0.0, (record.get("end") or 0) - (record.get("start") or 0))),
+               record.get("attempt"))]
+    out += ["  " + line for line in (record.get("job") or "").rstrip("\n").split("\n")]
+    for stream in ("stdout", "stderr"):
+        tail = record.get(stream + "_tail")
+        if tail is None:
+            out.append("  %s: not kept (recorded by an older pegasus)" % stream)
+        elif not tail:
+            out.append("  %s: nothing" % stream)
+        else:
+            out.append("  %s (its last lines):" % stream)
+            out.extend("    " + line for line in tail)
+    for other in record["others"]:
+        out.append("runner %s had a #%s too: --job %s:%s" % (other, record["seq"], other,
+                                                              record["seq"]))
+    return out
+
+
+def show_job(args) -> int:
+    runner, seq = args.job
+    record = find_job(args.queue_file, seq, runner)
+    if not record:
+        sys.stderr.write("pegasus: no run #%d%s in the outcome record of %s, nor running\n"
+                         % (seq, " of runner %s" % runner if runner else "", args.queue_file))
+        return 1
+    if args.json:
+        write_all(sys.stdout, json.dumps(record, indent=2, sort_keys=True) + "\n")
+    else:
+        write_all(sys.stdout, "".join(line + "\n" for line in job_lines(record, args.queue_file)))
+    return 0
+
+
 def run(args) -> int:
+    yamlfile.read_text(args.queue_file, "queue")  # a missing queue file: exit 2
+    if args.job is not None:
+        return show_job(args)
+    if args.watch:
+        from .watch import watch
+        return watch(args, collect, lambda status: lines(status) + subhost_lines(status))
     status = collect(args.queue_file)
     if args.json:
         write_all(sys.stdout, json.dumps(status, indent=2, sort_keys=True) + "\n")
     else:
-        write_all(sys.stdout, "".join(line + "\n" for line in lines(status)))
+        write_all(sys.stdout, "".join(line + "\n" for line in lines(status)
+                                      + subhost_lines(status)))
     return 0

@@ -59,6 +59,7 @@ class Tally(Handler):
         self.started = clock()
         self.fans_out = False
         self.subhosts = 1
+        self.fanout: Optional[int] = None   # -f
         self.daemon = False
         self.source = ""
         self.running: Dict[int, Launch] = {}
@@ -79,6 +80,7 @@ class Tally(Handler):
         self.started = run.started
         self.fans_out = run.fans_out
         self.subhosts = max(1, run.subhosts)
+        self.fanout = run.fanout
         self.daemon = run.daemon
         self.source = run.source
 
@@ -185,7 +187,8 @@ class Tally(Handler):
             return None
         mean = sum(self.durations) / len(self.durations)
         rests = [max(0.0, mean - (now - launch.started)) for launch in running]
-        width = max(1, len(self.ready), len(running))
+        width = len(self.ready) if self.fanout is None else min(len(self.ready), self.fanout)
+        width = max(1, width, len(running))   # -f: no more at once than that
         eta = max(max(rests, default=0.0), (sum(rests) + self.left_jobs * mean) / width)
         return eta if eta > 0 else None  # the running jobs take longer than usual
 

@@ -14,9 +14,12 @@ stopping a job is the same everywhere: a line on the wrapper's stdin.
 
 from __future__ import annotations
 
+import os
+import pwd
 from typing import TYPE_CHECKING, ClassVar, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from . import slurm, ssh, wrapper
+from .errors import UsageError
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -276,14 +279,32 @@ def is_local(hostname: str) -> bool:
     return hostname.lower() in LOCAL_NAMES
 
 
-def choose(host: SubHost) -> type:
-    """The transport class for `host`."""
+def choose(host: SubHost, other_user: Optional[str] = None) -> type:
+    """The transport class for `host`; `other_user`: -l names a user who
+    is not the one running pegasus (localhost is then reached over ssh, as
+    that user, and srun, which runs as oneself, cannot serve)."""
     if host.slurm is not None:
-        return SrunTransport if host.slurm.launcher == slurm.SRUN else SshTransport
-    return LocalTransport if is_local(host.hostname) else SshTransport
+        if host.slurm.launcher != slurm.SRUN:
+            return SshTransport
+        if other_user is not None:
+            raise UsageError(
+                "-l %s: the nodes of a Slurm allocation run jobs with srun, as you; give "
+                "them `launcher: ssh` in hosts.yaml to log in as %s" % (other_user, other_user))
+        return SrunTransport
+    return LocalTransport if is_local(host.hostname) and other_user is None else SshTransport
 
 
 def attach(subhosts: Sequence[SubHost], settings: Settings) -> None:
     """Give every sub-host its transport, once."""
+    user = settings.ssh.user
+    other_user = user if user is not None and user != _me() else None
     for host in subhosts:
-        host.transport = choose(host)(host, settings)
+        host.transport = choose(host, other_user)(host, settings)
+
+
+def _me() -> str:
+    """The login name of the user running pegasus (not $USER, which anyone may set)."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())

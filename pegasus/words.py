@@ -75,6 +75,11 @@ def seconds(duration: float) -> str:
     return "%d min %02d s" % divmod(int(duration), 60)
 
 
+def mean_time(duration: float) -> str:
+    """A mean duration, finer below a second: `0.04 s`, `3.2 s`."""
+    return "%.2f s" % duration if duration < 1 else seconds(duration)
+
+
 def span(duration: float) -> str:
     """A coarse duration, for elapsed times and ETAs: `8 s`, `1 min 10 s`,
     `2 h 05 min`."""
@@ -119,6 +124,28 @@ def run_ended(outcome: Outcome) -> str:
         # Nothing ran: "after 0.0 s" would read as how long the reason took.
         return "#%d FAILED: %s" % (outcome.seq, ending(outcome))
     return "#%d FAILED: %s after %s" % (outcome.seq, ending(outcome), took)
+
+
+# --- the report at the end -----------------------------------------------------
+
+def failed_head(failed: int, runs: int) -> str:
+    """`3 of 40 jobs failed:`"""
+    return "%d of %s failed:" % (failed, plural(runs, "job"))
+
+
+def failure_group(count: int, how: str, shared: List[str], most: Optional[tuple],
+                  on: Optional[str]) -> str:
+    """A group of failures that ended alike: `10 failed with exit 3, all
+    seed=7:`; `4 failed with timeout, 3 of them size=big:`; `2 failed with
+    exit 1, all on node-3:`."""
+    text = "%d failed with %s" % (count, how)
+    if shared:
+        text += ", all " + " ".join(shared)
+    elif most is not None:
+        text += ", %d of them %s" % most
+    if on is not None:
+        text += ", all on %s" % on
+    return text + ":"
 
 
 # --- where the run stands -----------------------------------------------------

@@ -223,7 +223,11 @@ class LoopbackSshd:
         for key in (self.host_key, self.client_key):
             if not os.path.exists(key):
                 generate_key(key)
-        write_file(self._path("authorized_keys"), read_public_key(self.client_key) + "\n")
+        # Readable by every local user, in a directory they may cross: a test may
+        # log in as another user with the same key (pegasus -l).
+        write_file(self._path("authorized_keys"), read_public_key(self.client_key) + "\n",
+                   0o644)
+        os.chmod(self.directory, 0o711)
 
     def _write_sshd_config(self):
         lines = [

@@ -192,3 +192,50 @@ def test_a_bad_halt_rule_is_a_usage_error(rule):
     with pytest.raises(SystemExit) as info:
         cli.parse_args(["q", "--halt", rule])
     assert info.value.code == 2
+
+
+# --- the peers' habits ------------------------------------------------------------
+
+@pytest.mark.parametrize("word, hint", [
+    ("--bar", "--progress"), ("--eta", "--progress"), ("--tag", "--prefix colon"),
+    ("--onall", "pegasus b"), ("--resume-failed", "--requeue failed"), ("-S", "-w HOSTS"),
+    ("-k", "--gather"), ("-j", "-f N"),
+])
+def test_a_peers_option_gets_a_hint_after_unrecognized_arguments(capsys, word, hint):
+    with pytest.raises(SystemExit) as stopped:
+        cli.parse_args(["q", word, "-w", "node-1", "--", "true"])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    at = next(n for n, line in enumerate(lines) if "unrecognized arguments: %s" % word in line)
+    assert lines[at + 1].startswith("pegasus has no %s: " % word) and hint in lines[at + 1]
+
+
+def test_an_unknown_option_no_peer_takes_gets_no_hint(capsys):
+    with pytest.raises(SystemExit):
+        cli.parse_args(["q", "--frobnicate"])
+    assert "pegasus has no" not in capsys.readouterr().err
+
+
+def test_the_peers_flags_parse_with_their_meaning():
+    args = cli.parse_args(["b", "-l", "ann", "-f", "4", "-t", "5", "-u", "60", "-N"])
+    assert (args.user, args.fanout, args.connect_timeout, args.timeout, args.prefix) == (
+        "ann", 4, 5, 60.0, "none")
+    assert cli.parse_args(["-f", "2", "q"]).fanout == 2, "before the mode too, as 1.4 allowed"
+    assert cli.parse_args(["q", "--prefix", "colon"]).prefix == "colon"
+
+
+@pytest.mark.parametrize("argv", [["q", "-f", "0"], ["q", "-t", "0"], ["q", "-u", "0"],
+                                  ["q", "--gather", "-N"], ["b", "--gather", "--prefix", "colon"],
+                                  ["status", "--job", "x"], ["add"]])
+def test_bad_values_of_the_peers_flags_are_usage_errors(argv, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        cli.parse_args(argv)
+    assert stopped.value.code == 2
+
+
+def test_add_joins_its_words_as_ssh_does():
+    assert cli.parse_args(["add", "python", "t.py", "--lr", "0.5"]).command == \
+        "python t.py --lr 0.5"
+    assert cli.parse_args(["add", "-Q", "x.yaml", "--", "-x"]).command == "-x"
+    assert cli.parse_args(["status", "--job", "runner.1:37"]).job == ("runner.1", 37)

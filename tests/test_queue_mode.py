@@ -152,8 +152,10 @@ def test_exit_status_is_1_when_a_job_fails_and_the_summary_names_it(work):
     assert result.returncode == 1
     assert "1 of 3 jobs failed" in result.stderr
     assert "exit 7" in result.stderr
-    summary = [line for line in result.stderr.splitlines() if "exit 7" in line]
-    assert summary and ("node-1" in summary[0] or "node-2" in summary[0])
+    # The report: a group per ending, then each run by #seq and sub-host.
+    lines = result.stderr.splitlines()
+    head = lines.index("pegasus:   1 failed with exit 7:")
+    assert re.match(r"pegasus:     #\d+  node-[12]  exit 7$", lines[head + 1]), result.stderr
 
 
 def test_exit_status_is_0_when_every_job_passes(work):

@@ -139,8 +139,10 @@ def test_a_failing_command_exits_1_and_the_summary_names_node_and_status(slurm_a
     result = work.run("q", "--joblog", "jobs.tsv", env=inside(job), timeout=TIMEOUT)
     assert result.returncode == 1
     assert "2 of 4 jobs failed" in result.stderr
-    summary = [line for line in result.stderr.splitlines() if "exit 7" in line]
-    assert summary and summary[0].split()[1] in job.nodes, result.stderr
+    # The report: a group per ending, then each run by #seq and node.
+    lines = result.stderr.splitlines()
+    head = lines.index("pegasus:   1 failed with exit 7:")
+    assert lines[head + 1].split()[2] in job.nodes, result.stderr
     rows = {row.split("\t")[8]: row.split("\t") for row in work.read("jobs.tsv").splitlines()}
     assert rows["exit 7"][6:8] == ["7", "0"]
     assert rows["kill -9 $$"][6:8] == ["137", "0"]   # the job's own status, as over ssh
@@ -221,8 +223,10 @@ def test_a_node_set_down_mid_job_is_host_lost_and_the_other_node_carries_on(
     assert process.returncode == 1, err
     assert sorted(work.read("log").splitlines()) == [
         "after 1 " + kept, "after 2 " + kept, "after 3 " + kept, "first " + kept]
-    failed = [line for line in err.splitlines() if "host lost" in line]
-    assert len(failed) == 1 and lost in failed[0] and "exec sleep 300" in failed[0], err
+    lines = err.splitlines()
+    head = lines.index("pegasus:   1 failed with host lost:")
+    row = lines[head + 1].split()
+    assert row[2] == lost and "exec sleep 300" in lines[head + 1], err
     assert "1 of 5 jobs failed" in err
 
 

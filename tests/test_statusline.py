@@ -135,6 +135,18 @@ def test_eta_counts_the_sub_hosts_taking_jobs_not_those_lost():
     assert run.tally.snapshot().eta == pytest.approx(6.0)
 
 
+def test_eta_counts_no_more_jobs_at_once_than_f_lets_run():
+    run = Run()
+    run.tally.on_run_started(events.RunInfo("queue", False, 4, False, "queue.yaml",
+                                            run.clock(), fanout=2))
+    run.tally.on_queue_left(8)
+    launch = run.start(HOSTS[0])
+    run.clock.now += 2
+    run.end(launch)
+    # 8 jobs of 2 s, 2 at a time though 4 sub-hosts are up: 8 s.
+    assert run.tally.snapshot().eta == pytest.approx(8.0)
+
+
 def test_no_eta_when_the_running_jobs_take_longer_than_any_seen():
     run = Run()
     run.tally.on_queue_left(0)

@@ -1,8 +1,9 @@
 """The outcome record: every run a runner finishes -- success, failure,
 timeout, cancel, host lost -- as one JSON line in the state directory's
 `outcomes.jsonl`, with the job in its canonical form (what consumed.yaml
-holds, nothing more: no output), so that `pegasus status` can count them
-and `pegasus l --requeue` can put jobs back.
+holds) and the last lines of its stdout and stderr (a few KiB at most:
+outcome.Tail), so that `pegasus status` can count them and show a run's
+last words (`--job SEQ`), and `pegasus l --requeue` can put jobs back.
 
 A record is written before its job leaves the runner's journal, so a
 runner killed at any instant leaves either the record or a job that the
@@ -11,7 +12,8 @@ a power cut may lose the last few, whose jobs then run again.
 
 Bounded: once the file passes ROTATE_AT bytes it becomes `outcomes.1.jsonl`
 (replacing the one before), so the record holds the most recent 16 to
-32 MiB of outcomes -- some 50,000 to 100,000 runs of typical jobs.
+32 MiB of outcomes -- some 50,000 to 100,000 runs of jobs that print
+little, and at least 5,000 of jobs that print their fill (3 KiB each).
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ def record_of(outcome: Outcome, runner: str) -> Dict[str, Any]:
         "retried": outcome.retried,
         "runner": runner,
         "job": launch.job.canonical(),
+        "stdout_tail": list(outcome.stdout_tail),
+        "stderr_tail": list(outcome.stderr_tail),
     }
 
 
