@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from . import slurm, ssh, wrapper
+from . import loginshell, slurm, ssh, wrapper
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -74,6 +74,12 @@ class Transport:
         the command, failed: then its connection is asked (connections.py
         decides)."""
         return False
+
+    def login_refused(self, stdout_lines: Sequence[str], stderr_lines: Sequence[str],
+                      returncode: Optional[int]) -> Optional[str]:
+        """Whether a connection that ended before it was up was refused by
+        the host's login shell (it cannot run pegasus's jobs): why, or None."""
+        return None
 
     def refused_for_now(self, stderr_lines: Sequence[str]) -> bool:
         """Whether a failed connection was turned away for now (try again
@@ -177,6 +183,9 @@ class SshTransport(Transport):
         # ssh exits 255 when the connection fails, and so does a command
         # that exits 255.
         return returncode == 255
+
+    def login_refused(self, stdout_lines, stderr_lines, returncode):
+        return loginshell.refusal(stdout_lines, stderr_lines, returncode)
 
     def refused_for_now(self, stderr_lines):
         return ssh.turned_away(stderr_lines)
