@@ -19,7 +19,7 @@ import psutil
 import pytest
 
 from loopback_sshd import LoopbackSshd, find_sshd
-from runpegasus import Workspace, environment, wait_for
+from runpegasus import Workspace, wait_for
 
 pytestmark = pytest.mark.integration
 
