@@ -43,18 +43,38 @@ DECODE = 's=; for w do s=$s$w; done; eval "$(printf "$s")"'
 _ESCAPES = ["\\%03o" % byte for byte in range(256)]
 
 
+def _pieces(script: str) -> List[str]:
+    data = script.encode("utf-8", "surrogateescape")
+    return [chr(byte) if byte in _RAW else _ESCAPES[byte] for byte in data]
+
+
 def escape(script: str) -> str:
     """`script` as printf-format text of printable ASCII without `'`, `\\`
     (but in its own escapes), `!` or `%`."""
-    data = script.encode("utf-8", "surrogateescape")
-    return "".join(chr(byte) if byte in _RAW else _ESCAPES[byte] for byte in data)
+    return "".join(_pieces(script))
+
+
+def _words(pieces: List[str]) -> List[str]:
+    """The escaped text in words of at most WORD characters, never cut
+    inside an escape: a word ending in `\\` would make fish read its
+    closing quote as an escaped one."""
+    words: List[str] = []
+    current: List[str] = []
+    size = 0
+    for piece in pieces:
+        if size + len(piece) > WORD:
+            words.append("".join(current))
+            current, size = [], 0
+        current.append(piece)
+        size += len(piece)
+    words.append("".join(current))
+    return words
 
 
 def for_any_shell(script: str) -> str:
     """The one string any of the nine login shells runs as: `sh` runs
     `script`, byte for byte."""
-    text = escape(script)
-    words = [text[start:start + WORD] for start in range(0, len(text), WORD)] or [""]
+    words = _words(_pieces(script))
     return "exec sh -c '%s' sh %s" % (DECODE, " ".join("'%s'" % word for word in words))
 
 

@@ -6,6 +6,7 @@ refused when its connection opens, before any job goes there.
 The accounts are made for the test (useradd, as root) and removed after;
 they log in to a private sshd with the harness's client key."""
 
+import hashlib
 import os
 import pwd
 import random
@@ -37,8 +38,11 @@ VERBATIM = ("single ' double \" back ` dollar $HOME $(id) ${x} backslash \\ \\\\
 EVALUATED = ("printf '%s|' \"a'b\" 'c\"d' '$HOME' \"$((6*7))\" `echo bt` 'back\\\\slash' "
              "\\!x 100% /no-such-dir/* {a,b} \"${UNSET-dflt}\"")
 EVALUATED_OUT = "a'b|c\"d|$HOME|42|bt|back\\\\slash|!x|100%|/no-such-dir/*|{a,b}|dflt|"
+# Long enough to travel in several words of the login shell's line.
+LONG = "\n".join("%d %s" % (n, VERBATIM) for n in range(60))
 BYTE_EXACT = ("od -An -v -tx1 <<'PEGASUS_END' | tr -d ' \\n'; echo\n" + VERBATIM
-              + "\nPEGASUS_END\n" + EVALUATED + "; echo")
+              + "\nPEGASUS_END\n" + EVALUATED + "; echo\n"
+              + "md5sum <<'PEGASUS_END' | cut -c 1-32\n" + LONG + "\nPEGASUS_END")
 
 
 def _require_root_and_sshd():
@@ -163,7 +167,8 @@ def test_a_command_arrives_byte_exact_whatever_the_login_shell(work, login):
     assert result.returncode == 0, result.stderr
     lines = job_output(result.stdout, login)
     expected = (VERBATIM + "\n").encode("utf-8").hex()
-    assert lines == [expected, EVALUATED_OUT], result.stdout + result.stderr
+    long_sum = hashlib.md5((LONG + "\n").encode("utf-8")).hexdigest()
+    assert lines == [expected, EVALUATED_OUT, long_sum], result.stdout + result.stderr
 
 
 def test_a_pipeline_runs_and_an_exit_status_comes_back_whatever_the_login_shell(work, login):

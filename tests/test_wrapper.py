@@ -14,7 +14,8 @@ import pytest
 
 from pegasus import wrapper
 
-SHELLS = [name for name in ("sh", "bash", "dash", "zsh", "ksh", "mksh") if shutil.which(name)]
+SHELLS = [name for name in ("sh", "bash", "dash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish")
+          if shutil.which(name)]
 
 
 SUBREAPER = os.path.join(os.path.dirname(__file__), "subreaper.py")
