@@ -41,41 +41,46 @@ WORD = 4000
 # command, so none is lost.)
 DECODE = 's=; for w do s=$s$w; done; eval "$(printf "$s")"'
 _ESCAPES = ["\\%03o" % byte for byte in range(256)]
-
-
-def _pieces(script: str) -> List[str]:
-    data = script.encode("utf-8", "surrogateescape")
-    return [chr(byte) if byte in _RAW else _ESCAPES[byte] for byte in data]
+# Bytes (as latin-1 characters) -> their text in the words.
+_TABLE = {byte: (chr(byte) if byte in _RAW else _ESCAPES[byte]) for byte in range(256)}
 
 
 def escape(script: str) -> str:
     """`script` as printf-format text of printable ASCII without `'`, `\\`
     (but in its own escapes), `!` or `%`."""
-    return "".join(_pieces(script))
+    return script.encode("utf-8", "surrogateescape").decode("latin-1").translate(_TABLE)
 
 
-def _words(pieces: List[str]) -> List[str]:
+def _words(text: str) -> List[str]:
     """The escaped text in words of at most WORD characters, never cut
-    inside an escape: a word ending in `\\` would make fish read its
-    closing quote as an escaped one."""
-    words: List[str] = []
-    current: List[str] = []
-    size = 0
-    for piece in pieces:
-        if size + len(piece) > WORD:
-            words.append("".join(current))
-            current, size = [], 0
-        current.append(piece)
-        size += len(piece)
-    words.append("".join(current))
-    return words
+    inside an escape (a backslash and three digits; no other backslash is
+    left): a word ending in `\\` would make fish read its closing quote as
+    an escaped one."""
+    words = []
+    start = 0
+    while True:
+        end = min(start + WORD, len(text))
+        escape_at = text.rfind("\\", max(start, end - 3), end)
+        if escape_at >= 0 and end < len(text):
+            end = escape_at
+        words.append(text[start:end])
+        if end >= len(text):
+            return words
+        start = end
+
+
+def line(escaped: str) -> str:
+    """The one string any of the nine login shells runs as: `sh` runs the
+    script whose escape() is `escaped` (escaping goes byte by byte, so the
+    escapes of a script's parts, joined, are the escape of the script)."""
+    words = _words(escaped)
+    return "exec sh -c '%s' sh %s" % (DECODE, " ".join("'%s'" % word for word in words))
 
 
 def for_any_shell(script: str) -> str:
     """The one string any of the nine login shells runs as: `sh` runs
     `script`, byte for byte."""
-    words = _words(_pieces(script))
-    return "exec sh -c '%s' sh %s" % (DECODE, " ".join("'%s'" % word for word in words))
+    return line(escape(script))
 
 
 # --- the check a master's session makes first -------------------------------------

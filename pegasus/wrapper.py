@@ -111,5 +111,9 @@ def wrapped_remote(command: str, grace: float) -> str:
     """The one string ssh sends: whatever the remote login shell (see
     loginshell.py), `sh` runs the wrapper, which hands `command` to
     `sh -c` unchanged, whatever quotes or bytes it holds."""
-    return loginshell.for_any_shell(
-        "c=%s g=%d\n%s" % (shell_quote(command), grace_tenths(grace), JOB_WRAPPER))
+    head = "c=%s g=%d\n" % (shell_quote(command), grace_tenths(grace))
+    return loginshell.line(loginshell.escape(head) + _ESCAPED_WRAPPER)
+
+
+# The same for every job: escaped once.
+_ESCAPED_WRAPPER = loginshell.escape(JOB_WRAPPER)

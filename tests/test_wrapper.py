@@ -1,6 +1,7 @@
 """The job wrapper, run the way sshd runs it: `LOGIN_SHELL -c STRING`, with
 a pipe from pegasus on stdin. No ssh here: every POSIX login shell found on
-this machine plays the remote shell."""
+this machine plays the remote shell (csh, tcsh and fish too: sh runs the wrapper
+whatever the login shell, see loginshell.py)."""
 
 import os
 import shutil
