@@ -98,7 +98,7 @@ def test_no_word_ends_inside_an_escape(shift):
 
 @settings(database=None, max_examples=200)
 @given(st.text(st.one_of(
-    st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)),
+    st.characters(blacklist_characters="\x00", blacklist_categories=["Cs"]),
     # Bytes that are not UTF-8, as Python holds them (surrogateescape).
     st.sampled_from([chr(0xDC80 + byte) for byte in range(0x80)]))))
 def test_the_words_hold_only_what_every_shell_reads_alike(script):
