@@ -36,10 +36,14 @@ from typing import List, Optional, Sequence
 # those the shells or printf would act on even inside single quotes.
 _RAW = frozenset(range(0x20, 0x7F)) - frozenset(b"'\\!%")
 WORD = 4000
-# sh's side: join the words, decode, run. No `'`, `\`, `!`, newline or `%`
-# here either. (`$(...)` drops trailing newlines: a script ends with a
-# command, so none is lost.)
-DECODE = 's=; for w do s=$s$w; done; eval "$(printf "$s")"'
+# sh's side: close what the login shell left open beyond stdin, stdout and
+# stderr (csh's exec leaves its own copies of stdout and stderr on fds 4
+# and 5: a job's background child would hold the session open through them
+# after its command ended), join the words, decode, run. No `'`, `\`, `!`,
+# newline or `%` here either. (`$(...)` drops trailing newlines: a script
+# ends with a command, so none is lost.)
+DECODE = ('exec 3<&- 4<&- 5<&- 6<&- 7<&- 8<&- 9<&-; '
+          's=; for w do s=$s$w; done; eval "$(printf "$s")"')
 _ESCAPES = ["\\%03o" % byte for byte in range(256)]
 # Bytes (as latin-1 characters) -> their text in the words.
 _TABLE = {byte: (chr(byte) if byte in _RAW else _ESCAPES[byte]) for byte in range(256)}

@@ -206,6 +206,25 @@ def test_ctrl_c_stops_the_remote_job_and_puts_it_back_whatever_the_login_shell(w
     assert work.read("queue.yaml") == "- command: sleep %s; echo never\n- echo second\n" % tag, err
 
 
+def test_a_background_child_with_its_output_elsewhere_lets_its_job_end(work, login):
+    # As with plain ssh: the job ends when its command has, whatever it left
+    # running with its output redirected. (csh's exec left the session's
+    # stdout and stderr open on fds 4 and 5 of every job's processes.)
+    tag = str(4000 + random.randrange(10 ** 6))
+    work.hosts("- %s\n" % login)
+    work.queue("- sleep %s >/dev/null 2>&1 & echo started\n- echo second\n" % tag)
+    try:
+        result = work.run("q", timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert job_output(result.stdout, login) == ["started", "second"]
+    finally:
+        left = [process for process in processes_of(login)
+                if _cmdline(process)[-2:] == ["sleep", tag]]
+        for process in left:
+            process.kill()
+        psutil.wait_procs(left, timeout=10)
+
+
 def _cmdline(process):
     try:
         return process.cmdline()
