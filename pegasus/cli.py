@@ -250,10 +250,11 @@ def _add_run_options(parser, fans_out):
     files.add_argument(
         "-w", "--hosts", metavar="HOSTS", action="append", dest="hosts",
         help="the hosts, instead of a hosts file: a comma list with ranges as pdsh and "
-             "clush write them (node[01-16],gpu1); repeatable; '-' reads them from stdin")
+             "clush write them (node[01-16],gpu1); repeatable; '-' reads them from stdin, "
+             "^FILE from a file (one host or range per line, # comments)")
     files.add_argument(
         "-x", "--exclude", metavar="HOSTS", action="append", default=[],
-        help="leave these hosts out of -w (the same syntax); repeatable")
+        help="leave these hosts out (the same syntax as -w); repeatable")
     files.add_argument(
         "--slurm", metavar="JOBID", nargs="?", const="current",
         help="the hosts of a Slurm allocation (default: the one pegasus runs inside), "

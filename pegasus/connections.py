@@ -50,7 +50,7 @@ class Connection:
     """One sub-host's connection: its master process and its state."""
 
     __slots__ = ("host", "transport", "control_path", "generation", "master", "state",
-                 "reason", "attempts", "stderr", "closing", "failures", "verdicts")
+                 "reason", "attempts", "stdout", "stderr", "closing", "failures", "verdicts")
 
     CONNECTING, READY, DOWN, CLOSED = "connecting", "ready", "down", "closed"
 
@@ -63,6 +63,7 @@ class Connection:
         self.state = None
         self.reason = None
         self.attempts = 0       # tries of the current connection attempt
+        self.stdout: List[str] = []  # what the master's session said before it was up
         self.stderr: List[str] = []
         self.closing = False
         self.failures = 0       # connection attempts that failed in a row
@@ -250,6 +251,7 @@ class Connections:
     def _open(self, connection):
         connection.state = Connection.CONNECTING
         connection.attempts += 1
+        connection.stdout = []
         connection.stderr = []
         connection.control_path = self.control.socket(connection.host.index,
                                                       connection.generation)
@@ -258,11 +260,14 @@ class Connections:
         argv = connection.transport.master_argv(connection.control_path)
 
         def on_stdout(text):
-            if connection.transport.master_ready(text) \
-                    and connection.state == Connection.CONNECTING:
+            if connection.state != Connection.CONNECTING:
+                return
+            if connection.transport.master_ready(text):
                 self.opening -= 1
                 self._ready(connection)
                 self._open_more()
+            elif len(connection.stdout) < 50:
+                connection.stdout.append(text)
 
         def on_stderr(text):
             if len(connection.stderr) < 50:
@@ -294,9 +299,13 @@ class Connections:
             connection.state = Connection.CLOSED
             return
         transport = connection.transport
-        reason = transport.failure_reason(connection.stderr, connection.master.returncode)
+        returncode = connection.master.returncode
+        reason = transport.failure_reason(connection.stderr, returncode)
         if was == Connection.CONNECTING:
-            if not transport.refused_for_now(connection.stderr):
+            refused = transport.login_refused(connection.stdout, connection.stderr, returncode)
+            if refused is not None:
+                self._failed(connection, refused)
+            elif not transport.refused_for_now(connection.stderr):
                 self._failed(connection, reason)
             elif connection.attempts < CONNECT_ATTEMPTS:
                 # The server is busy (MaxStartups): try again a little later.

@@ -37,12 +37,29 @@ def _expand_set(text):
             raise RangeError("range '%s' goes down: write it as %s-%s" % (item, high, low))
         if step is not None and int(step) < 1:
             raise RangeError("range '%s' has a step of 0" % item)
-        width = len(low) if low.startswith("0") and len(low) > 1 else 0
+        width = _width(text, low, high)
         if (int(high) - int(low)) // int(step or 1) + 1 + len(values) > LIMIT:
             raise RangeError("'[%s]' gives more than %d names" % (text, LIMIT))
         for number in range(int(low), int(high) + 1, int(step or 1)):
             values.append(str(number).zfill(width))
     return values
+
+
+def _padded(digits: str) -> bool:
+    return len(digits) > 1 and digits.startswith("0")
+
+
+def _width(text, low, high):
+    """The zero padding of the range low-high: that of `low`. Bounds
+    written with different padding (`1-044`, `001-44`) are ambiguous, as
+    clush says too: which width did the user mean?"""
+    if (_padded(high) and len(high) != len(low)) or (_padded(low) and len(high) < len(low)):
+        width = max(len(low), len(high))
+        raise RangeError(
+            "'[%s]' is ambiguous: its bounds %s and %s are zero-padded differently; write "
+            "both with the same width, [%s-%s] or [%d-%d]" % (
+                text, low, high, low.zfill(width), high.zfill(width), int(low), int(high)))
+    return len(low) if _padded(low) else 0
 
 
 def expand(name: str, limit: int = LIMIT) -> list:
@@ -100,10 +117,54 @@ def split_list(text: str) -> list:
     return items
 
 
+class Unsupported(RangeError):
+    """pdsh or clush syntax that pegasus does not implement."""
+
+
+# What clush and pdsh read in a host list beyond names and ranges, and what
+# to write instead; pegasus refuses it rather than pass it to ssh as a name.
+_OPERATORS = (
+    ("!", "'!' is clush's set difference, which pegasus does not implement: leave hosts "
+          "out with -x"),
+    ("&", "'&' is clush's set intersection, which pegasus does not implement: list the "
+          "hosts you mean"),
+    ("^", "'^' is clush's symmetric difference, which pegasus does not implement; pdsh's "
+          "^FILE (hosts from a file) is a -w argument of its own: -w ^FILE"),
+    ("*", "pegasus expands no wildcards: list the hosts, or write a range such as "
+          "node[1-8]"),
+    ("?", "pegasus expands no wildcards: list the hosts, or write a range such as "
+          "node[1-8]"),
+)
+
+
+def check_item(item: str) -> None:
+    """Unsupported if `item`, one element of a host list, is pdsh or clush
+    syntax that pegasus does not implement."""
+    if item.startswith("@"):
+        raise Unsupported(
+            "'%s' is a clush node group, and pegasus has no groups: list its hosts (for "
+            "example -w \"$(nodeset -f %s)\"), or put them in a file and use -w ^FILE"
+            % (item, item))
+    if item == "-":
+        raise Unsupported("'-' reads the hosts from stdin only as a -w of its own: -w -")
+    if item.startswith("-"):
+        raise Unsupported("'%s': pdsh's '-host' exclusion is not implemented: use -x %s"
+                          % (item, item[1:]))
+    if item.startswith("/"):
+        raise Unsupported("'%s': pdsh's /regex/ filter is not implemented: list the hosts"
+                          % item)
+    outside = _BRACKETS.sub("", item)
+    for char, message in _OPERATORS:
+        if char in outside:
+            raise Unsupported("'%s': %s" % (item, message))
+
+
 def expand_list(text: str, limit: int = LIMIT) -> list:
-    """Every name of a pdsh/clush-style host list, in order, each once."""
+    """Every name of a pdsh/clush-style host list, in order, each once;
+    Unsupported for syntax of theirs that pegasus does not implement."""
     names: dict = {}
     for item in split_list(text):
+        check_item(item)
         for name in expand(item, limit=limit - len(names)):
             names[name] = None
     return list(names)

@@ -11,7 +11,7 @@ first key varying slowest:
 import itertools
 import math
 
-from . import nodeset, slurm
+from . import hostnames, nodeset, slurm
 from .errors import Problem, SpecError
 from .template import Where
 from .canonical import dump_entry
@@ -195,11 +195,11 @@ def _expand_host_entry(entry, slots, templates, subhosts):
                                "host ranges are written like node[01-16], "
                                "gpu[1-3,7] or rack[1-2]-node[1-4]") from None
         for name in names:
-            if not name.strip() or any(c.isspace() for c in name):
-                raise SpecError.at(entry.path, line,
-                                   "hostname %r is empty or holds spaces" % name,
-                                   "a hostname is one word passed to ssh, e.g. "
-                                   "node-1 or ann@node-1")
+            wrong = hostnames.problem(name)
+            if wrong is not None:
+                rendered_from = "" if template == name else " (from %r)" % template
+                raise SpecError.at(entry.path, line, "hostname %r%s %s" % (
+                    name, rendered_from, wrong), hostnames.HINT)
             subhosts.append(SubHost(len(subhosts), name, dict(combination),
                                     slots, entry.path, entry.line))
 
@@ -216,6 +216,11 @@ def _expand_slurm_entry(entry, slots, subhosts):
         job_id, nodes, current = slurm.nodes_of(value.items[0], launcher=launcher)
     except slurm.AllocationError as exc:
         raise SpecError.at(entry.path, value.line, "slurm: %s" % exc, exc.hint) from None
+    for name in nodes:
+        wrong = hostnames.problem(name)
+        if wrong is not None:
+            raise SpecError.at(entry.path, value.line, "slurm: node name %r %s" % (
+                name, wrong), hostnames.HINT)
     params = {k: v for k, v in entry.values.items() if k not in HOST_KEYS}
     node = slurm.Node(job_id, launcher, current, gpus="slots" in entry.values)
     if len(nodes) * job_count(entry) > MAX_SUBHOSTS - len(subhosts):

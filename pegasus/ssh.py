@@ -25,15 +25,19 @@ import stat
 import tempfile
 from typing import List, Optional, Sequence, Tuple
 
+from . import loginshell
 from .settings import SshSettings
 
-# The master runs this as its own session: the marker tells us the
-# connection is up (and the control socket listening); the login shell then
-# waits in `read` until our end of its stdin closes -- when we are done, or
-# when we die -- so a master never outlives pegasus. (`read`, a builtin,
-# costs no process on the host.)
+# The master runs this as its own session, through the same line as every
+# job (loginshell.py): `sh` first checks that the line reached it intact
+# -- a login shell that cannot run pegasus's jobs is refused here, before
+# any job goes there -- then the marker tells us the connection is up (and
+# the control socket listening); sh then waits in `read` until our end of
+# its stdin closes -- when we are done, or when we die -- so a master never
+# outlives pegasus. (`read`, a builtin, costs no process on the host.)
 MASTER_READY = "pegasus-master-ready"
-MASTER_COMMAND = "echo %s; read pegasus" % MASTER_READY
+MASTER_COMMAND = loginshell.for_any_shell(
+    loginshell.check_script() + "echo %s\nread pegasus" % MASTER_READY)
 
 FORCED = [
     # Nobody is there to type a password or a passphrase, or to answer a

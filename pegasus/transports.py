@@ -18,7 +18,7 @@ import os
 import pwd
 from typing import TYPE_CHECKING, ClassVar, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from . import slurm, ssh, wrapper
+from . import loginshell, slurm, ssh, wrapper
 from .errors import UsageError
 
 if TYPE_CHECKING:
@@ -99,6 +99,12 @@ class Transport:
     def state_says(self, lines: Sequence[str], returncode: Optional[int]) -> Optional[str]:
         """Why the allocation is over, from `state_argv`'s output; None if
         it still runs or nothing is known."""
+        return None
+
+    def login_refused(self, stdout_lines: Sequence[str], stderr_lines: Sequence[str],
+                      returncode: Optional[int]) -> Optional[str]:
+        """Whether a connection that ended before it was up was refused by
+        the host's login shell (it cannot run pegasus's jobs): why, or None."""
         return None
 
     def refused_for_now(self, stderr_lines: Sequence[str]) -> bool:
@@ -203,6 +209,9 @@ class SshTransport(Transport):
         # ssh exits 255 when the connection fails, and so does a command
         # that exits 255.
         return returncode == 255
+
+    def login_refused(self, stdout_lines, stderr_lines, returncode):
+        return loginshell.refusal(stdout_lines, stderr_lines, returncode)
 
     def refused_for_now(self, stderr_lines):
         return ssh.turned_away(stderr_lines)

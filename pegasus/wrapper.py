@@ -6,6 +6,7 @@ group when pegasus asks, or when pegasus is gone.
 
 from typing import List, Optional
 
+from . import loginshell
 from .template import shell_quote
 
 # Every job runs inside this POSIX sh wrapper, on the remote host (or
@@ -107,8 +108,12 @@ def wrapped_local(command: str, grace: float, setup: str = "",
 
 
 def wrapped_remote(command: str, grace: float) -> str:
-    """The one string ssh sends. The remote login shell (sh, bash, dash,
-    zsh, ksh: any POSIX shell) runs the wrapper itself -- one exec less per
-    job than handing it to `sh` -- and the wrapper hands `command` to
+    """The one string ssh sends: whatever the remote login shell (see
+    loginshell.py), `sh` runs the wrapper, which hands `command` to
     `sh -c` unchanged, whatever quotes or bytes it holds."""
-    return "c=%s g=%d\n%s" % (shell_quote(command), grace_tenths(grace), JOB_WRAPPER)
+    head = "c=%s g=%d\n" % (shell_quote(command), grace_tenths(grace))
+    return loginshell.line(loginshell.escape(head) + _ESCAPED_WRAPPER)
+
+
+# The same for every job: escaped once.
+_ESCAPED_WRAPPER = loginshell.escape(JOB_WRAPPER)

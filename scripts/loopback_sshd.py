@@ -22,7 +22,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 from procs import freeze_tree, kill_tree, wait_until  # beside this file
 
@@ -118,7 +118,7 @@ class LoopbackSshd:
     """One sshd on 127.0.0.1 and an ssh_config whose aliases all reach it."""
 
     def __init__(self, directory=None, aliases=8, alias_prefix="node-", max_sessions=64,
-                 max_startups=256, skip_bashrc=True):
+                 max_startups=256, skip_bashrc=True, any_user=False):
         self._own_directory = directory is None
         # Short, because callers put unix sockets (ControlPath) beside it: ~100 bytes max.
         self.directory = directory or tempfile.mkdtemp(prefix="pgsshd-", dir="/tmp")
@@ -127,6 +127,11 @@ class LoopbackSshd:
         self.max_sessions = max_sessions
         self.max_startups = max_startups
         self.skip_bashrc = skip_bashrc
+        # Other accounts may log in with the client key too (as root only: sshd
+        # reads a user's authorized keys as that user, so the file must be theirs
+        # to read); each reached by an alias of its own (add_user_alias).
+        self.any_user = any_user
+        self.user_aliases: Dict[str, str] = {}
         self.config = self._path("ssh_config")
         self.sshd_config = self._path("sshd_config")
         self.host_key = self._path("host_ed25519")
@@ -217,17 +222,33 @@ class LoopbackSshd:
         if self.port is not None:
             self._write_ssh_config()
 
+    def add_user_alias(self, name, user):
+        """A Host name that reaches this sshd as `user` (needs any_user)."""
+        self.user_aliases[name] = user
+        if self.port is not None:
+            self._write_ssh_config()
+
     # -- files -----------------------------------------------------------------------
+
+    def _authorized_keys(self):
+        if self.any_user:
+            # Readable by every account: a directory of its own, and the way to it
+            # open to traverse (0711 lists nothing; the private keys stay 0600).
+            return self._path(os.path.join("public", "authorized_keys"))
+        return self._path("authorized_keys")
 
     def _make_keys(self):
         for key in (self.host_key, self.client_key):
             if not os.path.exists(key):
                 generate_key(key)
         # Readable by every local user, in a directory they may cross: a test may
-        # log in as another user with the same key (pegasus -l).
-        write_file(self._path("authorized_keys"), read_public_key(self.client_key) + "\n",
-                   0o644)
+        # log in as another user with the same key (pegasus -l, the login shells).
+        authorized_keys = self._authorized_keys()
+        if self.any_user:
+            os.makedirs(os.path.dirname(authorized_keys), exist_ok=True)
+            os.chmod(os.path.dirname(authorized_keys), 0o755)
         os.chmod(self.directory, 0o711)
+        write_file(authorized_keys, read_public_key(self.client_key) + "\n", 0o644)
 
     def _write_sshd_config(self):
         lines = [
@@ -235,7 +256,7 @@ class LoopbackSshd:
             "Port %d" % self._chosen_port(),
             "HostKey %s" % self.host_key,
             "PidFile %s" % self._path("sshd.pid"),
-            "AuthorizedKeysFile %s" % self._path("authorized_keys"),
+            "AuthorizedKeysFile %s" % self._authorized_keys(),
             "PasswordAuthentication no",
             "KbdInteractiveAuthentication no",
             "PubkeyAuthentication yes",
@@ -269,12 +290,20 @@ class LoopbackSshd:
         self._write_ssh_config()
 
     def _write_ssh_config(self):
-        names = " ".join(self.aliases + self.extra_aliases)
-        lines = [
+        lines = self._host_block(" ".join(self.aliases + self.extra_aliases), user_name())
+        for name, user in sorted(self.user_aliases.items()):
+            lines += self._host_block(name, user)
+        # Written to a temp file and renamed: an ssh started meanwhile reads a whole file.
+        temporary = self.config + ".tmp"
+        write_file(temporary, "\n".join(lines) + "\n")
+        os.replace(temporary, self.config)
+
+    def _host_block(self, names, user):
+        return [
             "Host %s" % names,
             "    HostName %s" % LOOPBACK,
             "    Port %d" % self._chosen_port(),
-            "    User %s" % user_name(),
+            "    User %s" % user,
             "    IdentityFile %s" % self.client_key,
             "    IdentitiesOnly yes",
             # Our own known_hosts, pre-filled: strict checking passes and nothing is
@@ -286,10 +315,6 @@ class LoopbackSshd:
             "    BatchMode yes",
             "    LogLevel ERROR",
         ]
-        # Written to a temp file and renamed: an ssh started meanwhile reads a whole file.
-        temporary = self.config + ".tmp"
-        write_file(temporary, "\n".join(lines) + "\n")
-        os.replace(temporary, self.config)
 
     def _log_text(self):
         try:

@@ -106,7 +106,12 @@ CASES = [
     case("empty_entry", queue="- echo a\n-\n",
          expected=["queue.yaml:2:", "empty entry"]),
     case("hostname_with_space", hosts="- 'node 1'\n",
-         expected=["hosts.yaml:1:", "spaces"]),
+         expected=["hosts.yaml:1:", "holds ' '"]),
+    case("hostname_a_shell_would_act_on", hosts="- node-1\n- 'node-2;reboot'\n",
+         expected=["hosts.yaml:2:", "holds ';'", "%h"]),
+    case("hostname_template_rendering_a_shell_character",
+         hosts="- hostname: '{{ user }}@node-1'\n  user: 'a`id`'\n",
+         expected=["hosts.yaml:1:", "from '{{ user }}@node-1'", "holds '`'"]),
     # --- host ranges
     case("range_going_down", hosts="- node[3-1]\n",
          expected=["hosts.yaml:1:", "node[3-1]", "goes down"]),
@@ -114,6 +119,8 @@ CASES = [
          expected=["hosts.yaml:2:", "not a range", "node[01-16]"]),
     case("range_unbalanced_bracket", hosts="- node[1-3\n",
          expected=["hosts.yaml:1:", "unbalanced"]),
+    case("range_with_ambiguous_padding", hosts="- node[1-044]\n",
+         expected=["hosts.yaml:1:", "ambiguous", "[001-044] or [1-44]"]),
     # --- special keys
     case("timeout_not_a_number", queue="- command: a\n  timeout: abc\n",
          expected=["queue.yaml:2:", "'timeout'", "'abc'"]),

@@ -1,6 +1,7 @@
 """The job wrapper, run the way sshd runs it: `LOGIN_SHELL -c STRING`, with
 a pipe from pegasus on stdin. No ssh here: every POSIX login shell found on
-this machine plays the remote shell."""
+this machine plays the remote shell (csh, tcsh and fish too: sh runs the wrapper
+whatever the login shell, see loginshell.py)."""
 
 import os
 import shutil
@@ -14,7 +15,8 @@ import pytest
 
 from pegasus import wrapper
 
-SHELLS = [name for name in ("sh", "bash", "dash", "zsh", "ksh", "mksh") if shutil.which(name)]
+SHELLS = [name for name in ("sh", "bash", "dash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish")
+          if shutil.which(name)]
 
 
 SUBREAPER = os.path.join(os.path.dirname(__file__), "subreaper.py")
