@@ -48,14 +48,18 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 class Loaded:
-    """hosts.yaml and queue.yaml, read and checked as the run will use them."""
+    """hosts.yaml and queue.yaml, read and checked as the run will use them:
+    `count` jobs; the jobs themselves (`jobs`) only where the run uses them
+    (commands given after `--`, --dry-run), since a run takes from the
+    queue file itself."""
 
-    def __init__(self, settings, templates, subhosts, queue, jobs):
+    def __init__(self, settings, templates, subhosts, queue, jobs, count=None):
         self.settings = settings
         self.templates = templates
         self.subhosts = subhosts
         self.queue = queue
         self.jobs = jobs
+        self.count = len(jobs) if count is None else count
 
 
 def load(args) -> Loaded:
@@ -80,15 +84,15 @@ def load(args) -> Loaded:
     if not os.path.isdir(where):
         raise UsageError("cannot record taken jobs in %s: no directory %s" % (
             queue.consumed_path, where))
+    jobs = count = None
     if args.dry_run:
-        text = queue.read()
+        jobs = validator(queue.read(), args.queue_file)
     else:
         with queue.locked():  # what appenders left beside the queue is gathered first
-            text = queue.read()
-    jobs = validator(text, args.queue_file)
+            count = len(queue.load_locked())
     for problem in validator.take_warnings():
         _say(str(problem))
-    return Loaded(settings, templates, subhosts, queue, jobs)
+    return Loaded(settings, templates, subhosts, queue, jobs, count)
 
 
 def command_entries(args) -> list:
@@ -119,7 +123,7 @@ def run(args) -> int:
             sys.stdout.write(line + "\n")
         sys.stdout.flush()
         return EXIT_OK
-    if not loaded.jobs and not args.daemon:
+    if not loaded.count and not args.daemon:
         _say("%s is empty: nothing to run" % args.queue_file)
         return EXIT_OK
 

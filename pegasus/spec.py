@@ -280,6 +280,8 @@ _VALUE_RULES = (
 def check_job_keys(entry, problems):
     """The keys with a meaning of their own have good values, and the entry
     expands to no more than MAX_ENTRY_JOBS jobs (counted, not expanded)."""
+    if entry.bare:
+        return True  # one command, no other key
     count = job_count(entry)
     if count > MAX_ENTRY_JOBS:
         problems.append(Problem(entry.path, entry.line,
@@ -306,11 +308,14 @@ def check_job_keys(entry, problems):
 
 def expand_entry(entry):
     """One queue.yaml entry -> its jobs, in expansion order."""
-    jobs = []
+    return list(iter_jobs(entry))
+
+
+def iter_jobs(entry):
+    """The jobs of one queue.yaml entry, in expansion order, one at a time."""
     for combination in _product(entry.values):
         command = combination.pop("command")
-        jobs.append(Job(command, combination, entry.path, entry.line))
-    return jobs
+        yield Job(command, combination, entry.path, entry.line)
 
 
 def expand_queue(entries):
@@ -326,6 +331,8 @@ def expand_queue(entries):
 
 
 def job_count(entry):
+    if entry.bare:
+        return 1
     count = 1
     for value in entry.values.values():
         count *= len(value.items)
