@@ -139,7 +139,7 @@ def test_badly_shaped_entry_is_an_error_at_its_line(text, line, words):
 
 def streamed(text, main_key="command", instead=()):
     """What stream_entries gives: (entries, problems), or the SpecError it raises."""
-    problems = []
+    problems: list = []
     try:
         found = list(yamlfile.stream_entries(text, "q.yaml", main_key, problems, instead))
     except SpecError as exc:
