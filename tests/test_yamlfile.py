@@ -211,6 +211,28 @@ def test_an_anchor_after_many_entries_reads_every_entry_once_in_order():
 
 # --- canonical emitter ---------------------------------------------------------------
 
+SAFE_RANGES = [(0x20, 0x7e), (0xa0, 0x2027), (0x202a, 0xd7ff), (0xe000, 0xfefe),
+               (0xff00, 0xfffd), (0x10000, 0x10ffff)]
+
+
+def test_characters_written_as_they_are_are_the_printable_ones_yaml_keeps():
+    safe = "".join("".join(map(chr, range(low, high + 1))) for low, high in SAFE_RANGES)
+    assert canonical._SINGLE.fullmatch(safe + "\t")
+    assert canonical._BLOCK.fullmatch(safe + "\t\n")
+    assert canonical._PLAIN.fullmatch("a" + safe)
+    unsafe: list = []
+    end = 0
+    for low, high in SAFE_RANGES + [(0x110000, 0x110000)]:
+        unsafe.extend(range(end, low))
+        end = high + 1
+    assert len(unsafe) == 0x110000 - len(safe)
+    for code in unsafe:
+        char = chr(code)
+        assert (canonical._SINGLE.fullmatch(char) is None) == (char != "\t"), hex(code)
+        assert (canonical._BLOCK.fullmatch(char) is None) == (char not in "\t\n"), hex(code)
+        assert canonical._PLAIN.fullmatch("a" + char) is None, hex(code)
+
+
 @pytest.mark.parametrize("text", [
     "echo hi", "python train.py --lr 0.1", "a:b", "08", "on", "~", "1e-4", "x#y",
     "ls -la /tmp", "echo 'quoted'", 'say "hi"', "a, b", "a]", "ü",
