@@ -25,7 +25,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     for note in args.notes:
         _say("note: " + note)
     try:
-        return MODES[args.mode](args)
+        return _modes()[args.mode](args)
     except SpecError as exc:
         for problem in exc.problems:
             _say(str(problem))
@@ -127,7 +127,6 @@ def run(args) -> int:
         _say("%s is empty: nothing to run" % args.queue_file)
         return EXIT_OK
 
-    from .queuefile import LiveQueue
     from .report import print_summary
     from .runner import Runner
     from .sources import MemoryQueue, QueueSource
@@ -137,6 +136,7 @@ def run(args) -> int:
     if loaded.queue is None:
         source = MemoryQueue(list(loaded.jobs.jobs()))
     else:
+        from .queuefile import LiveQueue
         source = LiveQueue(loaded.queue)
     runner = Runner(loaded.settings, loaded.subhosts, source, loaded.templates,
                     handlers.fanout)
@@ -214,11 +214,10 @@ def status(args) -> int:
 
 
 def _modes() -> Dict[str, Callable[..., int]]:
+    """What runs each mode (asked once a mode is known: `--help` and
+    `--version` import nothing more than the command line needs)."""
     from .policy import POLICIES
     modes: Dict[str, Callable[..., int]] = {name: run for name in POLICIES}
     modes["lock"] = lock
     modes["status"] = status
     return modes
-
-
-MODES = _modes()

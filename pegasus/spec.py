@@ -11,7 +11,7 @@ first key varying slowest:
 import itertools
 import math
 
-from . import nodeset, slurm
+from . import nodeset
 from .errors import Problem, SpecError
 from .template import Where
 from .canonical import dump_entry
@@ -207,6 +207,7 @@ def _expand_host_entry(entry, slots, templates, subhosts):
 def _expand_slurm_entry(entry, slots, subhosts):
     """`- slurm: current` (or a job id): one sub-host per node of the
     allocation (the nodes varying slowest), times the entry's parameters."""
+    from . import slurm
     value = entry.values["slurm"]
     launcher = _one_of(entry, "launcher", slurm.LAUNCHERS, slurm.SRUN)
     if value.is_list:

@@ -25,6 +25,7 @@ from .. import canonical, events, yamlfile
 from ..errors import SpecError
 from ..fsutil import open_file, resolve
 from ..queuetext import Candidates, append_bottom, insert_top, scan_head, splice
+from ..sources import Changed
 from ..spec import Job
 from ..validate import validate_text
 from .appends import Appends, read_bytes
@@ -41,7 +42,7 @@ LOCK_SUFFIX = ".lock"
 Choose = Callable[[List[Job]], int]
 
 
-class QueueChanged(Exception):
+class QueueChanged(Changed):
     """queue.yaml was changed by a writer that does not take the lock (an
     editor, `>>`) while we were taking from it: nothing was taken; try
     again."""

@@ -7,7 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from procs import children_of, processes_mentioning, stop_process, wait_until
 
@@ -33,12 +33,14 @@ class Row:
     Rows with a group (the fan-out cases) go to a table of their own, where
     each is compared with the fastest peer (a row with peer=True) of its
     group; per_job is then per `unit` (host, command), and memory is
-    pegasus's peak (a benchlib.memory.Memory, or None)."""
+    pegasus's peak (a benchlib.memory.Memory, or None). `values` holds other
+    numbers of the row (e.g. a median CPU time) for its case's targets."""
 
     def __init__(self, key: str, label: str, seconds: Optional[float] = None,
                  per_job: Optional[float] = None, vs_limit: bool = True, note: str = "",
                  failed: bool = False, unit: str = "job", group: Optional[str] = None,
-                 peer: bool = False, memory: Any = None) -> None:
+                 peer: bool = False, memory: Any = None,
+                 values: Optional[Dict[str, float]] = None) -> None:
         self.key = key
         self.label = label
         self.seconds = seconds
@@ -50,6 +52,7 @@ class Row:
         self.group = group
         self.peer = peer
         self.memory = memory
+        self.values = values or {}
 
 
 class Timed:
