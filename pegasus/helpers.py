@@ -29,6 +29,7 @@ from typing import Callable, FrozenSet, Optional
 
 from . import template_inflector as inflector
 from . import template_json
+from .quoting import shell_quote
 from .template_runtime import (RUST_WHITESPACE, Frame, HelperProblem, Missing, Undefined,
                                render_value, truthy)
 
@@ -117,13 +118,6 @@ def json_equal(left, right) -> bool:
 
 
 # -- string helpers -------------------------------------------------------------------
-
-def shell_quote(word: str) -> str:
-    """POSIX single-quoting: the result is one word for any sh."""
-    if word and re.fullmatch(r"[A-Za-z0-9_@%+=:,./-]+", word):
-        return word
-    return "'" + word.replace("'", "'\\''") + "'"
-
 
 def _default(argument, fallback):
     if isinstance(argument, Missing) or argument is None or argument == "":

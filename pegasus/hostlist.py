@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 from typing import List
 
-from . import hostnames, nodeset, slurm
+from . import hostnames, nodeset
 from .errors import SpecError, UsageError
 from .spec import MAX_SUBHOSTS, SubHost, load_hosts
 
@@ -102,6 +102,7 @@ def load_subhosts(args, templates) -> list:
 
 def _allocation(where: str) -> list:
     """One sub-host per node of the allocation, each run with srun."""
+    from . import slurm
     try:
         job_id, nodes, current = slurm.nodes_of(where)
     except slurm.AllocationError as exc:

@@ -41,7 +41,7 @@ def _main(argv: Optional[List[str]]) -> int:
         args = cli.parse_args(argv)
         for note in args.notes:
             _say("note: " + note)
-        return MODES[args.mode](args)
+        return _modes()[args.mode](args)
     except SpecError as exc:
         for problem in exc.problems:
             _say(str(problem))
@@ -109,14 +109,18 @@ def _settle_streams() -> None:
 
 
 class Loaded:
-    """hosts.yaml and queue.yaml, read and checked as the run will use them."""
+    """hosts.yaml and queue.yaml, read and checked as the run will use them:
+    `count` jobs; the jobs themselves (`jobs`) only where the run uses them
+    (commands given after `--`, --dry-run), since a run takes from the
+    queue file itself."""
 
-    def __init__(self, settings, templates, subhosts, queue, jobs):
+    def __init__(self, settings, templates, subhosts, queue, jobs, count=None):
         self.settings = settings
         self.templates = templates
         self.subhosts = subhosts
         self.queue = queue
         self.jobs = jobs
+        self.count = len(jobs) if count is None else count
 
 
 def load(args) -> Loaded:
@@ -142,19 +146,20 @@ def load(args) -> Loaded:
     if not os.path.isdir(where):
         raise UsageError("cannot record taken jobs in %s: no directory %s" % (
             queue.consumed_path, where))
+    jobs = count = None
     if args.dry_run:
-        text = queue.read()   # nothing beside the queue is read or written
+        # nothing beside the queue is read or written
+        jobs = validator(queue.read(), args.queue_file)
     else:
         # Files beside the queue that are not the user's are refused before
         # anything is read or written there (fsutil, queuefile/statedir.py).
         queue.verify()
         check_files(None if args.joblog == "-" else args.joblog, args.log_dir)
         with queue.locked():  # what appenders left beside the queue is gathered first
-            text = queue.read()
-    jobs = validator(text, args.queue_file)
+            count = len(queue.load_locked())
     for problem in validator.take_warnings():
         _say(str(problem))
-    return Loaded(settings, templates, subhosts, queue, jobs)
+    return Loaded(settings, templates, subhosts, queue, jobs, count)
 
 
 def command_entries(args) -> list:
@@ -189,11 +194,10 @@ def run(args) -> int:
                 chunk = []
         write_all(sys.stdout, "".join(chunk))
         return EXIT_OK
-    if not loaded.jobs and not args.daemon:
+    if not loaded.count and not args.daemon:
         _say("%s is empty: nothing to run" % args.queue_file)
         return EXIT_OK
 
-    from .queuefile import LiveQueue
     from .report import print_summary
     from .runner import Runner
     from .sources import MemoryQueue, QueueSource
@@ -204,6 +208,7 @@ def run(args) -> int:
     if loaded.queue is None:
         source = MemoryQueue(list(loaded.jobs.jobs()))
     else:
+        from .queuefile import LiveQueue
         source = LiveQueue(loaded.queue)
     runner = Runner(loaded.settings, loaded.subhosts, source, loaded.templates,
                     handlers.fanout)
@@ -308,12 +313,11 @@ def status(args) -> int:
 
 
 def _modes() -> Dict[str, Callable[..., int]]:
+    """What runs each mode (asked once a mode is known: `--help` and
+    `--version` import nothing more than the command line needs)."""
     from .policy import POLICIES
     modes: Dict[str, Callable[..., int]] = {name: run for name in POLICIES}
     modes["lock"] = lock
     modes["add"] = add
     modes["status"] = status
     return modes
-
-
-MODES = _modes()

@@ -11,18 +11,20 @@ is parsed.
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence, Tuple
+import itertools
+from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import yaml
 
 from . import yamlfile
 from .errors import SpecError
-from .spec import Job, check_job_keys, expand_entry, job_count
+from .spec import Job, check_job_keys, iter_jobs, job_count
 
 
 def _head_loader(text):
     """A loader that composes one node at a time, on libyaml's events when
-    PyYAML has them."""
+    PyYAML has them. libyaml reads the text a piece at a time, so that a
+    take from a big file reads (and copies) little more than its head."""
     from yaml.composer import Composer
     from yaml.resolver import Resolver
     parser: Any = getattr(getattr(yaml, "_yaml", None), "CParser", None)
@@ -32,7 +34,7 @@ def _head_loader(text):
                 parser.__init__(self, stream)
                 Composer.__init__(self)
                 Resolver.__init__(self)
-        return Loader(text)
+        return Loader(yamlfile.Pieces(text))
     return yaml.SafeLoader(text)
 
 
@@ -181,7 +183,7 @@ def _scan_items(loader, head: Head, text: str, path: str, want: int) -> None:
         previous_end = end_index
 
 
-def splice(text: str, head: Head, taken_items: int, rest_jobs: Sequence[Job]) -> str:
+def splice(text: str, head: Head, taken_items: int, rest_jobs: Iterable[Job]) -> str:
     """The new text of queue.yaml: the first `taken_items` entries of `head`
     removed, `rest_jobs` (what is left of the last one) in their place."""
     if taken_items == 0:
@@ -246,31 +248,33 @@ def append_bottom(text: str, head: Head, items_text: str) -> str:
 
 
 class Candidates:
-    """The jobs at the top of the queue, in order, from the first entries
-    (each expanded), as offered to a take."""
+    """The jobs at the top of the queue, in order, from the first entries,
+    as offered to a take: no more than `limit` of them are made, however
+    many an entry expands to."""
 
-    __slots__ = ("expansions", "jobs")
+    __slots__ = ("entries", "jobs")
 
     def __init__(self, entries: Sequence, limit: int):
-        self.expansions: List[List[Job]] = []
+        self.entries: List[Any] = []
         self.jobs: List[Job] = []
         for entry in entries:
             if len(self.jobs) >= limit:
                 break
-            expanded = expand_entry(entry)
-            self.expansions.append(expanded)
-            self.jobs.extend(expanded[:limit - len(self.jobs)])
+            self.entries.append(entry)
+            self.jobs.extend(itertools.islice(iter_jobs(entry), limit - len(self.jobs)))
 
-    def split(self, count: int) -> Tuple[int, List[Job]]:
+    def split(self, count: int) -> Tuple[int, Iterator[Job]]:
         """Taking the first `count` jobs: how many entries are used (fully or
-        partly), and the jobs left of the last one used."""
+        partly), and the jobs left of the last one used (made one at a time,
+        as they are written back)."""
         used = 0
         left = count
-        for expanded in self.expansions:
+        for entry in self.entries:
             if left <= 0:
                 break
             used += 1
-            if left < len(expanded):
-                return used, expanded[left:]
-            left -= len(expanded)
-        return used, []
+            jobs = job_count(entry)
+            if left < jobs:
+                return used, itertools.islice(iter_jobs(entry), left, None)
+            left -= jobs
+        return used, iter(())

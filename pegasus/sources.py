@@ -18,9 +18,14 @@ class Busy(Exception):
     """The source is locked by someone else right now: try again soon."""
 
 
+class Changed(Exception):
+    """The source changed under a take (queue.yaml rewritten meanwhile by a
+    writer that does not take the lock): nothing was taken; try again."""
+
+
 class QueueSource:
     """The interface; every method may raise Busy, SpecError (the source is
-    invalid) or OSError."""
+    invalid) or OSError; `take`, also Changed."""
 
     name = "?"
 

@@ -11,7 +11,7 @@ first key varying slowest:
 import itertools
 import math
 
-from . import hostnames, nodeset, slurm
+from . import hostnames, nodeset
 from .errors import Problem, SpecError
 from .template import Where
 from .canonical import dump_entry
@@ -207,6 +207,7 @@ def _expand_host_entry(entry, slots, templates, subhosts):
 def _expand_slurm_entry(entry, slots, subhosts):
     """`- slurm: current` (or a job id): one sub-host per node of the
     allocation (the nodes varying slowest), times the entry's parameters."""
+    from . import slurm
     value = entry.values["slurm"]
     launcher = _one_of(entry, "launcher", slurm.LAUNCHERS, slurm.SRUN)
     if value.is_list:
@@ -285,6 +286,8 @@ _VALUE_RULES = (
 def check_job_keys(entry, problems):
     """The keys with a meaning of their own have good values, and the entry
     expands to no more than MAX_ENTRY_JOBS jobs (counted, not expanded)."""
+    if entry.bare:
+        return True  # one command, no other key
     count = job_count(entry)
     if count > MAX_ENTRY_JOBS:
         problems.append(Problem(entry.path, entry.line,
@@ -311,11 +314,14 @@ def check_job_keys(entry, problems):
 
 def expand_entry(entry):
     """One queue.yaml entry -> its jobs, in expansion order."""
-    jobs = []
+    return list(iter_jobs(entry))
+
+
+def iter_jobs(entry):
+    """The jobs of one queue.yaml entry, in expansion order, one at a time."""
     for combination in _product(entry.values):
         command = combination.pop("command")
-        jobs.append(Job(command, combination, entry.path, entry.line))
-    return jobs
+        yield Job(command, combination, entry.path, entry.line)
 
 
 def expand_queue(entries):
@@ -331,6 +337,8 @@ def expand_queue(entries):
 
 
 def job_count(entry):
+    if entry.bare:
+        return 1
     count = 1
     for value in entry.values.values():
         count *= len(value.items)

@@ -18,7 +18,7 @@ from typing import Callable, Hashable, List, Optional
 from . import events
 from .errors import LockError, PegasusError, SpecError
 from .fsutil import UnsafePath
-from .sources import Busy, QueueSource
+from .sources import Busy, Changed, QueueSource
 
 POLL_INTERVAL = 0.5        # daemon mode: how often an idle runner looks at the queue
 LOCK_RETRY = 0.05          # queue lock busy (someone is editing): try again soon
@@ -31,8 +31,6 @@ class Taker:
 
     def __init__(self, loop, source: QueueSource, policy, handler: events.Handler,
                  daemon: bool, start: Callable, busy: Callable[[], bool]):
-        from .queuefile import QueueChanged  # the live file's own signal
-        self._changed = QueueChanged
         self.loop = loop
         self.source = source
         self.policy = policy
@@ -239,7 +237,7 @@ class Taker:
 
         try:
             jobs = self.source.take(want, choose)
-        except (self._changed, SpecError, OSError, UnsafePath) as exc:
+        except (Changed, SpecError, OSError, UnsafePath) as exc:
             self._release(chosen)
             self._take_failed(exc)
             return
@@ -266,7 +264,7 @@ class Taker:
                 self.policy.release(place)
 
     def _take_failed(self, exc: Exception) -> None:
-        if isinstance(exc, self._changed):
+        if isinstance(exc, Changed):
             self.loop.call_later(LOCK_RETRY, self.pump)
         elif isinstance(exc, SpecError):
             self._broken(str(exc))

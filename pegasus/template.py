@@ -9,8 +9,9 @@ ever compiles the canonical form written back from that syntax tree
 and hex-encoded tokens.
 
 pybars3 takes about half a second to import, so it is imported only when a
-template actually contains `{{` and is rendered. As in Handlebars, `\{{...}}`
-is literal text.
+template actually contains `{{` and is rendered; our own grammar and the
+helpers, only once a template is parsed (a run whose commands hold no `{{`
+loads neither). As in Handlebars, `\{{...}}` is literal text.
 """
 
 from __future__ import annotations
@@ -19,14 +20,9 @@ import re
 from typing import Dict, FrozenSet, Optional
 
 from .errors import Problem, TemplateError
-from .helpers import BLOCK_HELPER_NAMES, HELPER_NAMES, LEFT_OUT, SPECS, shell_quote
-from .template_emit import canonical, root_variables, sections
-from .template_runtime import (Frame, HelperProblem, Undefined, ensure_scope, helper_missing,
-                               prepare, resolve, resolve_subexpr)
-from .template_syntax import (SYNTAX_HINT, ElseChain, SyntaxTrouble, UnknownHelper, WrongArity,
-                              parse)
+from .quoting import shell_quote
 
-__all__ = ["HELPER_NAMES", "Templates", "Where", "is_template", "shell_quote"]
+__all__ = ["Templates", "Where", "is_template", "shell_quote"]
 
 # The only text pybars3 is given: tags of names, tokens, spaces, parentheses.
 _SAFE_SHAPE = re.compile(r"(?:\{\{[A-Za-z0-9_@.=() #/-]*\}\})*")
@@ -45,6 +41,13 @@ class Where:
         self.path = path
         self.line = line
         self.what = what
+
+
+def parse(source: str):
+    """Our grammar's syntax tree of `source` (template_syntax.parse, loaded
+    with the first template)."""
+    from .template_syntax import parse as parse_syntax
+    return parse_syntax(source)
 
 
 def _excerpt(source: str, limit: int = 60) -> str:
@@ -78,6 +81,8 @@ class _Parsed:
     __slots__ = ("nodes", "failure", "canonical", "constants", "variables", "sections")
 
     def __init__(self, source: str):
+        from .template_emit import root_variables
+        from .template_syntax import ElseChain, SyntaxTrouble, UnknownHelper, WrongArity
         self.nodes = None
         self.failure: Optional[Exception] = None
         self.canonical: Optional[str] = None
@@ -97,6 +102,7 @@ class _Parsed:
             self.failure = SyntaxTrouble("it cannot be read (%s: %s)" % (
                 type(exc).__name__, exc), 0, "please report this template")
             return
+        from .template_emit import sections
         self.variables = root_variables(self.nodes)
         self.sections = sections(self.nodes)
 
@@ -105,6 +111,8 @@ _LEFT_OUT_WHY = {"assign": "it sets a variable from inside a template"}
 
 
 def _failure_problem(source: str, where: Where, failure: Exception) -> Problem:
+    from .helpers import HELPER_NAMES, LEFT_OUT
+    from .template_syntax import SYNTAX_HINT, ElseChain, SyntaxTrouble, UnknownHelper, WrongArity
     template = "the %s template '%s'" % (where.what, _excerpt(source))
     if isinstance(failure, UnknownHelper) and failure.name in LEFT_OUT:
         return Problem(where.path, where.line,
@@ -171,6 +179,8 @@ class Templates:
         return self._parse(source, where).variables
 
     def _function(self, source: str, parsed: _Parsed, where: Where):
+        from .template_emit import canonical
+        from .template_runtime import ensure_scope, prepare, resolve, resolve_subexpr
         if parsed.canonical is None:
             assert parsed.nodes is not None
             shape, constants = canonical(parsed.nodes)
@@ -202,6 +212,8 @@ class Templates:
 
     def _pybars_helpers(self) -> dict:
         if self._helpers is None:
+            from .helpers import SPECS
+            from .template_runtime import helper_missing
             helpers = {name: spec.pybars() for name, spec in SPECS.items()}
             helpers["helperMissing"] = helper_missing
             helpers["blockHelperMissing"] = helper_missing
@@ -216,6 +228,7 @@ class Templates:
         """
         if not is_template(source):
             return source
+        from .template_runtime import Frame, HelperProblem, Undefined
         parsed = self._parse(source, where)
         function = self._function(source, parsed, where)
         try:
@@ -242,6 +255,7 @@ class Templates:
         """`name` is not defined: printed, given to a helper, or (`block`)
         opened by `{{#each}}`, `{{#with}}` or a `section` such as
         `{{#name}}`."""
+        from .helpers import BLOCK_HELPER_NAMES
         known = ", ".join(sorted(values)) or "none"
         template = "the %s template '%s'" % (where.what, _excerpt(source))
         hint = "define '%s' in this entry or in hosts.yaml; variables here: %s" % (name, known)

@@ -229,11 +229,13 @@ class SrunTransport(Transport):
     slurm.py for the command line and for why srun is never signalled).
     No connection to open: the node list comes from the allocation itself,
     and a node that has left it says so at its first step (it is then lost,
-    `lost_by`), so no check beforehand would save anything."""
+    `lost_by`), so no check beforehand would save anything. (slurm.py is
+    imported by the methods: a run without Slurm does not load it.)"""
 
     kind = "srun"
 
     def __init__(self, host, settings):
+        from . import slurm
         super().__init__(host, settings)
         self.node: slurm.Node = host.slurm
         self.messages = slurm.StepMessages(self.node.job_id, host.hostname)
@@ -241,15 +243,18 @@ class SrunTransport(Transport):
 
     @property
     def sessions(self):
+        from . import slurm
         return slurm.STEPS_PER_NODE
 
     def job_argv(self, command, control_path, slots=None):
+        from . import slurm
         devices = ",".join(str(i) for i in slots or [0]) if self.node.gpus else ""
         wrapped = wrapper.wrapped_local(command, self.settings.kill_grace,
                                         slurm.GPU_SETUP, devices)
         return slurm.srun_argv(self.node.job_id, self.host.hostname, wrapped)
 
     def job_env(self, environ):
+        from . import slurm
         if self._env is None or self._env[0] is not environ:
             self._env = (environ, slurm.step_environment(environ, self.node))
         return self._env[1]

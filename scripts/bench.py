@@ -3,7 +3,7 @@
 
 Everything runs against a private sshd on 127.0.0.1 (scripts/loopback_sshd.py)
 whose ssh_config names the aliases node-1..node-N; nothing leaves the machine.
-`--help` lists the cases, (a) to (h), with what each measures.
+`--help` lists the cases, (a) to (k), with what each measures.
 
     scripts/bench.py                 # best of 3, 400 jobs, 8 hosts
     scripts/bench.py --quick         # one run, 100 jobs, no 100,000-entry queue

@@ -259,3 +259,25 @@ def test_good_input_passes_the_same_check(tmp_path):
     result = run_pegasus(tmp_path, "q", "--dry-run", "-Q", "queue.yaml", "-H", "hosts.yaml")
     assert result.returncode == 0, result.stderr
     assert "echo hi" in result.stdout
+
+
+BIG = 100000   # entries before the bad one: a big queue is checked whole, all the same
+
+
+@pytest.mark.parametrize("tail, expected", [
+    ("- command: x\n  timeout: soon\n", ["queue.yaml:%d:" % (BIG + 3), "'timeout'"]),
+    ("- echo {{ lr }}\n", ["queue.yaml:%d:" % (BIG + 2), "'lr'", "not defined"]),
+    ("- 'echo unclosed\n", ["queue.yaml:%d:" % (BIG + 2), "not closed"]),
+    ("- gpu: 1\n", ["queue.yaml:%d:" % (BIG + 2), "no 'command' key"]),
+], ids=["special_key", "template", "yaml_syntax", "shape"])
+def test_a_bad_entry_at_the_end_of_a_big_queue_is_refused_before_anything_is_taken(
+        tmp_path, tail, expected):
+    text = "# a big queue\n" + "".join("- echo %d\n" % n for n in range(BIG)) + tail
+    put(tmp_path / "queue.yaml", text)
+    result = run_pegasus(tmp_path, "q", "-w", "localhost", "-Q", "queue.yaml")
+    assert result.returncode == 2, result.stderr
+    for words in expected:
+        assert words in result.stderr
+    with open(tmp_path / "queue.yaml") as stream:
+        assert stream.read() == text
+    assert not os.path.exists(tmp_path / "consumed.yaml")

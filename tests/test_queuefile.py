@@ -450,6 +450,38 @@ def test_large_queue_is_validated_once_while_only_this_object_writes_it(tmp_path
     assert read(queue.path).endswith("- echo 9999\n- added by hand\n")
 
 
+def test_a_runner_checks_its_queue_once_before_its_first_take(tmp_path, monkeypatch):
+    from pegasus import cli, main, validate
+    calls = []
+    original = validate.QueueValidator.__call__
+
+    def counting(self, text, path):
+        calls.append(path)
+        return original(self, text, path)
+
+    monkeypatch.setattr(validate.QueueValidator, "__call__", counting)
+    path = tmp_path / "queue.yaml"
+    write(path, "".join("- echo %d\n" % number for number in range(1000)))
+    loaded = main.load(cli.parse_args(["q", "-w", "localhost", "-Q", str(path)]))
+    assert len(calls) == 1
+    assert commands(take(loaded.queue, 2)) == ["echo 0", "echo 1"]
+    assert len(calls) == 1, "the first take checked the whole file again"
+    assert loaded.queue.left == 998
+
+
+def test_an_entry_of_the_most_jobs_goes_back_whole_after_one_take(tmp_path):
+    text = "# before\n- command: run {{ a }} {{ b }}\n  a: [%s]\n  b: [%s]\n- after\n" % (
+        ", ".join(str(n) for n in range(1000)), ", ".join(str(n) for n in range(100)))
+    queue = make_queue(tmp_path, text)
+    [job] = take(queue)
+    assert (job.command, job.params) == ("run {{ a }} {{ b }}", {"a": "0", "b": "0"})
+    left = read(queue.path)
+    assert left.startswith("# before\n- command: run {{ a }} {{ b }}\n  a: 0\n  b: 1\n")
+    assert left.endswith("- command: run {{ a }} {{ b }}\n  a: 999\n  b: 99\n- after\n")
+    assert left.count("- command: ") == 99999
+    assert len(validate_text(left, "queue.yaml")) == 100000
+
+
 def test_taking_from_a_large_queue_parses_only_its_head(tmp_path, monkeypatch):
     text = "".join("- echo %d\n" % number for number in range(10000))
     queue = make_queue(tmp_path, text)

@@ -114,3 +114,15 @@ def test_bench_targets_come_from_the_rows_of_the_cases_that_ran():
             Row("e10000", "(e)", 0.006, 0.006, vs_limit=False)]
     found = {label: met for label, _, _, met in bench.targets(rows)}
     assert found == {"(b)/(a)": True, "(e) median take @10,000": False}
+
+
+def test_bench_big_queue_and_start_up_targets_read_the_medians_of_their_rows():
+    rows = [Row("j1000", "(j)", 0.5, vs_limit=False, values={"cpu": 0.4, "rss_mb": 34.0}),
+            Row("j100000", "(j)", 1.2, vs_limit=False, values={"cpu": 1.0, "rss_mb": 61.0}),
+            Row("k-python", "(k)", 0.02, vs_limit=False, values={"cpu": 0.01}),
+            Row("k-help", "(k)", 0.05, vs_limit=False, values={"cpu": 0.04})]
+    found = {label: (value, met) for label, value, _, met in bench.targets(rows)}
+    assert found["(j) first job @100,000 entries"] == ("1.20 s", True)
+    assert found["(j) peak RSS @100,000 entries"] == ("61.0 MB", False)
+    assert found["(j) first job, 100,000 / 1,000 entries"] == ("2.40x (CPU 2.50x)", None)
+    assert found["(k) --help / python -c pass, CPU"] == ("4.0x (+30 ms)", None)

@@ -157,7 +157,103 @@ def test_anchors_and_aliases_of_values_and_lists_are_read():
     assert job.params == {"<<": "1"}
 
 
+# --- one entry at a time ----------------------------------------------------------------
+
+def streamed(text, main_key="command", instead=()):
+    """What stream_entries gives: (entries, problems), or the SpecError it raises."""
+    problems: list = []
+    try:
+        found = list(yamlfile.stream_entries(text, "q.yaml", main_key, problems, instead))
+    except SpecError as exc:
+        return str(exc)
+    return [shape(entry) for entry in found], [str(problem) for problem in problems]
+
+
+def whole(text, main_key="command", instead=()):
+    """What reading the whole tree gives: (entries, []), the problems of the
+    entries as (None, problems), or the message of an error of the file."""
+    try:
+        found = yamlfile.entries(yamlfile.compose(text, "q.yaml"), "q.yaml", main_key, instead)
+    except SpecError as exc:
+        if "YAML" in str(exc) or "top level" in str(exc):
+            return str(exc)
+        return None, [str(problem) for problem in exc.problems]
+    return [shape(entry) for entry in found], []
+
+
+def shape(entry):
+    return (entry.path, entry.line, entry.bare,
+            [(key, value.items, value.is_list, value.line) for key, value in entry.values.items()])
+
+
+def assert_read_alike(text, main_key="command", instead=()):
+    expected = whole(text, main_key, instead)
+    got = streamed(text, main_key, instead)
+    if isinstance(expected, tuple) and expected[0] is None:
+        assert got[1] == expected[1]   # the good entries go on to be checked too
+    else:
+        assert got == expected
+
+
+@pytest.mark.parametrize("text", [
+    "", "# only a comment\n", "[]\n", "~\n", "--- []\n", "- a\n- 'b'\n- \"c\\td\"\n",
+    "- |\n  block\n  lines\n- >\n  folded\n  text\n",
+    "- command: a {{ x }}\n  x: [1, 2]\n  y: z\n- plain\n",
+    "  - indented\n  - list\n",
+    "[a, b, {command: c, x: 1}]\n",
+    "- a\n- &first b\n- *first\n- c\n",                  # anchors: read whole
+    "- a\n- command: x\n  y: &v [1, 2]\n  z: *v\n",
+    "&root\n- a\n",
+    "command: x\n", "just text\n",                        # not a list
+    "- a\n---\n- b\n",                                   # two documents
+    "- a\n- b\n- 'c\n",                                  # syntax error at the end
+    "- a\n- *nowhere\n",
+    "- a\n- gpu: 1\n- ''\n- [x]\n- command: a\n  x: {a: 1}\n- \"n\\0ul\"\n",
+    "- command: a\n  command: b\n- echo a: b\n- command: [a, ' ']\n",
+    "- !!str tagged\n- !!int 08\n- on\n- 1e-4\n",
+    "- " + "[" * 999 + "]" * 999 + "\n",                  # as deep as libyaml goes
+])
+def test_reading_one_entry_at_a_time_gives_what_reading_the_whole_tree_gives(text):
+    assert_read_alike(text)
+
+
+def test_hosts_entries_read_one_at_a_time_too():
+    assert_read_alike("- node-1\n- hostname: [a, b]\n  gpu: 0\n- slurm: current\n",
+                      "hostname", ("slurm",))
+    assert_read_alike("- node-1\n- hostname: a\n  slurm: current\n", "hostname", ("slurm",))
+
+
+def test_an_anchor_after_many_entries_reads_every_entry_once_in_order():
+    text = "".join("- echo %d\n" % n for n in range(500)) + "- &a x\n- *a\n- last\n"
+    entries, problems = streamed(text)
+    assert problems == []
+    assert [values[0][1] for *_, values in entries] == (
+        [["echo %d" % n] for n in range(500)] + [["x"], ["x"], ["last"]])
+
+
 # --- canonical emitter ---------------------------------------------------------------
+
+SAFE_RANGES = [(0x20, 0x7e), (0xa0, 0x2027), (0x202a, 0xd7ff), (0xe000, 0xfefe),
+               (0xff00, 0xfffd), (0x10000, 0x10ffff)]
+
+
+def test_characters_written_as_they_are_are_the_printable_ones_yaml_keeps():
+    safe = "".join("".join(map(chr, range(low, high + 1))) for low, high in SAFE_RANGES)
+    assert canonical._SINGLE.fullmatch(safe + "\t")
+    assert canonical._BLOCK.fullmatch(safe + "\t\n")
+    assert canonical._PLAIN.fullmatch("a" + safe)
+    unsafe: list = []
+    end = 0
+    for low, high in SAFE_RANGES + [(0x110000, 0x110000)]:
+        unsafe.extend(range(end, low))
+        end = high + 1
+    assert len(unsafe) == 0x110000 - len(safe)
+    for code in unsafe:
+        char = chr(code)
+        assert (canonical._SINGLE.fullmatch(char) is None) == (char != "\t"), hex(code)
+        assert (canonical._BLOCK.fullmatch(char) is None) == (char not in "\t\n"), hex(code)
+        assert canonical._PLAIN.fullmatch("a" + char) is None, hex(code)
+
 
 @pytest.mark.parametrize("text", [
     "echo hi", "python train.py --lr 0.1", "a:b", "08", "on", "~", "1e-4", "x#y",
@@ -229,3 +325,9 @@ def test_canonical_entry_reads_back_as_the_same_job(command, params, column):
 def test_several_canonical_entries_read_back_in_order(pairs):
     text = "".join(Job(command, params).canonical() for command, params in pairs)
     assert [(job.command, job.params) for job in read_jobs(text)] == pairs
+
+
+@settings(max_examples=100, deadline=None, database=None)
+@given(st.lists(st.tuples(COMMAND, PARAMS), min_size=1, max_size=4))
+def test_canonical_entries_read_alike_one_at_a_time(pairs):
+    assert_read_alike("".join(Job(command, params).canonical() for command, params in pairs))

@@ -25,6 +25,7 @@ from .. import canonical, events, yamlfile
 from ..errors import SpecError
 from ..fsutil import check_writable, open_file, resolve
 from ..queuetext import Candidates, append_bottom, insert_top, scan_head, splice
+from ..sources import Changed
 from ..spec import Job
 from ..validate import validate_text
 from .appends import Appends, read_bytes
@@ -41,7 +42,7 @@ LOCK_SUFFIX = ".lock"
 Choose = Callable[[List[Job]], int]
 
 
-class QueueChanged(Exception):
+class QueueChanged(Changed):
     """queue.yaml was changed by a writer that does not take the lock (an
     editor, `>>`) while we were taking from it: nothing was taken; try
     again."""
@@ -72,7 +73,7 @@ class QueueFile:
         self.notices: List[events.Notice] = []   # for whoever shows them
         self.left: Optional[int] = None          # jobs in the queue, as far as known
         self._trusted: Optional[bytes] = None    # digest of the last text known valid
-        self._trusted_stat = None                # stat_key of queue.yaml as we last wrote it
+        self._trusted_stat: Optional[tuple] = None   # stat_key of queue.yaml as we last wrote it
         self._lock = QueueLock(self.lock_path, first=self._locked, owned_by=self._not_yours)
         self.appends = Appends(self.path, self.target, self.state, self.replacer,
                                self.notices)
@@ -160,6 +161,25 @@ class QueueFile:
                 self.notices.append(events.QueueWarning(str(problem)))
         self._trusted_stat = stat
 
+    def load_locked(self):
+        """Read and check queue.yaml as a runner starts (the caller holds the
+        lock): what the validator made of it. The file is then known good,
+        so that the first take does not check it again."""
+        try:
+            data, info = self._read_bytes()
+        except SpecError:
+            info = None
+        if info is None:
+            self.read()  # says why it cannot be read
+            raise SpecError.at(self.path, None, "no such file")
+        text = yamlfile.decode(data, self.path)
+        del data  # a big queue is not held twice while it is checked
+        checked = self.validator(text, self.path)   # its warnings are the caller's to show
+        self.left = len(checked)
+        self._trusted = hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest()
+        self._trusted_stat = (info.st_ino, info.st_size, info.st_mtime_ns)
+        return checked
+
     def stat_key(self):
         """Changes whenever queue.yaml is rewritten or edited."""
         try:
@@ -214,6 +234,7 @@ class QueueFile:
         items_used, rest = candidates.split(count)
         if head.simple:
             new_text = splice(text, head, items_used, rest)
+            del text  # a big queue: not held twice while it is written
         else:
             new_text = "".join([job.canonical() for job in rest] + [
                 canonical.dump_values(entry) for entry in entries[items_used:]])

@@ -5,9 +5,10 @@ dir, the sshd, tools installed on demand, the pegasus of this checkout)."""
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from procs import children_of, processes_mentioning, stop_process, wait_until
 
@@ -33,12 +34,14 @@ class Row:
     Rows with a group (the fan-out cases) go to a table of their own, where
     each is compared with the fastest peer (a row with peer=True) of its
     group; per_job is then per `unit` (host, command), and memory is
-    pegasus's peak (a benchlib.memory.Memory, or None)."""
+    pegasus's peak (a benchlib.memory.Memory, or None). `values` holds other
+    numbers of the row (e.g. a median CPU time) for its case's targets."""
 
     def __init__(self, key: str, label: str, seconds: Optional[float] = None,
                  per_job: Optional[float] = None, vs_limit: bool = True, note: str = "",
                  failed: bool = False, unit: str = "job", group: Optional[str] = None,
-                 peer: bool = False, memory: Any = None) -> None:
+                 peer: bool = False, memory: Any = None,
+                 values: Optional[Dict[str, float]] = None) -> None:
         self.key = key
         self.label = label
         self.seconds = seconds
@@ -50,6 +53,7 @@ class Row:
         self.group = group
         self.peer = peer
         self.memory = memory
+        self.values = values or {}
 
 
 class Timed:
@@ -159,7 +163,20 @@ def verify_queue_run(directory: str, queue: str, jobs: int) -> None:
                         % (len(left), taken, jobs))
 
 
+def spread(values: List[float], unit: str = "s", scale: float = 1.0) -> str:
+    """`median (min-max)`, e.g. `1.21 s (1.10-1.45)`."""
+    return "%.2f %s (%.2f-%.2f)" % (statistics.median(values) * scale, unit,
+                                    min(values) * scale, max(values) * scale)
+
+
 # --- the context ----------------------------------------------------------------
+
+def interpreter_of(script: str) -> str:
+    """The Python of a script, from its #! line; this one's if it has none."""
+    with open(script, "rb") as f:
+        line = f.readline()
+    return line[2:].decode().strip() if line.startswith(b"#!") else sys.executable
+
 
 class Bench:
     """What every case needs: options, a temp dir, the sshd, the tools."""
@@ -176,6 +193,7 @@ class Bench:
         self._apt_updated = False
         self._counter = 0
         self._at_end: List[Callable[[], None]] = []
+        self._compiled = False
 
     def at_end(self, callback: Callable[[], None]) -> None:
         """Call `callback` when the benchmark ends, whatever happened (a case's
@@ -256,6 +274,25 @@ class Bench:
         with open(hosts_file, "w") as f:
             f.write("".join("- %s\n" % a for a in self.aliases(hosts or self.hosts)))
         return queue, hosts_file
+
+    def pegasus_bytecode(self) -> None:
+        """Compile the pegasus that runs to bytecode, as installing it does:
+        where PYTHONDONTWRITEBYTECODE is set, an uncompiled checkout would
+        otherwise be compiled again at every start, and start-up measured
+        with it."""
+        if self._compiled:
+            return
+        prefix, env = self.pegasus_command()
+        python = prefix[0] if len(prefix) > 1 else interpreter_of(prefix[0])
+        # Run from elsewhere: `python -c` would find a checkout in the current directory.
+        where = subprocess.run([python, "-c", "import os, pegasus; "
+                                "print(os.path.dirname(pegasus.__file__))"], env=env,
+                               cwd=self.tmp, stdout=subprocess.PIPE, universal_newlines=True,
+                               check=True)
+        self.progress("compiling %s to bytecode" % where.stdout.strip())
+        run_process([python, "-m", "compileall", "-q", where.stdout.strip()], env=env,
+                    stdout=subprocess.DEVNULL)
+        self._compiled = True
 
     def pegasus_args(self, queue: str, hosts_file: str) -> List[str]:
         return ["q", "--ssh-config", self.config, "-p", "0", "-Q", queue, "-H", hosts_file]
