@@ -183,7 +183,10 @@ def test_a_subpackage_left_out_of_pyproject_fails_the_wheel_check(tmp_path, monk
     monkeypatch.setattr("installed.REPO", str(copy))
     broken = build(str(tmp_path / "build"))
     assert "pegasus/queuefile/queue.py" not in broken.wheel_files()
-    result = run([broken.pegasus, "q", "-w", "localhost", "--", "true"], cwd=tmp_path)
+    work = Workspace(tmp_path)
+    work.hosts("- localhost\n")
+    work.queue("- true\n")
+    result = run([broken.pegasus, "q"], cwd=tmp_path)     # a queue file needs queuefile/
     assert result.returncode != 0
     assert "pegasus.queuefile" in result.stderr
 
