@@ -8,7 +8,7 @@ import re
 import shlex
 import subprocess
 import sys
-from typing import List, Optional
+from typing import List
 
 from . import canonical, yamlfile
 from .errors import PegasusError, Problem, SpecError, UsageError
@@ -62,45 +62,52 @@ def run(args) -> int:
         queue.unlock()
 
 
-def _read_or_empty(path: str) -> Optional[bytes]:
-    try:
-        with open(path, "rb") as stream:
-            return stream.read()
-    except FileNotFoundError:
-        return None
-
-
 def _edit(args, queue: QueueFile, argv: List[str]) -> int:
-    before = _read_or_empty(queue.target)
+    # The editor edits a copy: what scripts append to queue.yaml meanwhile
+    # is kept whatever becomes of the edit (queuefile/editing.py).
+    copy = queue.edit_copy()
+    try:
+        return _edit_copy(args, queue, argv, copy)
+    finally:
+        copy.close()
+
+
+def _edit_copy(args, queue: QueueFile, argv: List[str], copy) -> int:
     while True:
-        token = queue.editing()
         try:
-            status = subprocess.call(argv + [queue.target])
+            status = subprocess.call(argv + [copy.path])
         except OSError as exc:
             raise PegasusError("cannot start the editor %r: %s (set --editor, $VISUAL "
                                "or $EDITOR)" % (argv[0], exc.strerror)) from None
-        finally:
-            queue.edited(token)
         if status != 0:
             _say("the editor exited with status %d" % status)
-        after = _read_or_empty(queue.target)
-        if after is None or after == before:
+        after = copy.read()
+        if after is None or after == copy.before:
             return 0
         try:
             queue.validator(yamlfile.decode(after, queue.path), queue.path)
-            return 0
         except SpecError as exc:
             for problem in exc.problems:
                 _say(str(problem))
+        else:
+            _commit(queue, copy)
+            return 0
         choice = _choose(args)
         if choice == "edit":
             continue
         if choice == "restore":
-            queue.restore(before)
             _say("restored %s as it was before the edit" % queue.path)
             return EXIT_INVALID
+        _commit(queue, copy)
         _say("kept %s as it is: runners take nothing from it until it is fixed" % queue.path)
         return EXIT_INVALID
+
+
+def _commit(queue: QueueFile, copy) -> None:
+    saved = copy.commit()
+    if saved is not None:
+        _say("%s was rewritten by another program while you edited it; that version is "
+             "saved as %s" % (queue.path, saved))
 
 
 def _choose(args):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from typing import Callable, Dict, List, Optional
 
 from . import cli
@@ -81,14 +82,37 @@ def load(args) -> Loaded:
         raise UsageError("cannot record taken jobs in %s: no directory %s" % (
             queue.consumed_path, where))
     if args.dry_run:
-        text = queue.read()
+        jobs = _checked(queue, validator, args.queue_file)
     else:
         with queue.locked():  # what appenders left beside the queue is gathered first
-            text = queue.read()
-    jobs = validator(text, args.queue_file)
+            jobs = _checked(queue, validator, args.queue_file)
     for problem in validator.take_warnings():
         _say(str(problem))
     return Loaded(settings, templates, subhosts, queue, jobs)
+
+
+def _checked(queue, validator, name):
+    """The queue's jobs, checked. If it is invalid while its last entry is
+    still being written (queuefile/settle.py), that entry is awaited for a
+    moment, or left out if it waits for its writer: a half-written entry is
+    not bad input -- but a bad one is, before anything is taken."""
+    from .queuefile.settle import WAIT_AT_MOST
+    deadline = time.monotonic() + WAIT_AT_MOST
+    while True:
+        try:
+            return validator(queue.read(), name)
+        except SpecError as exc:
+            problem = exc
+        try:
+            settled = queue.read_settled()
+        except SpecError:
+            settled = None
+        coming = queue.unsettled
+        if settled is None or coming is None:
+            raise problem
+        if coming.held or time.monotonic() >= deadline:
+            return validator(settled, name)
+        time.sleep(coming.retry)
 
 
 def command_entries(args) -> list:
@@ -119,8 +143,13 @@ def run(args) -> int:
             sys.stdout.write(line + "\n")
         sys.stdout.flush()
         return EXIT_OK
-    if not loaded.jobs and not args.daemon:
-        _say("%s is empty: nothing to run" % args.queue_file)
+    coming = loaded.queue.unsettled if loaded.queue is not None else None
+    if not loaded.jobs and not args.daemon and (coming is None or coming.held):
+        if coming is None:
+            _say("%s is empty: nothing to run" % args.queue_file)
+        else:
+            from . import events, words
+            _say(words.notice(events.EntryBeingWritten(args.queue_file)))
         return EXIT_OK
 
     from .queuefile import LiveQueue

@@ -9,8 +9,10 @@ Every holder of the lock first settles a replace its predecessor died in
 Order of writes for a take, so that a crash at any instant loses no job:
 the new queue.yaml is written beside the old and flushed; then, once the
 file is known not to have changed meanwhile, the jobs are appended to
-consumed.yaml and flushed, and journalled; then the new file replaces the
-old. A take that is abandoned leaves no record.
+consumed.yaml and flushed, and journalled; then, if the file has still not
+changed, the new file replaces the old. A take that is abandoned leaves no
+record. What an appender wrote to the old file in the last instant is moved
+to the new one at once (gather), before the appender's next write lands.
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ from ..queuetext import Candidates, append_bottom, insert_top, scan_head, splice
 from ..spec import Job
 from ..validate import validate_text
 from .appends import Appends, read_bytes
+from .editing import EditCopy
 from .inbox import EMPTY, Basis
 from .lock import QueueLock
 from .journal import Journal, Recoveries, dead_journals
 from .outcomes import OutcomeRecord
 from .replace import Replacer
+from .settle import LastEntry, Unsettled
 from .statedir import StateDir
 
 LOCK_SUFFIX = ".lock"
@@ -72,10 +76,13 @@ class QueueFile:
         self.notices: List[events.Notice] = []   # for whoever shows them
         self.left: Optional[int] = None          # jobs in the queue, as far as known
         self._trusted: Optional[bytes] = None    # digest of the last text known valid
-        self._trusted_stat = None                # stat_key of queue.yaml as we last wrote it
+        self._trusted_stat: Optional[tuple] = None  # (stat_key, end left out) as we wrote it
+        self._left_out = 0                       # the end of the text last read, not checked
+        self._arrived = 0                        # ... of which this much was appended to it
         self._lock = QueueLock(self.lock_path, first=self._locked)
         self.appends = Appends(self.path, self.target, self.state, self.replacer,
                                self.notices)
+        self._last = LastEntry(self.target, self.path, self.appends)
 
     # --- the lock -------------------------------------------------------
 
@@ -112,14 +119,10 @@ class QueueFile:
         if self.appends.gather():
             self._trusted = self._trusted_stat = None
 
-    def editing(self):
-        """An editor is about to open queue.yaml under the lock."""
-        return self.appends.editing()
-
-    def edited(self, token) -> None:
-        """The editor has exited."""
-        self._trusted = self._trusted_stat = None
-        self.appends.edited(token)
+    def edit_copy(self) -> EditCopy:
+        """The copy of queue.yaml an editor edits (editing.py); the caller
+        holds the lock."""
+        return EditCopy(self)
 
     # --- reading --------------------------------------------------------
 
@@ -130,7 +133,8 @@ class QueueFile:
         return yamlfile.read_text(self.target, "queue", name=self.path)
 
     def check(self, text: str, stat=None) -> None:
-        """Validate `text` unless it is known good; raise SpecError."""
+        """Validate `text` unless it is known good; raise SpecError. `stat`:
+        which file, and how much of its end is left out, `text` is of."""
         if stat is not None and stat == self._trusted_stat:
             return  # the file is as we wrote it
         digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest()
@@ -156,21 +160,56 @@ class QueueFile:
         return self.stat_key(), tuple(
             (kept.name, _size(inbox.file(kept))) for kept in inbox.all())
 
-    def _read_checked(self) -> Tuple[str, tuple, Basis]:
+    @property
+    def unsettled(self) -> Optional[Unsettled]:
+        """The last entry, if the last look found it still being written."""
+        return self._last.unsettled
+
+    def read_settled(self) -> str:
+        """The text of queue.yaml that has settled: all of it, or all but
+        its last entry while that is still being written."""
+        data, info = self._read_bytes()
+        if info is None:
+            return self.read()  # says why there is no file
+        text, cut = self._last.decode(data, info.st_mtime_ns)
+        return text[:cut]
+
+    def wait_settled(self) -> None:
+        """Wait (a little) for the last entry to settle; the caller holds
+        the lock."""
+        self._last.wait(self.gather)
+
+    def settled_bytes(self) -> Optional[bytes]:
+        """queue.yaml's bytes but an entry still being written at its end."""
+        return self._last.settled_bytes()
+
+    def _read_checked(self, taking: bool = False) -> Tuple[str, tuple, Basis, int]:
+        """The live text, its stat and basis, and how much of it has
+        settled; what has settled is checked. `taking`: while the last entry
+        may still be on its way, the whole text is checked, and if it does
+        not pass (the entry is half-written, or bad), nothing has settled
+        yet: nothing is taken from a queue that may be invalid, and nobody
+        is told of a half-written entry."""
         data, info = self._read_bytes()
         if info is None:
             yamlfile.read_text(self.target, "queue", name=self.path)  # says why
             raise SpecError.at(self.path, None, "no such file")
         stat = (info.st_ino, info.st_size, info.st_mtime_ns)
-        text = yamlfile.decode(data, self.path)
-        self.check(text, stat)
+        text, cut = self._last.decode(data, info.st_mtime_ns)
+        self._left_out = len(text) - cut   # the end of the text not checked
+        if taking and self.unsettled is not None and not self.unsettled.held:
+            self._left_out = 0
+            try:
+                if yamlfile.cut_character(text):
+                    raise SpecError.at(self.path, None, "ends inside a character")
+                self.check(text, (stat, 0))
+            except SpecError:
+                cut = 0
+        else:
+            self.check(text[:cut], (stat, self._left_out))
         basis = Basis.of(data, info.st_mtime_ns)
-        kept = self.replacer.inbox.find(info.st_ino)
-        if kept is not None and kept.basis != basis:
-            # What is in the live file now has been seen: if an editor
-            # renames a new file over it, only what arrives later is new.
-            self.replacer.inbox.account(kept, basis)
-        return text, stat, basis
+        self._arrived = self.appends.arrived(data, info)
+        return text, stat, basis, cut
 
     # --- taking ---------------------------------------------------------
 
@@ -182,10 +221,17 @@ class QueueFile:
         Returns the jobs taken. Raises QueueChanged if someone rewrote the
         file meanwhile without the lock: then nothing was taken.
         """
-        text, stat, basis = self._read_checked()
-        head = scan_head(text, self.path, limit)
+        text, stat, basis, cut = self._read_checked(taking=True)
+        try:
+            head = scan_head(text[:cut], self.path, limit)
+        except SpecError:
+            if cut == len(text):
+                raise
+            return []  # cut inside an entry that is not what it seemed: once it has settled
         if head.simple:
             candidates = Candidates([item.entry for item in head.items], limit)
+        elif cut < len(text):
+            return []  # rewritten whole, but only once its last entry is complete
         else:  # a flow-style list or anchors: rewritten whole, in canonical form
             entries = yamlfile.entries(yamlfile.compose(text, self.path), self.path, "command")
             candidates = Candidates(entries, limit)
@@ -202,6 +248,10 @@ class QueueFile:
         self._commit(new_text, stat, basis, taken)
         if self.left is not None:
             self.left = max(0, self.left - count)
+        # What was appended to the old file between reading it and the swap
+        # goes to the new one now, before its writer's next piece does.
+        with contextlib.suppress(OSError, SpecError):
+            self.gather()
         return taken
 
     def _commit(self, new_text: str, stat, basis: Basis, taken: List[Job]) -> None:
@@ -225,6 +275,8 @@ class QueueFile:
                 txn.append(journal.begin(taken))
                 note(journal=journal.path, txn=txn[0])
                 undo.append(lambda: journal.abort(txn[0]))
+            if self.stat_key() != stat:  # again, just before the swap: taken back
+                raise QueueChanged()
 
         swapped: List[bool] = []
 
@@ -234,16 +286,23 @@ class QueueFile:
                 journal.commit(txn[0])
 
         try:
-            self.replacer.replace(new_text.encode("utf-8", "surrogateescape"), basis, before,
-                                  after)
+            data = new_text.encode("utf-8", "surrogateescape")
+            self.replacer.replace(data, basis, before, after,
+                                  own=len(data) - min(self._arrived, len(data)))
         except BaseException:
             if not swapped:
                 for step in reversed(undo):
                     with contextlib.suppress(OSError):
                         step()
             raise
+        self._written(new_text, self._left_out)
+
+    def _written(self, new_text: str, left_out: int) -> None:
+        """queue.yaml is now `new_text`, made by us, valid but (maybe) for
+        the last `left_out` characters (an entry still being written)."""
         self._trusted = None
-        self._trusted_stat = self.stat_key()
+        self._trusted_stat = (self.stat_key(), left_out)
+        self._last.settle.written(new_text)
 
     def record_consumed(self, jobs: Sequence[Job]) -> None:
         """Append `jobs` to consumed.yaml and flush them to disk."""
@@ -269,45 +328,47 @@ class QueueFile:
 
     def insert_locked(self, items: str, top: bool) -> None:
         """Put `items` (YAML list items at column 0) at the top or the
-        bottom of the queue; the caller holds the lock."""
-        try:
-            text, _stat, basis = self._read_checked()
-        except SpecError as exc:
-            if exc.first.message != "no such file":
-                raise
-            text, basis = "", EMPTY
-        head = scan_head(text, self.path, 1)
+        bottom of the queue; the caller holds the lock. An entry still
+        being written stays last: at the bottom, `items` wait for it to
+        settle (wait_settled), or go before it."""
+        if not top:
+            self.wait_settled()
+        text, basis, cut = self._read_for_insert()
+        being_written = text[cut:]
+        head = scan_head(text[:cut], self.path, 1)
+        if being_written and not head.items:
+            head.column = len(being_written) - len(being_written.lstrip(" "))
         if not head.simple:
-            entries = yamlfile.entries(yamlfile.compose(text, self.path), self.path, "command")
+            entries = yamlfile.entries(yamlfile.compose(text[:cut], self.path), self.path,
+                                       "command")
             old = "".join(canonical.dump_values(e) for e in entries)
-            new_text = items + old if top else old + items
+            new_text = (items + old if top else old + items) + being_written
         elif top or head.empty_flow is not None:
+            new_text = insert_top(text, head, items)
+        elif being_written:
+            head.insert_at = cut   # before the entry still being written
             new_text = insert_top(text, head, items)
         else:
             new_text = append_bottom(text, head, items)
-        left = len(self.validator(new_text, self.path))
-        self._replace(new_text.encode("utf-8", "surrogateescape"), basis)
+        left = len(self.validator(new_text[:len(new_text) - len(being_written)], self.path))
+        self.replacer.replace(new_text.encode("utf-8", "surrogateescape"), basis)
+        self._written(new_text, len(being_written))
         self.left = left
 
-    def replace(self, new_text: str) -> None:
-        """Replace queue.yaml with `new_text` (the caller holds the lock)."""
-        data, info = self._read_bytes()
-        self._replace(new_text.encode("utf-8", "surrogateescape"),
-                      Basis.of(data, info.st_mtime_ns) if info else EMPTY)
+    def _read_for_insert(self) -> Tuple[str, Basis, int]:
+        try:
+            text, _stat, basis, cut = self._read_checked()
+        except SpecError as exc:
+            if exc.first.message != "no such file":
+                raise
+            text, basis, cut = "", EMPTY, 0
+            self._last.unsettled = None
+        return text, basis, cut
 
-    def _replace(self, data: bytes, basis: Basis) -> None:
+    def replace_bytes(self, data: bytes, basis: Basis) -> None:
+        """Replace queue.yaml, read as `basis`, with `data` (not checked);
+        the caller holds the lock."""
         self.replacer.replace(data, basis)
-        self._trusted = None
-        self._trusted_stat = self.stat_key()
-
-    def restore(self, data: Optional[bytes]) -> None:
-        """Put back queue.yaml's bytes as they were (None: there was no
-        file); the caller holds the lock."""
-        if data is None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.target)
-        else:
-            self.replace(data.decode("utf-8", "surrogateescape"))
         self._trusted = self._trusted_stat = None
 
     def recover_locked(self) -> List[Tuple[str, int]]:
