@@ -16,7 +16,10 @@ says when the last entry is whole, so pegasus waits until it has settled:
 
 Until then the last entry is not part of the queue: it is not taken, not
 validated (a half-written entry is not a broken queue) and not counted.
-The entries before it are taken as usual.
+The entries before it are taken as usual -- if the whole file parses: a bad
+last entry is reported, once it has settled, before anything is taken
+(queue.py). (A file server whose clock runs seconds behind this machine's
+makes the file look older than it is, and may let an entry settle early.)
 """
 
 from __future__ import annotations
