@@ -351,7 +351,9 @@ class QueueFile:
         else:
             new_text = append_bottom(text, head, items)
         left = len(self.validator(new_text[:len(new_text) - len(being_written)], self.path))
-        self.replacer.replace(new_text.encode("utf-8", "surrogateescape"), basis)
+        data = new_text.encode("utf-8", "surrogateescape")
+        arrived = self._arrived + (0 if top else len(items.encode("utf-8")))
+        self.replacer.replace(data, basis, own=len(data) - min(arrived, len(data)))
         self._written(new_text, len(being_written))
         self.left = left
 
@@ -363,6 +365,7 @@ class QueueFile:
                 raise
             text, basis, cut = "", EMPTY, 0
             self._last.unsettled = None
+            self._arrived = 0
         return text, basis, cut
 
     def replace_bytes(self, data: bytes, basis: Basis) -> None:
