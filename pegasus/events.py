@@ -192,6 +192,16 @@ class QueueEmpty(Notice):
 
 
 @dataclass(frozen=True)
+class EntryBeingWritten(Notice):
+    """The last entry of the queue is still being written and waits for its
+    writer: its last line has no newline yet, and someone has the file
+    open for writing (queuefile/settle.py). A run without -d may end
+    before it is complete; it stays in the queue."""
+
+    path: str
+
+
+@dataclass(frozen=True)
 class QueueValidAgain(Notice):
     path: str
 

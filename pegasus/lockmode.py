@@ -9,7 +9,7 @@ import shlex
 import signal
 import subprocess
 import sys
-from typing import List, Optional
+from typing import List
 
 from . import canonical, yamlfile
 from .errors import Problem, SpecError, UsageError
@@ -64,14 +64,6 @@ def run(args) -> int:
         queue.unlock()
 
 
-def _read_or_empty(path: str) -> Optional[bytes]:
-    try:
-        with open(path, "rb") as stream:
-            return stream.read()
-    except FileNotFoundError:
-        return None
-
-
 def run_editor(argv: List[str], path: str) -> int:
     """Run the editor on `path`; its exit status (negative: the signal that
     ended it). While it runs, pegasus ignores SIGINT and SIGQUIT, as git does:
@@ -91,48 +83,58 @@ def run_editor(argv: List[str], path: str) -> int:
             signal.signal(signum, handler)
 
 
-def _editor_failed(queue: QueueFile, before: Optional[bytes], status: int) -> int:
+def _editor_failed(queue: QueueFile, status: int) -> int:
     """As crontab -e and visudo install nothing when the editor fails (vim's
-    `:cq` is how one says so on purpose), queue.yaml goes back to what it
-    was before the edit."""
+    `:cq` is how one says so on purpose), the edited copy is dropped:
+    queue.yaml is as it was, with what was appended meanwhile."""
     how = ("exited with status %d" % status if status > 0
            else "was killed by %s" % signal.Signals(-status).name)
-    if _read_or_empty(queue.target) == before:
-        _say("the editor %s: %s is unchanged" % (how, queue.path))
-    else:
-        queue.restore(before)
-        _say("the editor %s: restored %s as it was before the edit" % (how, queue.path))
+    _say("the editor %s: %s is unchanged, the edit is dropped" % (how, queue.path))
     return EXIT_EDITOR_FAILED
 
 
 def _edit(args, queue: QueueFile, argv: List[str]) -> int:
-    before = _read_or_empty(queue.target)
+    # The editor edits a copy: what scripts append to queue.yaml meanwhile
+    # is kept whatever becomes of the edit (queuefile/editing.py).
+    copy = queue.edit_copy()
+    try:
+        return _edit_copy(args, queue, argv, copy)
+    finally:
+        copy.close()
+
+
+def _edit_copy(args, queue: QueueFile, argv: List[str], copy) -> int:
     while True:
-        token = queue.editing()
-        try:
-            status = run_editor(argv, queue.target)
-        finally:
-            queue.edited(token)
+        status = run_editor(argv, copy.path)
         if status != 0:
-            return _editor_failed(queue, before, status)
-        after = _read_or_empty(queue.target)
-        if after is None or after == before:
+            return _editor_failed(queue, status)
+        after = copy.read()
+        if after is None or after == copy.before:
             return 0
         try:
             queue.validator(yamlfile.decode(after, queue.path), queue.path)
-            return 0
         except SpecError as exc:
             for problem in exc.problems:
                 _say(str(problem))
+        else:
+            _commit(queue, copy)
+            return 0
         choice = _choose(args)
         if choice == "edit":
             continue
         if choice == "restore":
-            queue.restore(before)
             _say("restored %s as it was before the edit" % queue.path)
             return EXIT_INVALID
+        _commit(queue, copy)
         _say("kept %s as it is: runners take nothing from it until it is fixed" % queue.path)
         return EXIT_INVALID
+
+
+def _commit(queue: QueueFile, copy) -> None:
+    saved = copy.commit()
+    if saved is not None:
+        _say("%s was rewritten by another program while you edited it; that version is "
+             "saved as %s" % (queue.path, saved))
 
 
 def _choose(args):

@@ -148,15 +148,14 @@ def load(args) -> Loaded:
             queue.consumed_path, where))
     jobs = count = None
     if args.dry_run:
-        # nothing beside the queue is read or written
-        jobs = validator(queue.read(), args.queue_file)
+        jobs = queue.load()   # nothing beside the queue is written
     else:
         # Files beside the queue that are not the user's are refused before
         # anything is read or written there (fsutil, queuefile/statedir.py).
         queue.verify()
         check_files(None if args.joblog == "-" else args.joblog, args.log_dir)
         with queue.locked():  # what appenders left beside the queue is gathered first
-            count = len(queue.load_locked())
+            count = len(queue.load())
     for problem in validator.take_warnings():
         _say(str(problem))
     return Loaded(settings, templates, subhosts, queue, jobs, count)
@@ -194,8 +193,13 @@ def run(args) -> int:
                 chunk = []
         write_all(sys.stdout, "".join(chunk))
         return EXIT_OK
-    if not loaded.count and not args.daemon:
-        _say("%s is empty: nothing to run" % args.queue_file)
+    coming = loaded.queue.unsettled if loaded.queue is not None else None
+    if not loaded.count and not args.daemon and (coming is None or coming.held):
+        if coming is None:
+            _say("%s is empty: nothing to run" % args.queue_file)
+        else:
+            from . import events, words
+            _say(words.notice(events.EntryBeingWritten(args.queue_file)))
         return EXIT_OK
 
     from .report import print_summary

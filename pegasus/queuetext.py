@@ -247,6 +247,51 @@ def append_bottom(text: str, head: Head, items_text: str) -> str:
     return text + items_text
 
 
+def last_entry_start(text: str) -> Optional[int]:
+    """Where the last entry of a block list starts: the offset of the line of
+    its '-' (an entry still being written may not parse yet, so this reads
+    lines, not YAML). None when the text holds no entry, or is not a block
+    list (a flow-style list, a single value): there is no last entry to
+    wait for then."""
+    first = _first_content_line(text)
+    if first is None:
+        return None
+    offset, indent = first
+    if not _is_item(text, offset + indent):
+        return None
+    needle = "\n" + " " * indent + "-"
+    end = len(text)
+    while True:
+        found = text.rfind(needle, offset, end)
+        if found < 0:
+            return offset
+        if _is_item(text, found + len(needle) - 1):
+            return found + 1
+        end = found
+
+
+def _first_content_line(text: str) -> Optional[Tuple[int, int]]:
+    """(offset, indentation) of the first line that is not blank, a
+    comment, a directive or the document start."""
+    offset = 0
+    while offset < len(text):
+        newline = text.find("\n", offset)
+        end = len(text) if newline < 0 else newline + 1
+        line = text[offset:end]
+        body = line.lstrip(" ")
+        word = body.rstrip("\r\n")
+        if word and not word.startswith(("#", "%")) and not (
+                line.startswith("---") and word[3:4] in ("", " ", "\t")):
+            return offset, len(line) - len(body)
+        offset = end
+    return None
+
+
+def _is_item(text: str, dash: int) -> bool:
+    """Whether the '-' at `dash` begins a list item ('- ', or alone on its line)."""
+    return text[dash:dash + 1] == "-" and (dash + 1 == len(text) or text[dash + 1] in " \t\r\n")
+
+
 class Candidates:
     """The jobs at the top of the queue, in order, from the first entries,
     as offered to a take: no more than `limit` of them are made, however

@@ -53,10 +53,14 @@ def choose(queue: QueueFile, kind: str, since: Optional[float]) -> List[str]:
             continue
         latest[job] = record
         first.setdefault(job, record.get("start") or 0.0)
-    try:
-        queued = {job.canonical() for job in validate_text(queue.read(), queue.path)}
-    except Exception:  # noqa: BLE001 - an invalid or missing queue holds nothing we know
-        queued = set()
+    queued = set()
+    # All of it, or without an entry still half-written at its end.
+    for read in (queue.read, queue.read_settled):
+        try:
+            queued = {job.canonical() for job in validate_text(read(), queue.path)}
+            break
+        except Exception:  # noqa: BLE001 - an invalid or missing queue holds nothing we know
+            continue
     skip = queued | _taken(queue)
     wanted = KINDS[kind]
     picks = [job for job, record in latest.items()

@@ -64,6 +64,12 @@ class QueueSource:
         """How many jobs the source holds, as far as it knows."""
         return None
 
+    def settling(self):
+        """After a take: None, or the last entry still being written
+        (queuefile.settle.Unsettled: look again after `retry` seconds;
+        `held` if it waits for a writer without a time limit)."""
+        return None
+
     def notices(self) -> List:
         """Notices (events.Notice) about the source itself since last asked."""
         return []

@@ -22,7 +22,8 @@ import time
 from typing import Any, Dict, List, Optional
 
 from . import yamlfile
-from .errors import SpecError
+from .errors import PegasusError, SpecError
+from .queuefile import QueueFile
 from .queuefile.journal import SUFFIX, read_records, unfinished
 from .queuefile.outcomes import FAILED, KINDS, OK, OutcomeRecord
 from .queuefile.statedir import StateDir
@@ -105,13 +106,26 @@ def _journals(state: StateDir, now: float):
 
 
 def _queued(path: str) -> tuple:
-    """(jobs left, problem): counted, not expanded."""
+    """(jobs left, problem): counted, not expanded. A last entry still being
+    written (queuefile/settle.py) is not a problem, nor counted yet."""
     text = yamlfile.read_text(path, "queue")  # a missing file is an error: exit 2
     try:
-        entries = yamlfile.entries(yamlfile.compose(text, path), path, "command")
+        return _count(text, path), None
     except SpecError as exc:
-        return None, str(exc.first)
-    return sum(job_count(entry) for entry in entries), None
+        problem = exc
+    try:
+        queue = QueueFile(path)
+        settled = queue.read_settled()
+        if queue.unsettled is not None:
+            return _count(settled, path), None
+    except (PegasusError, OSError):
+        pass
+    return None, str(problem.first)
+
+
+def _count(text: str, path: str) -> int:
+    entries = yamlfile.entries(yamlfile.compose(text, path), path, "command")
+    return sum(job_count(entry) for entry in entries)
 
 
 def collect(queue_path: str, now: Optional[float] = None) -> Dict[str, Any]:

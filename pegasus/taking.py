@@ -39,6 +39,8 @@ class Taker:
         self.start = start
         self.busy = busy              # whether any job still runs
         self.empty = False            # the last take found no more jobs
+        self.waiting = False          # ... but for the last entry, still being written
+        self.told_held = False        # said that it waits for its writer
         self.seen: Hashable = None    # the source's marker when last found empty/bad
         self.broken: Optional[str] = None   # the message last warned about
         self.unwritable = False       # ... and it is about writing, not the text
@@ -51,12 +53,15 @@ class Taker:
         self._poll_timer = None
         self._lock_timer = None
         self._hold_timer = None       # start nothing until it fires
+        self._settle_timer = None
 
     @property
     def exhausted(self) -> bool:
-        """Nothing more to take: the queue is empty, or (without -d) invalid."""
-        return not self.retries and (self.empty or self.source.left() == 0
-                                     or (self.broken is not None and not self.daemon))
+        """Nothing more to take: no job to run again, and the queue is empty
+        (and its last entry is not on its way), or (without -d) invalid."""
+        return not self.retries and (
+            (self.broken is not None and not self.daemon)
+            or (not self.waiting and (self.empty or self.source.left() == 0)))
 
     def pump_soon(self) -> None:
         self.loop.call_soon(self.pump)
@@ -249,14 +254,32 @@ class Taker:
             self.events.on_notice(events.QueueValidAgain(self.source.name))
         was_empty = self.empty
         self.empty = offered[0] < want and len(chosen) == offered[0]
-        self.seen = self.source.marker() if self.empty else None
+        coming = self.source.settling() if self.empty else None
+        self._being_written(coming)
+        self.seen = self.source.marker() if self.empty and not self.waiting else None
         self.events.on_queue_left(self.source.left())
         for job, places in zip(jobs, chosen):
             self.start(job, places)
-        if self.empty:
+        if self.waiting and coming is not None:
+            if self._settle_timer is None:
+                self._settle_timer = self.loop.call_later(coming.retry, self._settled)
+        elif self.empty:
             if self.daemon and not was_empty:
                 self.events.on_notice(events.QueueEmpty())
             self._poll_later()
+
+    def _being_written(self, coming) -> None:
+        """The queue's last entry is still being written (`coming`): wait
+        for it -- a run without -d too, as long as it is a matter of the
+        settle time, but not for a writer that keeps its last line open."""
+        self.waiting = coming is not None and (self.daemon or not coming.held)
+        if coming is not None and coming.held and not self.told_held:
+            self.told_held = True
+            self.events.on_notice(events.EntryBeingWritten(self.source.name))
+
+    def _settled(self) -> None:
+        self._settle_timer = None
+        self.pump()
 
     def _release(self, chosen: List[List]) -> None:
         for places in chosen:

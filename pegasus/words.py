@@ -308,6 +308,9 @@ _NOTICES: Dict[type, Callable] = {
         "%s\n  nothing is taken until it can be written; pegasus tries again" % n.message),
     events.QueueEmpty: lambda n: "queue empty: waiting for new entries; Ctrl-C to stop",
     events.QueueValidAgain: lambda n: "%s is valid again; taking jobs" % n.path,
+    events.EntryBeingWritten: lambda n: (
+        "%s: its last entry is still being written (its last line has no newline yet, and "
+        "a writer has the file open): it is not taken until it is complete" % n.path),
     events.JobPutBack: _put_back,
     events.PutBackFailed: lambda n: "could not put jobs back in %s: %s" % (n.path, n.error),
     events.JobsRecovered: _recovered,

@@ -91,7 +91,10 @@ def _read_all(fd: int) -> bytes:
         chunks.append(chunk)
 
 
-def decode(data, path):
+def decode(data, path, open_end=False):
+    """The text of `data`, or SpecError. With `open_end`, a character cut
+    at the very end (a writer is in the middle of writing it) is kept as
+    escaped bytes (surrogateescape), not an error."""
     if b"\0" in data:
         line = data.count(b"\n", 0, data.index(b"\0")) + 1
         raise SpecError.at(path, line, "holds a NUL byte: this is a binary file, not YAML",
@@ -99,10 +102,20 @@ def decode(data, path):
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
+        if open_end and exc.end == len(data) and exc.reason == "unexpected end of data":
+            text = data[:exc.start].decode("utf-8") + data[exc.start:].decode(
+                "utf-8", "surrogateescape")
+            return text[1:] if text.startswith("\ufeff") else text
         line = data.count(b"\n", 0, exc.start) + 1
         raise SpecError.at(path, line, "is not UTF-8 text (byte 0x%02x)" % data[exc.start],
                            "save the file as UTF-8") from None
     return text[1:] if text.startswith("\ufeff") else text
+
+
+def cut_character(text):
+    """Whether `text` (from decode with `open_end`) ends in a character cut
+    short, kept as escaped bytes."""
+    return "\udc80" <= text[-1:] <= "\udcff"
 
 
 def compose(text, path):

@@ -100,6 +100,80 @@ def test_an_invalid_edit_is_kept_by_default_off_a_terminal(work):
     assert work.read("queue.yaml") == BROKEN
 
 
+# --- what scripts append while someone edits ----------------------------------------
+
+# The 'editor' writes its text in place, or as a new file renamed over the
+# one it was given; before or after a script appends to queue.yaml (the
+# test, meanwhile, with `>>`).
+EDIT_IN_PLACE = "printf '%s' '{text}' > \"$1\"\n"
+EDIT_BY_RENAME = "printf '%s' '{text}' > \"$1.new\"; mv \"$1.new\" \"$1\"\n"
+WAIT_FOR_APPEND = ("touch {d}/editing; while [ ! -e {d}/appended ]; do sleep 0.02; done\n")
+
+
+def _append_while_editing(work, process, log):
+    wait_for(lambda: work.exists("editing"))
+    subprocess.run(["sh", "-c", "echo '- echo x >> %s' >> queue.yaml" % log], cwd=work.path,
+                   check=True)
+    open(work.file("appended"), "w").close()
+
+
+def _ran(work, log):
+    result = work.run("q")
+    assert result.returncode == 0, result.stderr
+    with open(log) as stream:
+        return stream.read().split()
+
+
+@pytest.mark.parametrize("edit, first, answer, status, kept", [
+    (EDIT_IN_PLACE, "edit", "restore", 2, False),
+    (EDIT_BY_RENAME, "edit", "restore", 2, False),
+    (EDIT_IN_PLACE, "append", "restore", 0, True),   # a valid edit saved after the append
+    (EDIT_IN_PLACE, "append", "keep", 2, True),
+], ids=["restored in place", "restored renamed", "valid saved after", "invalid kept"])
+def test_what_is_appended_during_an_edit_is_kept(work, edit, first, answer, status, kept):
+    log = work.file("log")
+    work.hosts("- node-1\n")
+    work.queue("- echo one >> %s\n" % log)
+    text = ("- echo edited >> %s\n" % log) if status == 0 else BROKEN
+    steps = [edit.format(text=text), WAIT_FOR_APPEND.format(d=work.path)]
+    editor = _editor(work, "".join(steps if first == "edit" else steps[::-1]))
+    process = work.start("l", "--editor", editor, "--on-invalid", answer)
+    _append_while_editing(work, process, log)
+    _out, err = process.communicate(timeout=60)
+    assert process.returncode == status, err
+    edited = ("- echo edited >> %s\n" % log) if status == 0 else BROKEN
+    before = edited if kept else "- echo one >> %s\n" % log
+    assert work.read("queue.yaml") == before + "- echo x >> %s\n" % log
+    if status == 0 or not kept:
+        assert _ran(work, log) == (["edited"] if kept else ["one"]) + ["x"]
+
+
+def test_an_append_while_the_user_decides_survives_restoring(work):
+    # Answering "r" at the prompt, after a script appended meanwhile.
+    log = work.file("log")
+    work.queue("- echo one >> %s\n" % log)
+    work.hosts("- node-1\n")
+    editor = _editor(work, EDIT_IN_PLACE.format(text=BROKEN))
+    master, slave = pty.openpty()
+    process = subprocess.Popen(work.argv("l", "--editor", editor), cwd=work.path,
+                               env=environment(), stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    seen = b""
+    try:
+        while b"(e)dit again" not in seen:
+            ready, _, _ = select.select([master], [], [], 30)
+            assert ready, seen
+            seen += os.read(master, 4096)
+        subprocess.run(["sh", "-c", "echo '- echo x >> %s' >> queue.yaml" % log],
+                       cwd=work.path, check=True)
+        os.write(master, b"r\n")
+        assert process.wait(timeout=30) == 2
+    finally:
+        os.close(master)
+    assert work.read("queue.yaml") == "- echo one >> %s\n- echo x >> %s\n" % (log, log)
+    assert _ran(work, log) == ["one", "x"]
+
+
 def test_on_a_terminal_an_invalid_edit_can_be_edited_again(work):
     work.queue("- echo one\n")
     counter = work.file("count")
@@ -187,7 +261,10 @@ def test_the_editor_command_is_split_like_a_shell_and_not_run_by_one(work):
     script = work.write("my editor.sh", 'printf "%s|" "$@" > {}\n'.format(work.file("argv")))
     result = work.run("l", "--editor", "sh '%s' --wait '$HOME'" % script)
     assert result.returncode == 0, result.stderr
-    assert work.read("argv") == "--wait|$HOME|%s|" % os.path.realpath(work.file("queue.yaml"))
+    # The editor edits a copy of queue.yaml, under its name (scripts go on
+    # appending to queue.yaml meanwhile).
+    assert work.read("argv") == "--wait|$HOME|%s|" % os.path.join(
+        os.path.realpath(work.path), ".queue.yaml.pegasus", "edit", "queue.yaml")
 
 
 def test_visual_wins_over_editor(work):

@@ -6,6 +6,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Dict, List, Tuple
 
@@ -25,8 +26,16 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def write(path, text):
+    """Write `path` as a file written a while ago: its last entry has
+    settled (queuefile/settle.py), so a take may take it."""
     with open(path, "w", newline="") as stream:
         stream.write(text)
+    settled(path)
+
+
+def settled(path):
+    earlier = time.time() - 60
+    os.utime(path, (earlier, earlier))
 
 
 def read(path):
@@ -364,12 +373,105 @@ def test_a_take_racing_an_unlocked_append_records_each_job_once(tmp_path, monkey
     assert read(queue.path) == "- b\n- c\n"
 
 
+def test_a_piece_landing_during_a_take_comes_before_the_writers_next_one(tmp_path, monkeypatch):
+    # A writer's first piece lands in the old file after the take read it,
+    # just before the swap; its next piece goes to the new queue.yaml. The
+    # first must reach the new file first: the take moves it at once.
+    queue = make_queue(tmp_path, "- a\n")
+    real_exchange = replace.exchange
+    raced: list = []
+
+    def racing_exchange(first, second):
+        if not raced:
+            raced.append(True)
+            with open(second, "a") as stream:
+                stream.write("- |\n  echo one\n")
+        return real_exchange(first, second)
+
+    monkeypatch.setattr(replace, "exchange", racing_exchange)
+    assert commands(take(queue)) == ["a"]
+    with open(queue.path, "a") as stream:
+        stream.write("  echo two\n")
+    settled(queue.path)
+    assert [job.command for job in take(queue)] == ["echo one\necho two\n"]
+
+
+def test_an_editor_renaming_a_stale_version_over_the_queue_loses_no_append(tmp_path):
+    # An append that pegasus moved into the queue (from a file kept for its
+    # writer) after an editor read the queue, and carried through a take:
+    # the editor's file, renamed over the queue, lacks it; it is added back.
+    queue = make_queue(tmp_path, "- a\n- z\n")
+    with open(queue.path, "a") as writer:
+        assert commands(take(queue)) == ["a"]
+        writer.write("- b\n")   # to the replaced file, which pegasus keeps
+    with queue.locked():
+        pass                    # moved to queue.yaml
+    assert read(queue.path) == "- z\n- b\n"
+    stale = "- z\n"              # what the editor read, before that
+    settled(queue.path)
+    assert commands(take(queue)) == ["z"]
+    write(tmp_path / "edited.yaml", stale + "- c\n")
+    os.replace(tmp_path / "edited.yaml", queue.path)
+    with queue.locked():
+        pass
+    assert read(queue.path) == "- z\n- c\n- b\n"   # z again: never lost, maybe twice
+
+
+# --- the last entry, still being written (queuefile/settle.py) ------------------------------
+
+@pytest.mark.parametrize("text, start", [
+    ("", None), ("# only a comment\n", None), ("[a, b]\n", None), ("x: 1\n", None),
+    ("- a\n", 0), ("- a\n- b\n  x: 1\n", 4), ("# h\n---\n- a\n-\n", 12),
+    ("  - a\n  - b\n", 6), ("- |\n  - x\n- b", 10), ("- a\n-b\n", 0), ("- a\n-", 4),
+    ("- a\r\n- b\r\n", 5)])
+def test_the_last_entry_starts_at_the_last_dash_of_the_list(text, start):
+    assert queuetext.last_entry_start(text) == start
+
+
+def test_a_last_entry_just_written_waits_and_one_written_earlier_does_not(tmp_path):
+    path = tmp_path / "queue.yaml"
+    with open(path, "w") as stream:
+        stream.write("- a\n- b\n")
+    queue = QueueFile(str(path))
+    assert commands(take(queue, 5)) == ["a"]   # b was written just now
+    assert queue.unsettled is not None and not queue.unsettled.held
+    settled(path)
+    assert commands(take(queue, 5)) == ["b"]
+
+
+def test_taking_from_the_last_entry_does_not_make_it_wait_again(tmp_path):
+    # pegasus writes the rest of the entry back: nobody is writing it.
+    queue = make_queue(tmp_path, "- command: echo {{ x }}\n  x: [1, 2, 3]\n")
+    assert len(take(queue)) == 1
+    assert len(take(queue)) == 1
+    assert queue.unsettled is None
+
+
+def test_a_last_line_without_newline_waits_while_its_writer_holds_the_file(tmp_path):
+    queue = make_queue(tmp_path, "- a\n- echo hel")
+    with open(queue.path, "a") as writer:
+        settled(queue.path)
+        assert commands(take(queue, 5)) == ["a"]
+        assert queue.unsettled is not None and queue.unsettled.held
+        writer.write("lo\n")
+    with queue.locked():
+        pass  # the next holder of the lock moves the rest of the line to queue.yaml
+    settled(queue.path)
+    assert commands(take(queue, 5)) == ["echo hello"]
+
+
+def test_a_last_line_without_newline_nobody_writes_is_taken(tmp_path):
+    queue = make_queue(tmp_path, "- a\n- b")
+    assert commands(take(queue, 5)) == ["a", "b"]
+
+
 def test_tail_of_consumed_requeues_a_single_line_entry(tmp_path):
     queue = make_queue(tmp_path, "- echo one\n- command: sleep {{ t }}\n  t: 5\n- echo three\n")
     take(queue, 2)
     assert read(queue.path) == "- echo three\n"
     subprocess.run(["sh", "-c", "tail -n 2 consumed.yaml >> queue.yaml"], cwd=tmp_path,
                    check=True)
+    settled(queue.path)
     assert read(queue.path) == "- echo three\n- command: sleep {{ t }}\n  t: 5\n"
     assert remaining(queue) == [("echo three", {}), ("sleep {{ t }}", {"t": "5"})]
     assert commands(take(queue, 5)) == ["echo three", "sleep {{ t }}"]
@@ -443,6 +545,7 @@ def test_large_queue_is_validated_once_while_only_this_object_writes_it(tmp_path
     assert len(calls) == 1
     with open(queue.path, "a") as stream:
         stream.write("- added by hand\n")
+    settled(queue.path)
     take(queue)
     assert len(calls) == 2
     take(queue)

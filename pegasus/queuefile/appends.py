@@ -1,17 +1,16 @@
 """Gathering what appenders wrote to replaced queue files (inbox.py keeps
-them) into the live queue.yaml, at every visit under the lock; and the
-same around an editor that `pegasus l` runs."""
+them) into the live queue.yaml, at every visit under the lock."""
 
 from __future__ import annotations
 
 import os
 import stat
 import time
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 from .. import events, yamlfile
 from ..errors import SpecError
-from .inbox import EMPTY, LIVE, REPLACED, Basis, collect
+from .inbox import EMPTY, Basis, Kept, collect, unfinished, writing
 from .replace import Replacer
 from .statedir import StateDir
 
@@ -57,19 +56,69 @@ class Appends:
             live_inode = None
         if all(kept.inode == live_inode for kept in self.inbox.all()):
             return False  # the usual case: nothing kept but the live file
-        live, info = read_bytes(self.target, self.name)
-        arrivals = collect(self.inbox, info.st_ino if info else None, live)
+        read: List[Tuple[bytes, Optional[os.stat_result]]] = []
+
+        def live() -> bytes:
+            if not read:
+                read.append(read_bytes(self.target, self.name))
+            return read[0][0]
+
+        arrivals = collect(self.inbox, live_inode, live)
         for data in arrivals.rewritten:
-            self.notices.append(events.QueueRewritten(self.name, self._save_apart(data)))
+            self.notices.append(events.QueueRewritten(self.name, self.save_apart(data)))
         if not arrivals.tails:
             return False
-        if live and not live.endswith(b"\n"):
-            live += b"\n"
-        basis = Basis.of(live, info.st_mtime_ns) if info else EMPTY
-        self.replacer.replace(live + b"".join(arrivals.tails), basis)
+        old = live()
+        info = read[0][1]
+        new = old
+        for arrival in arrivals.tails:
+            if not (arrival.unfinished and new.endswith(arrival.unfinished)):
+                if new and not new.endswith(b"\n"):
+                    new += b"\n"
+            # else: its writer goes on with the line it left unfinished
+            new += arrival.data
+        basis = Basis.of(old, info.st_mtime_ns) if info else EMPTY
+        self.replacer.replace(new, basis, own=len(old) - self.arrived(old, info))
         return True
 
-    def _save_apart(self, data: bytes) -> str:
+    def arrived(self, data: bytes, info: Optional[os.stat_result]) -> int:
+        """How much of the end of the live file (`data`) is not of
+        pegasus's making: appends, and what pegasus moved in from kept
+        files (inbox.py). Carried from file to file until it is taken, so
+        that an editor renaming a stale version over the queue loses none
+        of it."""
+        kept = self.inbox.find(info.st_ino) if info is not None else None
+        if kept is None or len(data) < kept.basis.size:
+            return 0  # a file of someone else's making: theirs
+        return len(data) - kept.basis.size
+
+    def _live_inode(self) -> Optional[int]:
+        try:
+            return os.stat(self.target).st_ino
+        except OSError:
+            return None
+
+    def unfinished(self) -> bool:
+        """Whether a line is still unfinished in a kept file (its writer
+        has not written its newline yet), after a visit gathered the rest."""
+        return unfinished(self.inbox, self._live_inode())
+
+    def writing(self) -> Optional[bool]:
+        """Whether anyone has queue.yaml, or a kept file, open for writing
+        (None: cannot be told)."""
+        live_inode = self._live_inode()
+        def live() -> int:
+            return os.open(self.target, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+
+        def kept_file(kept: Kept) -> Callable[[], int]:
+            return lambda: self.inbox.open(kept)
+
+        return writing([live] + [kept_file(kept) for kept in self.inbox.all()
+                                 if kept.inode != live_inode])
+
+    def save_apart(self, data: bytes) -> str:
+        """Save `data` under the state directory's conflicts/, in a new file
+        of its own; its path."""
         conflicts = self.state.conflicts(create=True)
         assert conflicts is not None
         name = "%s-%d.yaml" % (time.strftime("%Y%m%d-%H%M%S"), time.time_ns() % 10 ** 9)
@@ -79,31 +128,3 @@ class Appends:
         finally:
             os.close(fd)
         return conflicts.file(name)
-
-    def editing(self) -> Optional[Tuple[int, Basis]]:
-        """An editor is about to open queue.yaml under the lock: the live
-        file is kept, with what the editor reads accounted for, so that
-        what appenders write to it meanwhile is not lost if the editor
-        renames a new file over it (`edited`)."""
-        data, info = read_bytes(self.target, self.name)
-        if info is None:
-            return None
-        basis = Basis.of(data, info.st_mtime_ns)
-        self.state.ensure()
-        self.inbox.keep(self.target, info.st_ino, basis, LIVE)
-        return info.st_ino, basis
-
-    def edited(self, token: Optional[Tuple[int, Basis]]) -> bool:
-        """The editor has exited: gather what arrived in the file it read,
-        if it is no longer queue.yaml."""
-        if token is None:
-            return False
-        inode, basis = token
-        kept = self.inbox.find(inode)
-        try:
-            live_inode: Optional[int] = os.stat(self.target).st_ino
-        except OSError:
-            live_inode = None
-        if kept is not None and live_inode != inode:
-            self.inbox.account(kept, basis, REPLACED)
-        return self.gather()

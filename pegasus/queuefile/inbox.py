@@ -35,7 +35,7 @@ import hashlib
 import os
 import stat
 import time
-from typing import List, NamedTuple, Optional
+from typing import Callable, List, NamedTuple, Optional
 
 from ..fsutil import Directory, read_all
 from .statedir import StateDir
@@ -181,20 +181,29 @@ def has_writer(fd: int) -> Optional[bool]:
     return False
 
 
+class Arrival(NamedTuple):
+    """Bytes that arrived in a kept file, to go to the end of the queue.
+    `unfinished`: the line the accounted part of that file ended in, when
+    it ended inside one; the arrival goes on with that line."""
+
+    data: bytes
+    unfinished: bytes
+
+
 class Arrivals:
     """What a visit found in the kept files: bytes to append to the queue,
     and files whose text was rewritten rather than appended to (saved
     apart, never merged: see queue.py)."""
 
     def __init__(self):
-        self.tails: List[bytes] = []
+        self.tails: List[Arrival] = []
         self.rewritten: List[bytes] = []
 
 
-def collect(inbox: Inbox, live_inode: Optional[int], live: bytes) -> Arrivals:
+def collect(inbox: Inbox, live_inode: Optional[int], live: Callable[[], bytes]) -> Arrivals:
     """Take what arrived in each kept file (but the live one, whose bytes
-    are `live`) since it was accounted for; let go of the files nobody can
-    write to any more."""
+    `live()` reads) since it was accounted for; let go of the files nobody
+    can write to any more."""
     found = Arrivals()
     for kept in inbox.all():
         if kept.inode != live_inode:
@@ -202,7 +211,8 @@ def collect(inbox: Inbox, live_inode: Optional[int], live: bytes) -> Arrivals:
     return found
 
 
-def _collect_one(inbox: Inbox, kept: Kept, live: bytes, found: Arrivals) -> None:
+def _collect_one(inbox: Inbox, kept: Kept, live: Callable[[], bytes],
+                 found: Arrivals) -> None:
     try:
         fd = inbox.open(kept)
     except FileNotFoundError:
@@ -213,7 +223,8 @@ def _collect_one(inbox: Inbox, kept: Kept, live: bytes, found: Arrivals) -> None
         os.close(fd)
 
 
-def _collect_from(fd: int, inbox: Inbox, kept: Kept, live: bytes, found: Arrivals) -> None:
+def _collect_from(fd: int, inbox: Inbox, kept: Kept, live: Callable[[], bytes],
+                  found: Arrivals) -> None:
     info = os.fstat(fd)
     writer = None
     if info.st_size != kept.basis.size or info.st_mtime_ns != kept.basis.mtime_ns:
@@ -224,15 +235,48 @@ def _collect_from(fd: int, inbox: Inbox, kept: Kept, live: bytes, found: Arrival
             inbox.drop(kept)
             return
         tail = data[kept.basis.size:]
-        if writer is not False and not tail.endswith(b"\n"):
+        if not tail.endswith(b"\n") and not _final(writer, info):
             tail = tail[:tail.rfind(b"\n") + 1]  # a line still being written waits
-        if tail and not (kept.kind == LIVE and tail in live):
-            found.tails.append(tail)
+        if tail and not (kept.kind == LIVE and tail in live()):
+            found.tails.append(Arrival(tail, data[data.rfind(b"\n", 0, kept.basis.size) + 1:
+                                                  kept.basis.size]))
         size = kept.basis.size + len(tail)
         mtime = info.st_mtime_ns if size == len(data) else 0
         kept = inbox.account(kept, Basis(size, digest(data[:size]), mtime))
     if kept.basis.size == info.st_size and _idle(fd, info, writer):
         inbox.drop(kept)
+
+
+def _final(writer: Optional[bool], info: os.stat_result) -> bool:
+    """Whether nobody can add to what a kept file holds (so a last line
+    without its newline is all there will be)."""
+    return writer is False or (writer is None and time.time() - info.st_mtime > QUIET)
+
+
+def unfinished(inbox: Inbox, live_inode: Optional[int]) -> bool:
+    """Whether a kept file (but the live one) holds more than was moved
+    from it: after a visit, a line its writer has not finished."""
+    return any(inbox.size(kept) > kept.basis.size for kept in inbox.all()
+               if kept.inode != live_inode)
+
+
+def writing(openers: List[Callable[[], int]]) -> Optional[bool]:
+    """Whether anyone has one of the files that `openers` open (read-only)
+    open for writing: True, False, or None where this cannot be told for
+    some of them. A file that is gone is no one's."""
+    answers = []
+    for opener in openers:
+        try:
+            fd = opener()
+        except FileNotFoundError:
+            continue
+        try:
+            answers.append(has_writer(fd))
+        finally:
+            os.close(fd)
+    if True in answers:
+        return True
+    return None if None in answers else False
 
 
 def _idle(fd: int, info: os.stat_result, writer: Optional[bool]) -> bool:

@@ -11,35 +11,50 @@ settled by the note of that replace (replace.py).
 Journal lines are JSON: {"t": txn, "jobs": [[ticket, yaml], ...]} when jobs
 are taken, {"c": txn} once queue.yaml no longer holds them, {"a": txn} if
 that did not happen, {"d": ticket} when a job is over. A torn last line
-(a crash mid-write) is ignored.
+(a crash mid-write) is ignored. Notes for `pegasus status` (what the runner
+is, which job runs where) are lines of their own, which recovery ignores.
+
+Compacted: a daemon runs for weeks, and `pegasus status` and recovery read
+the journal whole, so once it passes COMPACT_AT bytes it is rewritten with
+only what still holds -- the jobs taken and not over, the latest note of
+each kind, the runs not ended. The new file is written beside it (a name
+recovery does not take for a journal), locked, flushed, and renamed over
+it; the old one stays locked until the next compaction, for a reader that
+opened it just before. A crash at any instant leaves the old journal or
+the new one, whole; a leftover new file is removed by the next runner.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
 import os
 import socket
-from typing import List
+from typing import Dict, List
 
 from ..errors import LockError
 from ..fsutil import Directory, open_file
 from .statedir import StateDir
 
 SUFFIX = ".journal"
+COMPACTING = ".compact"      # SUFFIX + this: a compacted journal being written
+COMPACT_AT = 256 * 1024      # bytes written since the journal was last compacted
 
 
-def append_record(path_or_fd, record) -> None:
+def append_record(path_or_fd, record) -> int:
+    """Append `record` as a line; returns its size."""
     data = (json.dumps(record, separators=(",", ":")) + "\n").encode("utf-8")
     if isinstance(path_or_fd, int):
         os.write(path_or_fd, data)
-        return
+        return len(data)
     fd = open_file(path_or_fd, os.O_WRONLY | os.O_APPEND)
     try:
         os.write(fd, data)
     finally:
         os.close(fd)
+    return len(data)
 
 
 def read_records(fd):
@@ -101,6 +116,9 @@ class Journal:
             raise LockError(self.path, exc.strerror or str(exc)) from None
         self._txn = 0
         self._ticket = 0
+        self._state = _State()
+        self._written = 0
+        self._previous = -1      # the journal before the last compaction, still locked
 
     def _create(self, base: str):
         """A new journal file: a dead runner's journal of the same name (a
@@ -117,26 +135,62 @@ class Journal:
         self._ticket += 1
         return self._ticket
 
+    def _append(self, record: dict) -> None:
+        self._written += append_record(self.fd, record)
+        self._state.add(record)
+
     def begin(self, jobs) -> int:
         """Before queue.yaml is replaced: record the jobs taken."""
         self._txn += 1
-        append_record(self.fd, {"t": self._txn, "jobs": [[job.ticket, job.canonical()]
-                                                        for job in jobs]})
+        self._append({"t": self._txn, "jobs": [[job.ticket, job.canonical()] for job in jobs]})
         return self._txn
 
     def commit(self, txn: int) -> None:
-        append_record(self.fd, {"c": txn})
+        self._append({"c": txn})
 
     def abort(self, txn: int) -> None:
-        append_record(self.fd, {"a": txn})
+        self._append({"a": txn})
 
     def finished(self, ticket: int) -> None:
-        append_record(self.fd, {"d": ticket})
+        self._append({"d": ticket})
+        self._compact_if_due()
 
     def note(self, record: dict) -> None:
         """A record for readers (`pegasus status`): what the runner is
-        and does; recovery ignores it."""
-        append_record(self.fd, record)
+        and does; recovery ignores it. A note replaces the one before of
+        its kind (its first key), but {"s": seq, ...} (a run started),
+        which holds until {"e": seq} (it ended)."""
+        self._append(record)
+        self._compact_if_due()
+
+    def _compact_if_due(self) -> None:
+        if self._written < COMPACT_AT:
+            return
+        try:
+            self.compact()
+        except OSError:
+            self._written = 0  # the journal stays as it is, whole; tried again later
+
+    def compact(self) -> None:
+        """Rewrite the journal with only what still holds (see above)."""
+        temporary = self.name + COMPACTING
+        self.top.unlink(temporary)  # left by a runner that died compacting
+        fd = self.top.open(temporary, os.O_RDWR | os.O_APPEND, exclusive=True)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            for record in self._state.records():
+                append_record(fd, record)
+            os.fsync(fd)
+            self.top.rename(temporary, self.name)
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                self.top.unlink(temporary)
+            raise
+        if self._previous >= 0:
+            os.close(self._previous)
+        self._previous, self.fd = self.fd, fd
+        self._written = 0
 
     @property
     def owner(self) -> str:
@@ -146,6 +200,62 @@ class Journal:
         """A clean end: nothing to recover, the journal goes."""
         self.top.unlink(self.name)
         os.close(self.fd)
+        if self._previous >= 0:
+            os.close(self._previous)
+
+
+class _State:
+    """What of a journal still holds, as a runner writes it: the jobs
+    taken and not over (by transaction), the latest note of each kind,
+    the runs started and not ended."""
+
+    def __init__(self):
+        self.txns: Dict[int, list] = {}          # txn -> [[ticket, yaml], ...]
+        self.committed: set = set()
+        self.tickets: Dict[int, int] = {}        # ticket -> txn
+        self.notes: Dict[str, dict] = {}         # kind -> latest note
+        self.running: Dict[int, dict] = {}       # seq -> note of its start
+
+    def add(self, record: dict) -> None:
+        if "t" in record:
+            self.txns[record["t"]] = list(record["jobs"])
+            for ticket, _job in record["jobs"]:
+                self.tickets[ticket] = record["t"]
+        elif "c" in record:
+            self.committed.add(record["c"])
+        elif "a" in record:
+            self._drop(record["a"])
+        elif "d" in record:
+            self._done(record["d"])
+        elif "s" in record:
+            self.running[record["s"]] = record
+        elif "e" in record:
+            self.running.pop(record["e"], None)
+        elif record:
+            self.notes[next(iter(record))] = record
+
+    def _done(self, ticket: int) -> None:
+        txn = self.tickets.pop(ticket, None)
+        if txn is None or txn not in self.txns:
+            return
+        self.txns[txn] = [item for item in self.txns[txn] if item[0] != ticket]
+        if not self.txns[txn]:
+            self._drop(txn)
+
+    def _drop(self, txn: int) -> None:
+        for ticket, _job in self.txns.pop(txn, []):
+            self.tickets.pop(ticket, None)
+        self.committed.discard(txn)
+
+    def records(self) -> List[dict]:
+        """The journal's lines, compacted: what `unfinished` and `pegasus
+        status` read from it is as before."""
+        lines: List[dict] = list(self.notes.values())
+        for txn, jobs in self.txns.items():
+            lines.append({"t": txn, "jobs": jobs})
+            if txn in self.committed:
+                lines.append({"c": txn})
+        return lines + list(self.running.values())
 
 
 class DeadJournal:
@@ -177,21 +287,38 @@ def dead_journals(top: Directory, own_name=None) -> List["DeadJournal"]:
     yours, no link, one name: fsutil), or refused."""
     found = []
     for name in sorted(top.names()):
-        if not name.endswith(SUFFIX) or name == own_name:
+        if own_name is not None and name in (own_name, own_name + COMPACTING):
             continue  # never touch our own: closing a second fd would drop our lock
-        try:
-            fd = top.open(name, os.O_RDWR)
-        except FileNotFoundError:
-            continue
-        try:
-            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            os.close(fd)
-            if exc.errno in (errno.EACCES, errno.EAGAIN):
-                continue  # its runner is alive
-            raise
-        found.append(DeadJournal(top, name, fd))
+        if name.endswith(SUFFIX + COMPACTING):
+            fd = _dead(top, name)
+            if fd is not None:  # its runner died compacting: the journal is whole
+                top.unlink(name)
+                os.close(fd)
+        elif name.endswith(SUFFIX):
+            fd = _dead(top, name)
+            if fd is not None:
+                found.append(DeadJournal(top, name, fd))
     return found
+
+
+def _dead(top: Directory, name: str):
+    """A descriptor of `name` in `top`, locked, if its runner is dead; else
+    None. A journal compacted meanwhile (another file at `name` now) is
+    alive."""
+    try:
+        fd = top.open(name, os.O_RDWR)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if os.fstat(fd).st_ino != top.lstat(name).st_ino:
+            raise FileNotFoundError(name)
+    except OSError as exc:
+        os.close(fd)
+        if isinstance(exc, FileNotFoundError) or exc.errno in (errno.EACCES, errno.EAGAIN):
+            return None  # its runner is alive (or compacted it just now)
+        raise
+    return fd
 
 
 class Recoveries:

@@ -71,6 +71,9 @@ class LiveQueue(QueueSource):
     def left(self):
         return self.queue.left
 
+    def settling(self):
+        return self.queue.unsettled
+
     def marker(self):
         return self.queue.marker()
 

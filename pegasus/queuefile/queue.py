@@ -9,8 +9,10 @@ Every holder of the lock first settles a replace its predecessor died in
 Order of writes for a take, so that a crash at any instant loses no job:
 the new queue.yaml is written beside the old and flushed; then, once the
 file is known not to have changed meanwhile, the jobs are appended to
-consumed.yaml and flushed, and journalled; then the new file replaces the
-old. A take that is abandoned leaves no record.
+consumed.yaml and flushed, and journalled; then, if the file has still not
+changed, the new file replaces the old. A take that is abandoned leaves no
+record. What an appender wrote to the old file in the last instant is moved
+to the new one at once (gather), before the appender's next write lands.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import time
 from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 
@@ -29,11 +32,13 @@ from ..sources import Changed
 from ..spec import Job
 from ..validate import validate_text
 from .appends import Appends, read_bytes
+from .editing import EditCopy
 from .inbox import EMPTY, Basis
 from .lock import QueueLock
 from .journal import Journal, Recoveries, dead_journals
 from .outcomes import OutcomeRecord
 from .replace import Replacer
+from .settle import WAIT_AT_MOST, LastEntry, Unsettled
 from .statedir import StateDir, another_users_queue
 
 LOCK_SUFFIX = ".lock"
@@ -73,10 +78,13 @@ class QueueFile:
         self.notices: List[events.Notice] = []   # for whoever shows them
         self.left: Optional[int] = None          # jobs in the queue, as far as known
         self._trusted: Optional[bytes] = None    # digest of the last text known valid
-        self._trusted_stat: Optional[tuple] = None   # stat_key of queue.yaml as we last wrote it
+        self._trusted_stat: Optional[tuple] = None  # (stat_key, end left out) as we wrote it
+        self._left_out = 0                       # the end of the text last read, not checked
+        self._arrived = 0                        # ... of which this much was appended to it
         self._lock = QueueLock(self.lock_path, first=self._locked, owned_by=self._not_yours)
         self.appends = Appends(self.path, self.target, self.state, self.replacer,
                                self.notices)
+        self._last = LastEntry(self.target, self.path, self.appends)
 
     # --- what is beside the queue ------------------------------------------
 
@@ -132,14 +140,10 @@ class QueueFile:
         if self.appends.gather():
             self._trusted = self._trusted_stat = None
 
-    def editing(self):
-        """An editor is about to open queue.yaml under the lock."""
-        return self.appends.editing()
-
-    def edited(self, token) -> None:
-        """The editor has exited."""
-        self._trusted = self._trusted_stat = None
-        self.appends.edited(token)
+    def edit_copy(self) -> EditCopy:
+        """The copy of queue.yaml an editor edits (editing.py); the caller
+        holds the lock."""
+        return EditCopy(self)
 
     # --- reading --------------------------------------------------------
 
@@ -150,7 +154,8 @@ class QueueFile:
         return yamlfile.read_text(self.target, "queue", name=self.path)
 
     def check(self, text: str, stat=None) -> None:
-        """Validate `text` unless it is known good; raise SpecError."""
+        """Validate `text` unless it is known good; raise SpecError. `stat`:
+        which file, and how much of its end is left out, `text` is of."""
         if stat is not None and stat == self._trusted_stat:
             return  # the file is as we wrote it
         digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest()
@@ -161,23 +166,41 @@ class QueueFile:
                 self.notices.append(events.QueueWarning(str(problem)))
         self._trusted_stat = stat
 
-    def load_locked(self):
-        """Read and check queue.yaml as a runner starts (the caller holds the
-        lock): what the validator made of it. The file is then known good,
-        so that the first take does not check it again."""
-        try:
-            data, info = self._read_bytes()
-        except SpecError:
-            info = None
+    def load(self):
+        """Read and check queue.yaml as a run starts (a runner holds the lock;
+        a dry run need not): what the validator made of it. If it does not
+        pass while its last entry is still being written (settle.py), that
+        entry is awaited for a moment, or left out while it waits for its
+        writer: a half-written entry is not bad input -- but a bad one is,
+        before anything is taken. What was checked is then known good, so
+        that the first take does not check it again."""
+        deadline = time.monotonic() + WAIT_AT_MOST
+        while True:
+            try:
+                return self._load(settled_only=False)
+            except SpecError as exc:
+                problem = exc
+            coming = self.unsettled
+            if coming is None:
+                raise problem
+            if coming.held or time.monotonic() >= deadline:
+                return self._load(settled_only=True)
+            time.sleep(coming.retry)
+
+    def _load(self, settled_only: bool):
+        data, info = self._read_bytes()
         if info is None:
             self.read()  # says why it cannot be read
             raise SpecError.at(self.path, None, "no such file")
-        text = yamlfile.decode(data, self.path)
+        text, cut = self._last.decode(data, info.st_mtime_ns)
         del data  # a big queue is not held twice while it is checked
+        left_out = len(text) - cut if settled_only else 0
+        if left_out:
+            text = text[:cut]
         checked = self.validator(text, self.path)   # its warnings are the caller's to show
         self.left = len(checked)
         self._trusted = hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest()
-        self._trusted_stat = (info.st_ino, info.st_size, info.st_mtime_ns)
+        self._trusted_stat = ((info.st_ino, info.st_size, info.st_mtime_ns), left_out)
         return checked
 
     def stat_key(self):
@@ -195,21 +218,56 @@ class QueueFile:
         return self.stat_key(), tuple(
             (kept.name, inbox.size(kept)) for kept in inbox.all())
 
-    def _read_checked(self) -> Tuple[str, tuple, Basis]:
+    @property
+    def unsettled(self) -> Optional[Unsettled]:
+        """The last entry, if the last look found it still being written."""
+        return self._last.unsettled
+
+    def read_settled(self) -> str:
+        """The text of queue.yaml that has settled: all of it, or all but
+        its last entry while that is still being written."""
+        data, info = self._read_bytes()
+        if info is None:
+            return self.read()  # says why there is no file
+        text, cut = self._last.decode(data, info.st_mtime_ns)
+        return text[:cut]
+
+    def wait_settled(self) -> None:
+        """Wait (a little) for the last entry to settle; the caller holds
+        the lock."""
+        self._last.wait(self.gather)
+
+    def settled_bytes(self) -> Optional[bytes]:
+        """queue.yaml's bytes but an entry still being written at its end."""
+        return self._last.settled_bytes()
+
+    def _read_checked(self, taking: bool = False) -> Tuple[str, tuple, Basis, int]:
+        """The live text, its stat and basis, and how much of it has
+        settled; what has settled is checked. `taking`: while the last entry
+        may still be on its way, the whole text is checked, and if it does
+        not pass (the entry is half-written, or bad), nothing has settled
+        yet: nothing is taken from a queue that may be invalid, and nobody
+        is told of a half-written entry."""
         data, info = self._read_bytes()
         if info is None:
             yamlfile.read_text(self.target, "queue", name=self.path)  # says why
             raise SpecError.at(self.path, None, "no such file")
         stat = (info.st_ino, info.st_size, info.st_mtime_ns)
-        text = yamlfile.decode(data, self.path)
-        self.check(text, stat)
+        text, cut = self._last.decode(data, info.st_mtime_ns)
+        self._left_out = len(text) - cut   # the end of the text not checked
+        if taking and self.unsettled is not None and not self.unsettled.held:
+            self._left_out = 0
+            try:
+                if yamlfile.cut_character(text):
+                    raise SpecError.at(self.path, None, "ends inside a character")
+                self.check(text, (stat, 0))
+            except SpecError:
+                cut = 0
+        else:
+            self.check(text[:cut], (stat, self._left_out))
         basis = Basis.of(data, info.st_mtime_ns)
-        kept = self.replacer.inbox.find(info.st_ino)
-        if kept is not None and kept.basis != basis:
-            # What is in the live file now has been seen: if an editor
-            # renames a new file over it, only what arrives later is new.
-            self.replacer.inbox.account(kept, basis)
-        return text, stat, basis
+        self._arrived = self.appends.arrived(data, info)
+        return text, stat, basis, cut
 
     # --- taking ---------------------------------------------------------
 
@@ -221,10 +279,17 @@ class QueueFile:
         Returns the jobs taken. Raises QueueChanged if someone rewrote the
         file meanwhile without the lock: then nothing was taken.
         """
-        text, stat, basis = self._read_checked()
-        head = scan_head(text, self.path, limit)
+        text, stat, basis, cut = self._read_checked(taking=True)
+        try:
+            head = scan_head(text[:cut], self.path, limit)
+        except SpecError:
+            if cut == len(text):
+                raise
+            return []  # cut inside an entry that is not what it seemed: once it has settled
         if head.simple:
             candidates = Candidates([item.entry for item in head.items], limit)
+        elif cut < len(text):
+            return []  # rewritten whole, but only once its last entry is complete
         else:  # a flow-style list or anchors: rewritten whole, in canonical form
             entries = yamlfile.entries(yamlfile.compose(text, self.path), self.path, "command")
             candidates = Candidates(entries, limit)
@@ -242,6 +307,10 @@ class QueueFile:
         self._commit(new_text, stat, basis, taken)
         if self.left is not None:
             self.left = max(0, self.left - count)
+        # What was appended to the old file between reading it and the swap
+        # goes to the new one now, before its writer's next piece does.
+        with contextlib.suppress(OSError, SpecError):
+            self.gather()
         return taken
 
     def _commit(self, new_text: str, stat, basis: Basis, taken: List[Job]) -> None:
@@ -267,6 +336,8 @@ class QueueFile:
                 txn.append(journal.begin(taken))
                 note(journal=journal.path, txn=txn[0])
                 undo.append(lambda: journal.abort(txn[0]))
+            if self.stat_key() != stat:  # again, just before the swap: taken back
+                raise QueueChanged()
 
         swapped: List[bool] = []
 
@@ -276,8 +347,9 @@ class QueueFile:
                 journal.commit(txn[0])
 
         try:
-            self.replacer.replace(new_text.encode("utf-8", "surrogateescape"), basis, before,
-                                  after)
+            data = new_text.encode("utf-8", "surrogateescape")
+            self.replacer.replace(data, basis, before, after,
+                                  own=len(data) - min(self._arrived, len(data)))
         except BaseException:
             if not swapped:
                 for step in reversed(undo):
@@ -287,8 +359,14 @@ class QueueFile:
         finally:
             for fd in consumed:
                 os.close(fd)
+        self._written(new_text, self._left_out)
+
+    def _written(self, new_text: str, left_out: int) -> None:
+        """queue.yaml is now `new_text`, made by us, valid but (maybe) for
+        the last `left_out` characters (an entry still being written)."""
         self._trusted = None
-        self._trusted_stat = self.stat_key()
+        self._trusted_stat = (self.stat_key(), left_out)
+        self._last.settle.written(new_text)
 
     def _open_consumed(self) -> int:
         """consumed.yaml, opened to append to: a file of yours (fsutil)."""
@@ -313,45 +391,50 @@ class QueueFile:
 
     def insert_locked(self, items: str, top: bool) -> None:
         """Put `items` (YAML list items at column 0) at the top or the
-        bottom of the queue; the caller holds the lock."""
-        try:
-            text, _stat, basis = self._read_checked()
-        except SpecError as exc:
-            if exc.first.message != "no such file":
-                raise
-            text, basis = "", EMPTY
-        head = scan_head(text, self.path, 1)
+        bottom of the queue; the caller holds the lock. An entry still
+        being written stays last: at the bottom, `items` wait for it to
+        settle (wait_settled), or go before it."""
+        if not top:
+            self.wait_settled()
+        text, basis, cut = self._read_for_insert()
+        being_written = text[cut:]
+        head = scan_head(text[:cut], self.path, 1)
+        if being_written and not head.items:
+            head.column = len(being_written) - len(being_written.lstrip(" "))
         if not head.simple:
-            entries = yamlfile.entries(yamlfile.compose(text, self.path), self.path, "command")
+            entries = yamlfile.entries(yamlfile.compose(text[:cut], self.path), self.path,
+                                       "command")
             old = "".join(canonical.dump_values(e) for e in entries)
-            new_text = items + old if top else old + items
+            new_text = (items + old if top else old + items) + being_written
         elif top or head.empty_flow is not None:
+            new_text = insert_top(text, head, items)
+        elif being_written:
+            head.insert_at = cut   # before the entry still being written
             new_text = insert_top(text, head, items)
         else:
             new_text = append_bottom(text, head, items)
-        left = len(self.validator(new_text, self.path))
-        self._replace(new_text.encode("utf-8", "surrogateescape"), basis)
+        left = len(self.validator(new_text[:len(new_text) - len(being_written)], self.path))
+        data = new_text.encode("utf-8", "surrogateescape")
+        arrived = self._arrived + (0 if top else len(items.encode("utf-8")))
+        self.replacer.replace(data, basis, own=len(data) - min(arrived, len(data)))
+        self._written(new_text, len(being_written))
         self.left = left
 
-    def replace(self, new_text: str) -> None:
-        """Replace queue.yaml with `new_text` (the caller holds the lock)."""
-        data, info = self._read_bytes()
-        self._replace(new_text.encode("utf-8", "surrogateescape"),
-                      Basis.of(data, info.st_mtime_ns) if info else EMPTY)
+    def _read_for_insert(self) -> Tuple[str, Basis, int]:
+        try:
+            text, _stat, basis, cut = self._read_checked()
+        except SpecError as exc:
+            if exc.first.message != "no such file":
+                raise
+            text, basis, cut = "", EMPTY, 0
+            self._last.unsettled = None
+            self._arrived = 0
+        return text, basis, cut
 
-    def _replace(self, data: bytes, basis: Basis) -> None:
+    def replace_bytes(self, data: bytes, basis: Basis) -> None:
+        """Replace queue.yaml, read as `basis`, with `data` (not checked);
+        the caller holds the lock."""
         self.replacer.replace(data, basis)
-        self._trusted = None
-        self._trusted_stat = self.stat_key()
-
-    def restore(self, data: Optional[bytes]) -> None:
-        """Put back queue.yaml's bytes as they were (None: there was no
-        file); the caller holds the lock."""
-        if data is None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.target)
-        else:
-            self.replace(data.decode("utf-8", "surrogateescape"))
         self._trusted = self._trusted_stat = None
 
     def recover_locked(self) -> List[Tuple[str, int]]:

@@ -100,6 +100,12 @@ def _keep_owner(fd: int, old: os.stat_result) -> None:
             continue
 
 
+def _own_basis(data: bytes, own: Optional[int], info: os.stat_result) -> Basis:
+    if own is None or own >= len(data):
+        return Basis.of(data, info.st_mtime_ns)
+    return Basis.of(data[:max(own, 0)], 0)
+
+
 class Replacer:
     """Replaces one queue file; every caller holds the queue lock."""
 
@@ -110,14 +116,18 @@ class Replacer:
 
     def replace(self, data: bytes, basis: Basis,
                 before: Optional[Callable[[int, Callable[..., None]], None]] = None,
-                after: Optional[Callable[[], None]] = None) -> os.stat_result:
+                after: Optional[Callable[[], None]] = None,
+                own: Optional[int] = None) -> os.stat_result:
         """Make `data` the queue, made from `basis` (what was read of it).
         `before(inode, note)` runs just before the swap; what it does that
         must be undone if the swap never happens (a consumed.yaml record, a
         journal entry) it first tells `note(**what)` for the crash note. If
         it raises, nothing is replaced. `after()` runs once the swap is
-        done, while the note still says so (the journal's commit). Returns
-        the new file's stat."""
+        done, while the note still says so (the journal's commit). `own`:
+        how much of `data`, from its start, is of pegasus's own making; the
+        rest (appends it moved in, and what they carried) counts as arrived
+        in the new file, should an editor that read an older version rename
+        its file over it (inbox.py). Returns the new file's stat."""
         self.state.ensure()
         temporary, info = _write_temporary(self.target, data)
         swapped = False
@@ -129,7 +139,7 @@ class Replacer:
             self._note(note)
 
         try:
-            self.inbox.keep(temporary, info.st_ino, Basis.of(data, info.st_mtime_ns), LIVE)
+            self.inbox.keep(temporary, info.st_ino, _own_basis(data, own, info), LIVE)
             self._note(note)
             if before is not None:
                 before(info.st_ino, add_to_note)

@@ -33,6 +33,7 @@ from ..fsutil import Directory, UnsafePath, mine, mode_text, who
 
 INBOX = "inbox"
 CONFLICTS = "conflicts"
+EDITS = "edit"          # the copy `pegasus l` gives the editor (editing.py)
 PENDING = "pending"
 SHOWN = 5   # problems listed in one refusal
 
@@ -111,6 +112,9 @@ class StateDir:
     def conflicts(self, create: bool = False) -> Optional[Directory]:
         return self._sub(CONFLICTS, create)
 
+    def edits(self, create: bool = False) -> Optional[Directory]:
+        return self._sub(EDITS, create)
+
     def file(self, name: str) -> str:
         return os.path.join(self.path, name)
 
@@ -175,7 +179,7 @@ class StateDir:
         """What in the state directory pegasus may not act on, in words."""
         problems: List[str] = []
         for name, info in top.entries():
-            if name in (INBOX, CONFLICTS) and stat.S_ISDIR(info.st_mode):
+            if name in (INBOX, CONFLICTS, EDITS) and stat.S_ISDIR(info.st_mode):
                 problems += self._sub_problems(top, name, info)
             else:
                 problems += _entry_problem(name, info, False, None)
