@@ -472,7 +472,7 @@ def _add_status_options(parser):
     _queue_file(parser.add_argument_group("files"))
     parser.add_argument(
         "--json", action="store_true",
-        help="print one JSON object (see the README for its keys)")
+        help="print one JSON object (its keys: docs/watching.md, pegasus status)")
     parser.add_argument(
         "--job", metavar="SEQ", type=_job_number,
         help="one run, by the #SEQ of its start and done lines: where and how it ran and "

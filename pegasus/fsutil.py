@@ -1,7 +1,7 @@
 """Opening what pegasus keeps and writes beside a queue without being
 tricked by another user of the machine.
 
-The rule (README, Security): a file or directory beside a queue that is not
+The rule (docs/ssh-and-security.md, Security): a file or directory beside a queue that is not
 yours, or that others could have written, is never read as state, never
 followed as a link and never written into. pegasus refuses it, naming it
 and its owner, before it reads or writes anything there.

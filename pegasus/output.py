@@ -151,7 +151,7 @@ class Printer(Handler):
         pieces = wrap(text, room) if room >= 20 else [text]
         # Continuation rows go under the text, not under a second prefix: a
         # row that starts with a prefix is a line the job printed (see the
-        # README, "Output").
+        # docs/watching.md, "Output").
         indent = " " * (width + 1)
         return "%s %s\n" % (shown, pieces[0]) + "".join(
             "%s%s\n" % (indent, piece) for piece in pieces[1:])

@@ -243,7 +243,7 @@ class Templates:
             raise TemplateError(Problem(
                 where.path, where.line, "the %s template '%s' fails: %s" % (
                     where.what, _excerpt(source), why),
-                exc.hint or "see the helpers in the README's Templates section")) from None
+                exc.hint or "see the helpers in docs/files.md, Templates")) from None
         except Exception as exc:  # noqa: BLE001 - no template may crash a runner
             raise TemplateError(Problem(
                 where.path, where.line, "the %s template '%s' fails: %s: %s" % (

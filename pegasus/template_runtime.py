@@ -55,7 +55,7 @@ class Undefined(Exception):
 
 class HelperProblem(Exception):
     """A helper cannot do its work with the values it got (`hint`: what to
-    do instead, if there is more to say than the README's helpers)."""
+    do instead, if there is more to say than the helpers of docs/files.md)."""
 
     def __init__(self, message: str, hint: Optional[str] = None):
         super().__init__(message)
