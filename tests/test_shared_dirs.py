@@ -403,6 +403,28 @@ def test_a_second_user_of_a_group_queue_is_told_whose_it_is(project, command):
     assert_untouched(project, before, [], queue_text)
 
 
+@pytest.mark.parametrize("command", [["l", "--append", "echo hi"], ["add", "echo", "hi"],
+                                     ["l", "--editor", "true"], ["q"], ["b"]],
+                         ids=" ".join)
+def test_a_group_member_who_runs_pegasus_first_does_not_take_the_owners_queue(project,
+                                                                                command):
+    """Before the queue's owner ever ran pegasus on it, a group member's run
+    starts nothing beside it (no state directory, no lock file of theirs
+    that the owner could then neither use nor remove): it is told whose the
+    queue is, and the owner's run goes on."""
+    queue_text = project.job("mine")
+    project.queue(queue_text)
+    os.chmod(project.file("queue.yaml"), 0o664)
+    result = project.run_as_other(*command)
+    assert result.returncode == 2, result.stderr
+    assert "belongs to another user, root (uid 0)" in result.stderr
+    assert "echo '- command' >> " in result.stderr
+    assert sorted(os.listdir(project.path)) == ["hosts.yaml", "queue.yaml"]
+    mine = project.run("q")
+    assert mine.returncode == 0, mine.stderr
+    assert project.ran("mine")
+
+
 def test_a_group_member_feeds_the_queue_with_an_append_and_it_runs(project):
     project.queue("- true\n")
     os.chmod(project.file("queue.yaml"), 0o664)

@@ -22,13 +22,17 @@ class _Lock(fasteners.InterProcessLock):
     """fasteners' lock, its file opened by fsutil.open_file (by its name as
     text: fasteners keeps the path as bytes)."""
 
-    def __init__(self, path: str, owned_by: Callable[[str, int], Exception]):
+    def __init__(self, path: str, owned_by: Callable[[str, int], Exception],
+                 claim: Callable[[], None]):
         super().__init__(path)
         self.name = path
         self.owned_by = owned_by
+        self.claim = claim
 
     def _do_open(self):
         if self.lockfile is None or self.lockfile.closed:  # type: ignore[has-type]
+            if not os.path.lexists(self.name):
+                self.claim()   # made by the queue's owner alone
             fd = self.judged(open_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
             self.lockfile = os.fdopen(fd, "a")
 
@@ -46,14 +50,16 @@ class _Lock(fasteners.InterProcessLock):
 class QueueLock:
     """The lock of one queue; `first()` is what every holder does first
     (if it raises, the lock is let go again). `owned_by(path, uid)` is the
-    error for a lock file of another user's."""
+    error for a lock file of another user's; `claim()` raises if this user
+    may not make the lock file (statedir.StateDir.claim)."""
 
     def __init__(self, path: str, first: Callable[[], None],
                  owned_by: Callable[[str, int], Exception] = lambda path, uid: LockError(
-                     path, "it belongs to another user")):
+                     path, "it belongs to another user"),
+                 claim: Callable[[], None] = lambda: None):
         self.path = path
         self.first = first
-        self._lock = _Lock(path, owned_by)
+        self._lock = _Lock(path, owned_by, claim)
 
     def check(self) -> None:
         """Refuse now a lock file pegasus may not use; create nothing."""

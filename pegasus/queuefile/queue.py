@@ -81,7 +81,8 @@ class QueueFile:
         self._trusted_stat: Optional[tuple] = None  # (stat_key, end left out) as we wrote it
         self._left_out = 0                       # the end of the text last read, not checked
         self._arrived = 0                        # ... of which this much was appended to it
-        self._lock = QueueLock(self.lock_path, first=self._locked, owned_by=self._not_yours)
+        self._lock = QueueLock(self.lock_path, first=self._locked, owned_by=self._not_yours,
+                               claim=self.state.claim)
         self.appends = Appends(self.path, self.target, self.state, self.replacer,
                                self.notices)
         self._last = LastEntry(self.target, self.path, self.appends)
