@@ -189,7 +189,10 @@ class QueueFile:
             time.sleep(coming.retry)
 
     def _load(self, settled_only: bool):
-        data, info = self._read_bytes()
+        try:
+            data, info = self._read_bytes()
+        except SpecError:
+            info = None   # not a regular file: read() says what it is
         if info is None:
             self.read()  # says why it cannot be read
             raise SpecError.at(self.path, None, "no such file")
