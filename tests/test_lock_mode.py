@@ -225,7 +225,8 @@ def test_an_editor_that_fails_leaves_the_queue_as_it_was_and_pegasus_l_fails(wor
     editor = _editor(work, "printf -- '- echo half-done\\n' > \"$1\"\n%s\n" % how)
     result = work.run("l", "--editor", editor)
     assert result.returncode == 1
-    assert "pegasus: the editor %s: restored queue.yaml as it was before the edit" % said \
+    # The editor edits a copy (queuefile/editing.py): queue.yaml was never touched.
+    assert "pegasus: the editor %s: queue.yaml is unchanged, the edit is dropped" % said \
         in result.stderr
     assert work.read("queue.yaml") == original
     assert _lock_is_free(work)
