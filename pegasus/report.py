@@ -80,7 +80,7 @@ class Summary(Handler):
         self.cancelled: List = []
         self.unreachable: List = []
         self.lost: List = []
-        self.jobs: set = set()   # per job: the jobs seen
+        self.jobs: set = set()   # per job (broadcast): the jobs seen; queue mode keeps none
         self.subhosts = 0
         self.tallies: Dict[int, HostTally] = {}
         self.values: Counter = Counter()   # (key, value) -> finished jobs with it
@@ -107,7 +107,8 @@ class Summary(Handler):
         if outcome.retried:
             return  # counted by its last attempt
         self.runs += 1
-        self.jobs.add(id(outcome.job))
+        if self.per_job:
+            self.jobs.add(id(outcome.job))
         self.values.update(outcome.job.params.items())
         if outcome.counts_as_failed:
             self.failed.append(outcome)
