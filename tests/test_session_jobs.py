@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import IO, List, Tuple
 
 import psutil
 import pytest
@@ -24,9 +25,15 @@ SUBREAPER = os.path.join(os.path.dirname(__file__), "subreaper.py")
 
 # --- the marker, cut out of the bytes ---------------------------------------------------
 
+def _job(command, grace=1.0) -> Tuple[bytes, bytes]:
+    made = wrapper.session_job(command, grace)
+    assert made is not None
+    return made
+
+
 def _cut(chunks, marker=MARKER):
     """Feed `chunks` to a MarkedStream: (the job's bytes, what it said, the rest)."""
-    emitted = []
+    emitted: List[bytes] = []
     stream = wrapper.MarkedStream(marker, emitted.append, lambda: None)
     rest = b""
     for chunk in chunks:
@@ -60,7 +67,7 @@ def test_a_last_line_without_a_newline_stays_the_job_s():
 
 
 def test_bytes_held_at_the_end_of_the_stream_are_the_job_s():
-    emitted = []
+    emitted: List[bytes] = []
     stream = wrapper.MarkedStream(MARKER, emitted.append, lambda: None)
     assert stream.feed(b"abc pegasus-e") == b""
     stream.close()
@@ -70,18 +77,18 @@ def test_bytes_held_at_the_end_of_the_stream_are_the_job_s():
 def test_a_job_line_fits_one_pipe_write_or_is_not_made():
     assert wrapper.session_job("x" * 5000, 1.0) is None
     assert wrapper.session_job("a\0b", 1.0) is None
-    line, marker = wrapper.session_job("true", 1.5)
+    line, marker = _job("true", 1.5)
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     assert line.startswith(b"J k=%s g=15 c=" % marker)
     assert marker.startswith(wrapper.END_PREFIX.encode())
-    assert marker != wrapper.session_job("true", 1.5)[1]
+    assert marker != _job("true", 1.5)[1]
 
 
 @settings(max_examples=50, deadline=None)
-@given(command=st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\0"),
+@given(command=st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\0"),
                        max_size=60))
 def test_sh_reads_the_command_of_a_job_line_byte_for_byte(command):
-    line, _marker = wrapper.session_job(command, 1.0)
+    line, _marker = _job(command)
     script = "nl='\n'\nIFS= read -r l\neval \"${l#J }\"\nprintf '%s' \"$c\""
     result = subprocess.run(["sh", "-c", script], input=line, capture_output=True,
                             check=True, timeout=30)
@@ -98,19 +105,24 @@ class Session:
             [sys.executable, SUBREAPER, shell, "-c", ssh.MASTER_COMMAND],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True, env=env)
-        assert self.process.stdout.readline() == b"pegasus-master-ready\n"
+        assert self._stream("stdout").readline() == b"pegasus-master-ready\n"
+
+    def _stream(self, name) -> IO[bytes]:
+        stream = getattr(self.process, name)
+        assert stream is not None
+        return stream
 
     def send(self, data):
-        os.write(self.process.stdin.fileno(), data)
+        os.write(self._stream("stdin").fileno(), data)
 
     def run(self, command, grace=1.0, before_end=None):
         """Send a job; (its stdout, its stderr, what the marker said)."""
-        line, marker = wrapper.session_job(command, grace)
+        line, marker = _job(command, grace)
         self.send(line)
         if before_end is not None:
             before_end()
-        out = self._until(self.process.stdout, marker)
-        err = self._until(self.process.stderr, marker)
+        out = self._until(self._stream("stdout"), marker)
+        err = self._until(self._stream("stderr"), marker)
         return out[0], err[0], out[1]
 
     @staticmethod
@@ -124,10 +136,10 @@ class Session:
         return job, said.split()
 
     def close(self):
-        self.process.stdin.close()
-        self.process.wait(timeout=30)
-        self.process.stdout.close()
-        self.process.stderr.close()
+        for name in ("stdin", "stdout", "stderr"):
+            self._stream(name).close()
+            if name == "stdin":
+                self.process.wait(timeout=30)
 
 
 def sleepers(tag):
@@ -172,11 +184,10 @@ def test_a_t_on_the_session_s_stdin_stops_the_job_it_runs():
 def test_end_of_file_stops_the_job_and_ends_the_session():
     tag = str(6000 + random.randrange(10 ** 6))
     session = Session()
-    line, _marker = wrapper.session_job("trap '' TERM; sleep %s" % tag, 0.3)
+    line, _marker = _job("trap '' TERM; sleep %s" % tag, 0.3)
     session.send(line)
     wait_for(lambda: sleepers(tag))
-    session.process.stdin.close()   # pegasus died, or the connection went
-    session.process.wait(timeout=30)
+    session.close()   # pegasus died, or the connection went
     wait_for(lambda: not sleepers(tag), timeout=10)
 
 
