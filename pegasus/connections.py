@@ -197,6 +197,7 @@ class Connections:
         self.waiting: List[Connection] = []  # to be opened when fewer than `limit` are
         self.opening = 0
         self.retrying = 0       # turned away for now, to be opened again soon
+        self._opening_soon = False   # _open_more is due on the loop's next pass
         self.active = True      # False once the run is ending: no more attempts
         self.over: Dict[str, str] = {}              # allocation -> why it is over
         self.asking: Dict[str, List[Callable[[Optional[str]], None]]] = {}  # Slurm asked
@@ -357,8 +358,21 @@ class Connections:
         timer = self.loop.call_later(STATE_TIMEOUT, lambda: child.signal(signal.SIGKILL))
 
     def _open_more(self):
-        while self.active and self.waiting and self.opening < self.limit:
+        """Open the next waiting connection, if fewer than `limit` are being
+        opened; the one after that on the loop's next pass, and so on:
+        starting ssh blocks the loop until it runs (posix_spawn), which on
+        a busy machine takes a while, and in between the loop hears the
+        masters that are up and gives them their first job."""
+        if self.active and self.waiting and self.opening < self.limit:
             self._open(self.waiting.pop(0))
+        if (self.active and self.waiting and self.opening < self.limit
+                and not self._opening_soon):
+            self._opening_soon = True
+            self.loop.call_later(0, self._open_next)
+
+    def _open_next(self):
+        self._opening_soon = False
+        self._open_more()
 
     def _open(self, connection):
         connection.state = Connection.CONNECTING

@@ -4,6 +4,7 @@ the transport. It gives the job a process group of its own and stops that
 group when pegasus asks, or when pegasus is gone.
 """
 
+import itertools
 import os
 from typing import Callable, List, Optional, Tuple
 
@@ -169,13 +170,19 @@ SESSION_LINE_MAX = 4096
 REFUSED = "R"
 
 
+# Markers: a random part drawn once per pegasus, which no job can know,
+# then a count (drawing 12 bytes from the system for every job costs more).
+_MARKERS = itertools.count()
+_MARKER_PREFIX = END_PREFIX + os.urandom(12).hex() + "-"
+
+
 def session_job(command: str, grace: float) -> Optional[Tuple[bytes, bytes]]:
     """(the line that hands `command` to a master's session, the marker
     that will end its output), or None if it does not fit in one line."""
     raw = command.encode("utf-8", "surrogateescape")
     if b"\0" in raw:
         return None
-    marker = (END_PREFIX + os.urandom(12).hex()).encode("ascii")
+    marker = ("%s%d" % (_MARKER_PREFIX, next(_MARKERS))).encode("ascii")
     quoted = b"'" + raw.replace(b"'", b"'\\''").replace(b"\n", b"'\"$nl\"'") + b"'"
     line = b"J k=%s g=%d c=%s\n" % (marker, grace_tenths(grace), quoted)
     if len(line) > SESSION_LINE_MAX:
