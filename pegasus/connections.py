@@ -27,6 +27,7 @@ It tells its listener what happens:
 
 from __future__ import annotations
 
+import functools
 import random
 import signal
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence
@@ -34,6 +35,8 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence
 if TYPE_CHECKING:
     from .loop import Child
 
+from . import wrapper
+from .loop import LineSplitter
 from .outcome import Reason
 from .ssh import remove_socket
 
@@ -50,7 +53,8 @@ class Connection:
     """One sub-host's connection: its master process and its state."""
 
     __slots__ = ("host", "transport", "control_path", "generation", "master", "state",
-                 "reason", "attempts", "stdout", "stderr", "closing", "failures", "verdicts")
+                 "reason", "attempts", "stdout", "stderr", "closing", "failures", "verdicts",
+                 "session", "session_runs", "retiring", "renewing")
 
     CONNECTING, READY, DOWN, CLOSED = "connecting", "ready", "down", "closed"
 
@@ -68,6 +72,12 @@ class Connection:
         self.closing = False
         self.failures = 0       # connection attempts that failed in a row
         self.verdicts: List[Decide] = []  # judge(): awaiting the master
+        self.session: Optional[SessionJob] = None   # the job its master's session runs
+        # Whether the master's session may run jobs: not where it refused
+        # (no setsid), nor once a job left processes behind there.
+        self.session_runs = True
+        self.retiring = False   # its session ended after a job that left processes
+        self.renewing = False   # a new master replaces a retired one
 
     @property
     def master_alive(self) -> bool:
@@ -77,6 +87,102 @@ class Connection:
     def gone(self) -> bool:
         """The master died, and not because pegasus closed it."""
         return not self.master_alive and not self.closing
+
+
+class SessionJob:
+    """A job that its sub-host's master runs in its own session
+    (wrapper.SESSION_LOOP), where jobs.py would otherwise hold an ssh
+    process: it is written to, it ends once, with a returncode.
+
+    Its output is what the master's streams carry up to the job's markers.
+    It ends when both are in -- or, when it left processes behind that may
+    hold its output, when the master exits with them, as a session of its
+    own would have ended -- or when the master dies first: then `finished`
+    is False (the host was lost). `refused`: the session could not run it
+    (no setsid there); it did not run."""
+
+    __slots__ = ("connection", "splitters", "streams", "returncode", "finished", "refused",
+                 "done", "_on_end")
+
+    def __init__(self, connection: Connection, marker: bytes,
+                 on_line: Callable[[str, str], None], on_end: Callable[["SessionJob"], None]):
+        self.connection = connection
+        self.splitters = {
+            "out": LineSplitter(lambda text: on_line("out", text)),
+            "err": LineSplitter(lambda text: self._stderr(on_line, text))}
+        self.streams = {name: wrapper.MarkedStream(marker, splitter.feed,
+                                                   functools.partial(self._marked, name))
+                        for name, splitter in self.splitters.items()}
+        self.returncode: Optional[int] = None
+        self.finished = False
+        self.refused = False
+        self.done = False
+        self._on_end = on_end
+
+    def _stderr(self, on_line, text):
+        # The master's own complaints come on the same stream: they also
+        # tell why the connection went, if it goes.
+        connection = self.connection
+        if (len(connection.stderr) < 50
+                and connection.transport.own_message(text) is not None):
+            connection.stderr.append(text)
+        on_line("err", text)
+
+    def write(self, data: bytes) -> bool:
+        master = self.connection.master
+        if self.done or master is None:
+            return False
+        return master.write(data)
+
+    def take(self, stream: str, data: bytes) -> bytes:
+        """Bytes from the master's `stream` (b"": its end): the job's go
+        to its lines; returns what is not the job's."""
+        marked = self.streams[stream]
+        splitter = self.splitters[stream]
+        if not data:
+            marked.close()
+            splitter.close()
+            return b""
+        if marked.ended:
+            if self.connection.retiring:   # what its processes print later
+                splitter.feed(data)
+                return b""
+            return data
+        return marked.feed(data)
+
+    def _marked(self, stream: str) -> None:
+        """The marker of `stream` is in: the job's last line there is whole."""
+        self.splitters[stream].close()
+        if not all(each.ended for each in self.streams.values()):
+            return
+        said = self.streams["out"].said or []
+        connection = self.connection
+        if said[:1] == [wrapper.REFUSED]:
+            self.refused = True
+            connection.session_runs = False
+        else:
+            try:
+                self.returncode = int(said[0])
+            except (IndexError, ValueError):
+                self.returncode = 255
+            self.finished = True
+            if said[1:2] == ["1"]:
+                # It left processes that may hold its output: the session
+                # has ended, and the job ends with the master (_exited).
+                connection.retiring = True
+                connection.session_runs = False
+                return
+        connection.session = None
+        self.over()
+
+    def over(self) -> None:
+        """The job is over: its end is told, once."""
+        if self.done:
+            return
+        self.done = True
+        if not self.finished and not self.refused:
+            self.returncode = 255   # as ssh says when its connection is gone
+        self._on_end(self)
 
 
 class Connections:
@@ -91,6 +197,7 @@ class Connections:
         self.waiting: List[Connection] = []  # to be opened when fewer than `limit` are
         self.opening = 0
         self.retrying = 0       # turned away for now, to be opened again soon
+        self._opening_soon = False   # _open_more is due on the loop's next pass
         self.active = True      # False once the run is ending: no more attempts
         self.over: Dict[str, str] = {}              # allocation -> why it is over
         self.asking: Dict[str, List[Callable[[Optional[str]], None]]] = {}  # Slurm asked
@@ -111,7 +218,8 @@ class Connections:
         """The sub-hosts that neither connected nor failed yet (their first
         attempt still under way): worth a word when the run ends first."""
         return [c.host for c in self.all
-                if c.state in (None, Connection.CONNECTING) and c.failures == 0]
+                if c.state in (None, Connection.CONNECTING) and c.failures == 0
+                and not c.renewing]
 
     @property
     def settling(self) -> bool:
@@ -132,14 +240,19 @@ class Connections:
         self._open_more()
 
     def judge(self, index: int, returncode: Optional[int], said: Sequence[str],
-              decide: Decide) -> None:
+              decide: Decide, child=None) -> None:
         """Whether a job that ended with `returncode` on sub-host `index`,
         its transport having said `said` on its stderr, ended because the
         sub-host was lost (HOST_LOST) or its allocation is over (ENDED; the
         connection's `reason` says why), or by itself (None): `decide` is
         called with the answer, now or a moment later (a dying master may
-        take that long to show it, Slurm that long to answer)."""
+        take that long to show it, Slurm that long to answer). A job that
+        the master's session ran (`child`, a SessionJob) tells: its markers
+        came through the connection, or the master died first."""
         connection = self.all[index]
+        if isinstance(child, SessionJob):
+            decide(None if child.finished else _lost(connection.gone))
+            return
         transport = connection.transport
         over = transport.over_by(said)
         if over is not None:
@@ -245,8 +358,21 @@ class Connections:
         timer = self.loop.call_later(STATE_TIMEOUT, lambda: child.signal(signal.SIGKILL))
 
     def _open_more(self):
-        while self.active and self.waiting and self.opening < self.limit:
+        """Open the next waiting connection, if fewer than `limit` are being
+        opened; the one after that on the loop's next pass, and so on:
+        starting ssh blocks the loop until it runs (posix_spawn), which on
+        a busy machine takes a while, and in between the loop hears the
+        masters that are up and gives them their first job."""
+        if self.active and self.waiting and self.opening < self.limit:
             self._open(self.waiting.pop(0))
+        if (self.active and self.waiting and self.opening < self.limit
+                and not self._opening_soon):
+            self._opening_soon = True
+            self.loop.call_later(0, self._open_next)
+
+    def _open_next(self):
+        self._opening_soon = False
+        self._open_more()
 
     def _open(self, connection):
         connection.state = Connection.CONNECTING
@@ -273,26 +399,41 @@ class Connections:
             if len(connection.stderr) < 50:
                 connection.stderr.append(text)
 
+        def take(stream):
+            def filtered(data):
+                session = connection.session
+                return data if session is None else session.take(stream, data)
+            return filtered
+
         try:
             connection.master = self.loop.spawn(argv, on_stdout, on_stderr,
-                                                lambda child: self._exited(connection))
+                                                lambda child: self._exited(connection),
+                                                filters=(take("out"), take("err")))
         except OSError as exc:
             self.opening -= 1
             self._failed(connection, "cannot run %s: %s" % (argv[0], exc.strerror))
 
     def _exited(self, connection):
-        """A master ended: refused for now, failed, lost, or closed by us."""
+        """A master ended: refused for now, failed, lost, closed by us, or
+        retired after a job that left processes behind."""
         was = connection.state
         if was == Connection.CONNECTING:
             self.opening -= 1
         # A master killed outright leaves its socket behind; nobody uses it.
         remove_socket(connection.control_path)
+        session, connection.session = connection.session, None
+        retired, connection.retiring = connection.retiring, False
         try:
-            self._ended(connection, was)
+            if retired:
+                self._renew(connection)
+            else:
+                self._ended(connection, was)
         finally:
             verdicts, connection.verdicts = connection.verdicts, []
             for decide in verdicts:
                 decide(_lost(connection.gone))
+            if session is not None:
+                session.over()   # once the host's fate is known
 
     def _ended(self, connection, was):
         if not self.active or connection.closing:
@@ -322,6 +463,43 @@ class Connections:
             self.listener.connection_lost(connection, reason, True)
             self._later(connection)
 
+    def _renew(self, connection):
+        """The session of `connection`'s master ended after a job that left
+        processes behind, and the master with it once they had closed the
+        job's output: the job is over, not the host. A new master takes
+        over; its session runs no jobs (those of this sub-host may do it
+        again), they run as sessions of their own."""
+        if not self.active or connection.closing:
+            connection.state = Connection.CLOSED
+            return
+        connection.state = None
+        connection.renewing = True
+        self._again(connection)
+
+    def run_in_session(self, index: int, command: str, grace: float,
+                       on_line: Callable[[str, str], None],
+                       on_end: Callable[[SessionJob], None]) -> Optional[SessionJob]:
+        """Run `command` in the master's own session of sub-host `index`,
+        if that session may run it now: the SessionJob, or None (then the
+        job runs as a session of its own). Only on a sub-host that runs one
+        job at a time: a job's session must be the only one over its
+        master for the master's end to be the end of the job's output."""
+        connection = self.all[index]
+        master = connection.master
+        if (connection.state != Connection.READY or connection.session is not None
+                or not connection.session_runs or connection.host.slots != 1
+                or master is None or not connection.master_alive):
+            return None
+        job = connection.transport.session_job(command, grace)
+        if job is None:
+            return None
+        line, marker = job
+        session = SessionJob(connection, marker, on_line, on_end)
+        if not master.write(line):
+            return None
+        connection.session = session
+        return session
+
     def _retry(self, connection):
         self.retrying -= 1
         self._again(connection)
@@ -341,6 +519,7 @@ class Connections:
 
     def _ready(self, connection):
         was_down = connection.failures > 0
+        connection.renewing = False
         connection.state = Connection.READY
         connection.failures = 0
         self.listener.connection_ready(connection, was_down)

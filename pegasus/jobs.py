@@ -194,9 +194,30 @@ class Jobs:
         if problem is not None:
             run.fail(Reason.TOO_LONG, problem)
             return self._end_unstarted(run)
+        self.events.on_job_started(run.started_now())
+        # In the master's own session if it can take the job now (no
+        # process of its own), else a process of its own.
+        run.child = self.connections.run_in_session(
+            host.index, run.command, self.settings.kill_grace,
+            lambda stream, text: self._line(run, stream, text),
+            lambda session: self._session_over(run, session))
+        if run.child is None and not self._spawn(run):
+            return self._over(run)
+        self.running.add(run)
+        self.runs_on.setdefault(host.index, set()).add(run)
+        timeout = run.job.timeout if run.job.timeout is not None else self.settings.timeout
+        if timeout:
+            run.timer = self.loop.call_later(timeout, lambda: self._timed_out(run))
+        if self.stopping:
+            self.stop(run)
+        return None
+
+    def _spawn(self, run: JobRun) -> bool:
+        """Start the run's own process; False if it could not be started
+        (the run has failed with why)."""
+        host = run.host
         argv = host.transport.job_argv(run.command, self.connections[host.index].control_path,
                                        run.place.slots)
-        self.events.on_job_started(run.started_now())
         try:
             run.child = self.loop.spawn(
                 argv,
@@ -208,15 +229,20 @@ class Jobs:
             local = isinstance(exc, OSError) and exc.errno in LOCAL_ERRNOS
             run.fail(Reason.LOCAL_LIMIT if local else Reason.NOT_STARTED,
                      getattr(exc, "strerror", None) or str(exc))
-            return self._over(run)
-        self.running.add(run)
-        self.runs_on.setdefault(host.index, set()).add(run)
-        timeout = run.job.timeout if run.job.timeout is not None else self.settings.timeout
-        if timeout:
-            run.timer = self.loop.call_later(timeout, lambda: self._timed_out(run))
-        if self.stopping:
+            run.child = None
+            return False
+        return True
+
+    def _session_over(self, run: JobRun, session) -> None:
+        """The master's session is done with the run: it ended there, or
+        the session refused it (it never ran): then it runs by itself."""
+        if not session.refused:
+            self._exited(run)
+        elif not self._spawn(run):
+            self._end(run)
+        elif run.stop_signal:
+            run.stop_signal = 0   # asked to stop while it was refused: ask again
             self.stop(run)
-        return None
 
     def _line(self, run: JobRun, stream: str, text: str) -> None:
         said = run.host.transport.own_message(text) if stream == "err" else None
@@ -287,7 +313,7 @@ class Jobs:
             elif unstarted is not None:
                 run.fail(Reason.NOT_STARTED, unstarted)
             self._end(run)
-        self.connections.judge(run.host.index, run.returncode, run.said, decide)
+        self.connections.judge(run.host.index, run.returncode, run.said, decide, run.child)
         return None
 
     def _end(self, run: JobRun) -> None:

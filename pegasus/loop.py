@@ -261,12 +261,15 @@ class Loop:
     # --- children --------------------------------------------------------
 
     def spawn(self, argv, on_stdout, on_stderr, on_exit, stdin_pipe=True, env=None,
-              max_line=READ_SIZE):
+              max_line=READ_SIZE, filters=(None, None)):
         """Start `argv` in a new session with stdout and stderr read line by
         line into `on_stdout(text)` / `on_stderr(text)`; `on_exit(child)` runs
         once the process has exited and both pipes are drained. With
         `stdin_pipe`, the child's stdin is a pipe we hold open (its EOF tells
-        the child we are gone); otherwise /dev/null."""
+        the child we are gone); otherwise /dev/null. `filters`: for stdout and
+        stderr, None or a function that sees each piece read (b"" at the end
+        of the stream) before it is cut into lines, and returns what of it
+        is to be (it keeps the rest for itself)."""
         close_after = []
         try:
             if stdin_pipe:
@@ -294,10 +297,11 @@ class Loop:
             os.close(fd)
         child = Child(pid, argv, our_in, on_exit, 2)
         self._children[pid] = child
-        for fd, emit in ((out_read, on_stdout), (err_read, on_stderr)):
+        for fd, emit, take in ((out_read, on_stdout, filters[0]),
+                               (err_read, on_stderr, filters[1])):
             os.set_blocking(fd, False)
             splitter = LineSplitter(emit, max_line)
-            self.add_reader(fd, self._pipe_reader(fd, splitter, child))
+            self.add_reader(fd, self._pipe_reader(fd, splitter, child, take))
         return child
 
     def _program(self, name):
@@ -310,7 +314,7 @@ class Loop:
             self._programs[name] = path
         return path
 
-    def _pipe_reader(self, fd, splitter, child):
+    def _pipe_reader(self, fd, splitter, child, take=None):
         def read():
             try:
                 data = os.read(fd, READ_SIZE)
@@ -321,8 +325,13 @@ class Loop:
                     raise
                 data = b""
             if data:
-                splitter.feed(data)
+                if take is not None:
+                    data = take(data)
+                if data:
+                    splitter.feed(data)
                 return
+            if take is not None:
+                take(b"")
             self.remove_reader(fd)
             os.close(fd)
             splitter.close()

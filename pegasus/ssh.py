@@ -25,19 +25,20 @@ import stat
 import tempfile
 from typing import List, Optional, Sequence, Tuple
 
-from . import loginshell
+from . import loginshell, wrapper
 from .settings import SshSettings
 
 # The master runs this as its own session, through the same line as every
 # job (loginshell.py): `sh` first checks that the line reached it intact
 # -- a login shell that cannot run pegasus's jobs is refused here, before
 # any job goes there -- then the marker tells us the connection is up (and
-# the control socket listening); sh then waits in `read` until our end of
-# its stdin closes -- when we are done, or when we die -- so a master never
+# the control socket listening). sh then runs the jobs pegasus writes on
+# its stdin, one at a time (wrapper.SESSION_LOOP), until our end of its
+# stdin closes -- when we are done, or when we die -- so a master never
 # outlives pegasus. (`read`, a builtin, costs no process on the host.)
 MASTER_READY = "pegasus-master-ready"
 MASTER_COMMAND = loginshell.for_any_shell(
-    loginshell.check_script() + "echo %s\nread pegasus" % MASTER_READY)
+    loginshell.check_script() + "echo %s\n" % MASTER_READY + wrapper.SESSION_LOOP)
 
 FORCED = [
     # Nobody is there to type a password or a passphrase, or to answer a
@@ -353,11 +354,15 @@ def _host_key_reason(lines: List[str], destination: str) -> Optional[str]:
 # (whole lines; never the remote command's words): the master was gone and
 # it connected by itself, the master refused it a session (sshd's
 # MaxSessions) and it connected by itself, the host key it added then, the
-# connection it lost then.
+# connection it lost then. A job that the master's own session runs has the
+# master's stderr: there the master says how its connection went.
 _OWN = re.compile(
     r"mux_client_\w+: .*|"
     r"Warning: Permanently added .* to the list of known hosts\.|"
-    r"Connection to \S+ closed by remote host\.")
+    r"Connection to \S+ closed by remote host\.|"
+    r"Timeout, server \S+ not responding\.|"
+    r"client_loop: send disconnect: .*|"
+    r"Read from remote host \S+: .*")
 
 
 def own_message(line: str, control_directory: Optional[str]) -> Optional[str]:

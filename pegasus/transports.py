@@ -68,6 +68,12 @@ class Transport:
         """The command line of the connection's master process."""
         raise NotImplementedError
 
+    def session_job(self, command: str, grace: float) -> Optional[Tuple[bytes, bytes]]:
+        """(the line that hands `command` to the master's own session, the
+        marker that ends its output) -- see wrapper.SESSION_LOOP -- or None:
+        it runs as a process of its own."""
+        return None
+
     def master_ready(self, line: str) -> bool:
         """Whether this line of the master's stdout says it is up."""
         return False
@@ -204,6 +210,9 @@ class SshTransport(Transport):
 
     def master_ready(self, line):
         return line == ssh.MASTER_READY
+
+    def session_job(self, command, grace):
+        return wrapper.session_job(command, grace)
 
     def exit_may_mean_lost(self, returncode, said=()):
         # ssh exits 255 when the connection fails, and so does a command
