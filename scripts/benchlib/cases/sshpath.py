@@ -150,7 +150,7 @@ class MedianRow(Row):
         super().__init__(key, label, median, median / units, **options)
         self.samples = samples
 
-    def values(self, name: str) -> List[float]:
+    def sampled(self, name: str) -> List[float]:
         return [getattr(s, name) for s in self.samples
                 if s is not None and getattr(s, name) is not None]
 
@@ -472,8 +472,8 @@ def _tool(row: MedianRow) -> str:
 
 
 def _versus(mine: MedianRow, other: MedianRow) -> str:
-    return "%s %s vs %s %s" % (_tool(mine), spread(mine.values("wall")), _tool(other),
-                               spread(other.values("wall")))
+    return "%s %s vs %s %s" % (_tool(mine), spread(mine.sampled("wall")), _tool(other),
+                               spread(other.sampled("wall")))
 
 
 def cold_targets(letter: str, hosts: int, kex: Optional[str]) -> Callable[[List[Row]],
@@ -498,10 +498,10 @@ def cold_targets(letter: str, hosts: int, kex: Optional[str]) -> Callable[[List[
         for tool in (mine, best, medians.get(group + "-raw")):
             if tool is None:
                 continue
-            firsts = tool.values("first")
-            servers = tool.values("server")
+            firsts = tool.sampled("first")
+            servers = tool.sampled("server")
             found.append(("%s: %s" % (what, _tool(tool)), "first line %s; CPU %s + sshd %s" % (
-                spread(firsts) if firsts else "-", spread(tool.values("client")),
+                spread(firsts) if firsts else "-", spread(tool.sampled("client")),
                 spread(servers) if servers else "-"), "(report)", None))
         if kex:
             # pegasus alone with the faster exchange, the peers with ssh's own choice.
@@ -553,7 +553,7 @@ def queue_targets(rows: List[Row]) -> List[Target]:
     for row in (mine, limit):
         if row is None:
             continue
-        cpu = row.values("client")
+        cpu = row.sampled("client")
         text = "%s per job" % spread([c / jobs for c in cpu], "ms", 1e3)
         opening = [s.opening for s in row.samples if s is not None and s.opening is not None]
         if opening:
