@@ -102,16 +102,22 @@ class StateDir:
 
     def claim(self) -> None:
         """Refuse (another_users_queue) to start pegasus's state beside a
-        queue.yaml of another user: the state directory and the lock file
-        are made by the queue's owner alone. Made by a group member who ran
-        pegasus first, they would be theirs, and the owner could neither use
-        them nor remove them."""
+        queue that is not this user's: the state directory and the lock
+        file are made by the owner of queue.yaml or of its directory alone.
+        Made by a group member who ran pegasus first, they would be theirs,
+        and the queue's owner could neither use them nor remove them."""
         try:
             info = os.stat(self.queue_target)
         except OSError:
             return  # no queue yet: whoever makes it owns it
-        if not mine(info.st_uid):
-            raise another_users_queue(self.queue_target, info.st_uid, self.queue_target)
+        if mine(info.st_uid):
+            return
+        try:
+            if mine(os.stat(os.path.dirname(self.queue_target) or ".").st_uid):
+                return
+        except OSError:
+            pass
+        raise another_users_queue(self.queue_target, info.st_uid, self.queue_target)
 
     def _make(self) -> Directory:
         self.claim()
