@@ -10,7 +10,7 @@ from typing import Callable, Dict, List, Optional
 
 from . import cli
 from .errors import OutputLost, PegasusError, SpecError, UsageError
-from .terminal import write_all
+from .ui.terminal import write_all
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 # The reader of pegasus's output left (`pegasus q | head`): the status of a
@@ -124,18 +124,18 @@ class Loaded:
 
 
 def load(args) -> Loaded:
-    from . import transports
-    from .hostlist import load_subhosts
+    from .transports import transport
+    from .spec.hostlist import load_subhosts
     from .queuefile import QueueFile
-    from .report import check_files
+    from .ui.report import check_files
     from .settings import Settings
-    from .template import Templates
-    from .validate import QueueValidator
+    from .templates.template import Templates
+    from .spec.validate import QueueValidator
 
     settings = Settings.from_args(args)
     templates = Templates()
     subhosts = load_subhosts(args, templates)
-    transports.attach(subhosts, settings)
+    transport.attach(subhosts, settings)
     validator = QueueValidator(templates, subhosts)
     if args.commands:
         return Loaded(settings, templates, subhosts, None,
@@ -163,7 +163,7 @@ def load(args) -> Loaded:
 
 def command_entries(args) -> list:
     """The jobs given after `--`: one entry each, named by their place."""
-    from .yamlfile import Entry, Value
+    from .spec.yamlfile import Entry, Value
     if args.daemon:
         raise UsageError("-d waits for new entries in a queue file; commands given after -- "
                          "are all there is")
@@ -176,15 +176,15 @@ ADHOC = "the command line"
 
 def run(args) -> int:
     """`pegasus q` and `pegasus b`."""
-    from . import policy
-    from .runner import STATUS_SIGNALS
+    from .policy import modes as policy
+    from .engine.runner import STATUS_SIGNALS
     for signum in STATUS_SIGNALS:
         # Asked for a status while still loading: no answer yet, but no death.
         signal.signal(signum, signal.SIG_IGN)
     loaded = load(args)
     fans_out = policy.fans_out(args.mode)
     if args.dry_run:
-        from .dryrun import dry_run_lines
+        from .ui.dryrun import dry_run_lines
         chunk: List[str] = []
         for line in dry_run_lines(fans_out, loaded.jobs, loaded.subhosts, loaded.templates):
             chunk.append(line + "\n")
@@ -198,13 +198,14 @@ def run(args) -> int:
         if coming is None:
             _say("%s is empty: nothing to run" % args.queue_file)
         else:
-            from . import events, words
+            from .events import handler as events
+            from .ui import words
             _say(words.notice(events.EntryBeingWritten(args.queue_file)))
         return EXIT_OK
 
-    from .report import print_summary
-    from .runner import Runner
-    from .sources import MemoryQueue, QueueSource
+    from .ui.report import print_summary
+    from .engine.runner import Runner
+    from .engine.sources import MemoryQueue, QueueSource
 
     handlers = Handlers(args, fans_out, len(loaded.subhosts) if fans_out else 1,
                         recorded=loaded.queue is not None)
@@ -249,7 +250,7 @@ def exit_status(args, result, lost=None, from_file: bool = True) -> int:
         _say("no host could be connected: nothing was run, the queue is untouched")
         return EXIT_FAILED
     if result.stranded:
-        from .words import plural
+        from .ui.words import plural
         # Exit 0 means every job the run took finished well: not so here.
         _say("no sub-host is left to run jobs on (every one is unreachable, lost, or its "
              "allocation ended): %s" % (
@@ -266,19 +267,19 @@ class Handlers:
     """What the command line asks to see and keep of a run."""
 
     def __init__(self, args, per_job: bool, runs_per_job: int, recorded: bool = False):
-        from .events import Fanout
-        from .output import Printer
-        from .report import JobLog, LogDir, Summary
+        from .events.handler import Fanout
+        from .ui.printer import Printer
+        from .ui.report import JobLog, LogDir, Summary
 
         progress = getattr(args, "progress", False)
         if args.gather:
-            from .gather import Gatherer
+            from .ui.gather import Gatherer
             self.printer: Printer = Gatherer(runs_per_job, color=args.color, progress=progress)
         else:
             self.printer = Printer(color=args.color, print_period=args.print_period,
                                    progress=progress, prefix=args.prefix,
                                    job_stderr=args.job_stderr)
-        from .terminal import columns
+        from .ui.terminal import columns
         self.summary = Summary(per_job=per_job, record=recorded,
                                width=columns(sys.stderr) if sys.stderr.isatty() else 0)
         joblog = None
@@ -298,13 +299,13 @@ class Handlers:
 
 def lock(args) -> int:
     """`pegasus l`."""
-    from . import lockmode
+    from .modes import lock as lockmode
     return lockmode.run(args)
 
 
 def add(args) -> int:
     """`pegasus add WORDS...`: `pegasus l --append 'WORDS...'`."""
-    from . import lockmode
+    from .modes import lock as lockmode
     args.append, args.requeue, args.editor = [args.command], None, None
     args.append_where = "pegasus add"   # what its errors call the command
     return lockmode.run(args)
@@ -312,14 +313,14 @@ def add(args) -> int:
 
 def status(args) -> int:
     """`pegasus status`."""
-    from . import status as status_mode
+    from .modes import status as status_mode
     return status_mode.run(args)
 
 
 def _modes() -> Dict[str, Callable[..., int]]:
     """What runs each mode (asked once a mode is known: `--help` and
     `--version` import nothing more than the command line needs)."""
-    from .policy import POLICIES
+    from .policy.modes import POLICIES
     modes: Dict[str, Callable[..., int]] = {name: run for name in POLICIES}
     modes["lock"] = lock
     modes["add"] = add

@@ -4,7 +4,7 @@ template tests: WHERE is the line its errors name."""
 import pytest
 
 from pegasus.errors import TemplateError
-from pegasus.template import Templates, Where
+from pegasus.templates.template import Templates, Where
 
 WHERE = Where("queue.yaml", 7)
 

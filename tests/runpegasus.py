@@ -66,7 +66,7 @@ class Workspace:
 
     def consumed(self):
         """The jobs of consumed.yaml, as pegasus itself reads them."""
-        from pegasus.yamlfile import compose, entries
+        from pegasus.spec.yamlfile import compose, entries
         text = self.read("consumed.yaml")
         return [
             {key: value.items[0] for key, value in entry.values.items()}

@@ -76,7 +76,7 @@ def test_under_a_low_limit_a_broadcast_runs_everywhere_a_few_at_a_time(tmp_path,
 # (EMFILE), through no fault of theirs.
 SHORT_OF_DESCRIPTORS = """
 import os, sys, threading
-import pegasus.runner as runner
+import pegasus.engine.runner as runner
 Jobs = runner.Jobs
 def jobs_then_fill(*args, **kwargs):
     made = Jobs(*args, **kwargs)

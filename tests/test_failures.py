@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from pegasus.validate import validate_text
+from pegasus.spec.validate import validate_text
 from runpegasus import Workspace, connected, wait_for
 
 

@@ -219,13 +219,13 @@ def test_a_job_the_system_refuses_to_spawn_fails_without_crashing_the_runner():
     # Validation refuses a NUL in a command; should one reach the engine all
     # the same (here straight from memory), spawning it fails -- as that
     # job's outcome, and the next job runs.
-    from pegasus import transports
-    from pegasus.events import Handler
-    from pegasus.runner import Runner
+    from pegasus.transports import transport
+    from pegasus.events.handler import Handler
+    from pegasus.engine.runner import Runner
     from pegasus.settings import Settings
-    from pegasus.sources import MemoryQueue
-    from pegasus.spec import Job, SubHost
-    from pegasus.template import Templates
+    from pegasus.engine.sources import MemoryQueue
+    from pegasus.spec.jobs import Job, SubHost
+    from pegasus.templates.template import Templates
 
     class Record(Handler):
         def __init__(self):
@@ -236,7 +236,7 @@ def test_a_job_the_system_refuses_to_spawn_fails_without_crashing_the_runner():
 
     settings = Settings()
     hosts = [SubHost(0, "localhost", {})]
-    transports.attach(hosts, settings)
+    transport.attach(hosts, settings)
     record = Record()
     runner = Runner(settings, hosts, MemoryQueue([Job("echo a\0b"), Job("true")]),
                     Templates(), record)

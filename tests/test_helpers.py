@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-from pegasus.helpers import HELPER_NAMES
+from pegasus.templates.helpers import HELPER_NAMES
 from rendering import render, render_error
 
 

@@ -18,9 +18,9 @@ import psutil
 import pytest
 
 from pegasus.errors import OutputLost
-from pegasus.loop import Loop
-from pegasus.output import Printer
-from pegasus.validate import validate_text
+from pegasus.engine.loop import Loop
+from pegasus.ui.printer import Printer
+from pegasus.spec.validate import validate_text
 from runpegasus import Workspace, wait_for
 
 READER_LEFT = 141

@@ -83,7 +83,7 @@ def _heredoc(payload, out):
 
 def test_commands_reach_the_remote_shell_byte_exact(work):
     from pegasus.queuefile import QueueFile
-    from pegasus.spec import Job
+    from pegasus.spec.jobs import Job
 
     work.hosts("- node-1\n")
     payloads = TORTURE + ["\n".join(TORTURE), "x" * 100 * 1024]

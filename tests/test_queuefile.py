@@ -14,13 +14,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pegasus import canonical, queuetext
+from pegasus.spec import canonical
+from pegasus.queuefile import text as queuetext
 from pegasus.queuefile import queue as queuefile
 from pegasus.queuefile import replace
 from pegasus.errors import SpecError
 from pegasus.queuefile import QueueFile
-from pegasus.validate import validate_text
-from pegasus.spec import Job
+from pegasus.spec.validate import validate_text
+from pegasus.spec.jobs import Job
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -554,7 +555,8 @@ def test_large_queue_is_validated_once_while_only_this_object_writes_it(tmp_path
 
 
 def test_a_runner_checks_its_queue_once_before_its_first_take(tmp_path, monkeypatch):
-    from pegasus import cli, main, validate
+    from pegasus import cli, main
+    from pegasus.spec import validate
     calls = []
     original = validate.QueueValidator.__call__
 

@@ -2,12 +2,12 @@
 
 import pytest
 
-from pegasus import transports
-from pegasus.outcome import Reason
-from pegasus.policy import BroadcastPolicy, QueuePolicy
+from pegasus.transports import transport
+from pegasus.events.outcome import Reason
+from pegasus.policy.modes import BroadcastPolicy, QueuePolicy
 from pegasus.settings import Settings
-from pegasus.slots import BUDDY, FIRST_FIT, SlotAllocator, misfit
-from pegasus.spec import Job, SubHost
+from pegasus.policy.slots import BUDDY, FIRST_FIT, SlotAllocator, misfit
+from pegasus.spec.jobs import Job, SubHost
 
 
 def impossible(size, count, policy):
@@ -111,7 +111,7 @@ def hosts(*sizes):
 
 def make(policy_class, subhosts, sessions=None):
     settings = Settings(sessions=sessions if sessions is not None else 10 ** 6)
-    transports.attach(subhosts, settings)
+    transport.attach(subhosts, settings)
     return policy_class(subhosts, settings)
 
 
@@ -180,7 +180,7 @@ def test_the_sessions_cap_does_not_apply_to_localhost():
 
 
 def _end(policy, place, job, returncode):
-    from pegasus.outcome import Launch, Outcome
+    from pegasus.events.outcome import Launch, Outcome
     host = policy.subhosts[place.host]
     launch = Launch(0, job, host, tuple(place.slots), job.command, 0.0, place.attempt)
     return policy.finished(Outcome(launch, 60.0, returncode), place)

@@ -3,10 +3,11 @@ cartesian expansion, literal scalars, host ranges, special keys."""
 
 import pytest
 
-from pegasus import spec, transports, validate
+from pegasus.spec import jobs as spec, validate
+from pegasus.transports import transport
 from pegasus.errors import SpecError
-from pegasus.validate import validate_text
-from pegasus.template import Templates
+from pegasus.spec.validate import validate_text
+from pegasus.templates.template import Templates
 
 
 def hosts(tmp_path, text):
@@ -300,18 +301,18 @@ def test_hosts_file_with_no_host_is_an_error(tmp_path):
 @pytest.mark.parametrize("name", ["localhost", "LocalHost", "LOCALHOST", "127.0.0.1", "::1"])
 def test_localhost_is_detected_in_any_case(tmp_path, name):
     [host] = hosts(tmp_path, "- '%s'\n" % name)
-    assert transports.choose(host) is transports.LocalTransport
+    assert transport.choose(host) is transport.LocalTransport
 
 
 @pytest.mark.parametrize("name", ["node-1", "ann@localhost", "localhost2", "127.0.0.2"])
 def test_other_hosts_are_not_local(tmp_path, name):
     [host] = hosts(tmp_path, "- '%s'\n" % name)
-    assert transports.choose(host) is transports.SshTransport
+    assert transport.choose(host) is transport.SshTransport
 
 
 def test_plain_ipv6_loopback_is_read_as_a_host_name(tmp_path):
     [host] = hosts(tmp_path, "- ::1\n")
-    assert host.hostname == "::1" and transports.choose(host) is transports.LocalTransport
+    assert host.hostname == "::1" and transport.choose(host) is transport.LocalTransport
 
 
 # --- variables ---------------------------------------------------------------------

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from pegasus import ssh
+from pegasus.transports import ssh
 from pegasus.settings import SshSettings
 
 # What a master printed, and why it failed.

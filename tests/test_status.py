@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from pegasus.validate import validate_text
+from pegasus.spec.validate import validate_text
 from runpegasus import Workspace, wait_for
 
 

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pegasus.errors import TemplateError
-from pegasus.template import Templates
-from pegasus.template_emit import canonical
-from pegasus.template_syntax import parse
+from pegasus.templates.template import Templates
+from pegasus.templates.emit import canonical
+from pegasus.templates.syntax import parse
 from rendering import WHERE, render, render_error
 
 

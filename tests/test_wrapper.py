@@ -13,7 +13,7 @@ import time
 import psutil
 import pytest
 
-from pegasus import wrapper
+from pegasus.transports import wrapper
 
 SHELLS = [name for name in ("sh", "bash", "dash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish")
           if shutil.which(name)]

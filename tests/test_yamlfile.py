@@ -4,9 +4,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from pegasus import canonical, yamlfile
+from pegasus.spec import canonical, yamlfile
 from pegasus.errors import SpecError
-from pegasus.spec import Job, expand_entry
+from pegasus.spec.jobs import Job, expand_entry
 
 
 def read_entries(text, main_key="command", path="q.yaml"):

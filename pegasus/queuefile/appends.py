@@ -8,7 +8,8 @@ import stat
 import time
 from typing import Callable, List, Optional, Tuple
 
-from .. import events, yamlfile
+from ..events import handler
+from ..spec import yamlfile
 from ..errors import SpecError
 from .inbox import EMPTY, Basis, Kept, collect, unfinished, writing
 from .replace import Replacer
@@ -38,7 +39,7 @@ class Appends:
     """The kept files of one queue, and what arrives in them."""
 
     def __init__(self, name: str, target: str, state: StateDir, replacer: Replacer,
-                 notices: List[events.Notice]):
+                 notices: List[handler.Notice]):
         self.name = name
         self.target = target
         self.state = state
@@ -65,7 +66,7 @@ class Appends:
 
         arrivals = collect(self.inbox, live_inode, live)
         for data in arrivals.rewritten:
-            self.notices.append(events.QueueRewritten(self.name, self.save_apart(data)))
+            self.notices.append(handler.QueueRewritten(self.name, self.save_apart(data)))
         if not arrivals.tails:
             return False
         old = live()

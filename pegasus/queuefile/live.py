@@ -11,11 +11,11 @@ import socket
 import time
 
 from ..errors import PegasusError
-from ..events import Handler
-from ..sources import Busy, QueueSource
-from ..words import first_line
+from ..events.handler import Handler
+from ..engine.sources import Busy, QueueSource
+from ..ui.words import first_line
 from .journal import Journal
-from .outcomes import OutcomeRecord
+from .outcomerecord import OutcomeRecord
 from .queue import QueueFile
 
 

@@ -29,9 +29,9 @@ import math
 import time
 from typing import Callable, NamedTuple, Optional, Tuple
 
-from .. import yamlfile
+from ..spec import yamlfile
 from ..errors import SpecError
-from ..queuetext import last_entry_start
+from .text import last_entry_start
 from .appends import Appends, read_bytes
 
 # Pieces of one entry written up to half a second apart make one job; an

@@ -1,4 +1,4 @@
-"""(j) a daemon that runs for weeks stays bounded: `pegasus q -d` fed 100,000
+"""(l) a daemon that runs for weeks stays bounded: `pegasus q -d` fed 100,000
 distinct `true N` jobs by an appender, its files beside the queue and its
 memory at the start and at the end."""
 
@@ -90,17 +90,17 @@ def feed_and_watch(bench: Bench, directory: str, jobs: int, pid: int,
         done = _entries(consumed)
         if not notes and done >= EARLY:
             notes.append(_report("after %d jobs" % EARLY, _sizes(directory), _rss(pid)))
-            bench.progress("(j) " + notes[-1])
+            bench.progress("(l) " + notes[-1])
         largest_journal = max(largest_journal, _sizes(directory).get("journal", 0))
         time.sleep(0.2)
     time.sleep(1.0)  # the last outcomes are recorded
     notes.append(_report("after %d jobs" % jobs, _sizes(directory), _rss(pid)))
     notes.append("largest journal seen: %s" % _kb(largest_journal))
-    bench.progress("(j) " + "; ".join(notes[1:]))
+    bench.progress("(l) " + "; ".join(notes[1:]))
     return notes
 
 
-@case("j", "daemon", "(j) a daemon's files and memory")
+@case("l", "daemon", "(l) a daemon's files and memory")
 def case_daemon(bench: Bench) -> List[Row]:
     """`pegasus q -d` over 8 localhost sub-hosts, fed 100,000 distinct `true N` jobs
     (--quick: 10,000) by an appender in batches of 1,000: its journal, outcome record,
@@ -127,5 +127,5 @@ def case_daemon(bench: Bench) -> List[Row]:
     seconds = time.monotonic() - start
     if notes is None:
         raise CaseError(tail(errors))
-    return [Row("j", "(j) pegasus q -d, %s jobs fed while it runs" % format(jobs, ","),
+    return [Row("l", "(l) pegasus q -d, %s jobs fed while it runs" % format(jobs, ","),
                 seconds, seconds / jobs, vs_limit=False, note="; ".join(notes))]

@@ -1,0 +1,382 @@
+"""The connections of a run: one per sub-host whose transport needs one
+(an ssh ControlMaster), opened a bounded number at a time, opened again
+when a server turned it away for now, watched for loss, tried again in the
+background while the host is down, and closed at the end. A sub-host whose
+transport needs no connection (localhost) is ready at once.
+
+This module alone decides whether a sub-host is lost: when it was up and
+its master exits, when a job's exit status may mean a failed connection,
+and when the transport's own lines on a job's stderr say the sub-host is
+gone (srun: a node failure), the last two in `judge`. It also decides when
+a Slurm allocation is over (its time limit, a cancel, a node failure that
+ends the job): srun's lines say so, or, when a step ended in a way that
+may be the job's end (a signal, a cancel), Slurm is asked (`state_argv`,
+one question at a time per allocation). Then every sub-host of the
+allocation is down at once, and the jobs it cut off end with ENDED: not
+their failure. Each master of a
+sub-host gets a control socket path of its own (a new generation each time
+it is opened), so a master that replaces one that died serves every later
+job.
+
+It tells its listener what happens:
+    connection_ready(connection, was_down)
+    connection_failed(connection, reason, first)   could not connect
+    connection_lost(connection, reason, jobs_lost)  was up, is gone (its
+                                                    running jobs with it?)
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence
+
+if TYPE_CHECKING:
+    from .loop import Child
+
+from ..events.outcome import Reason
+from ..transports.ssh import remove_socket
+
+CONNECT_ATTEMPTS = 5       # for a server that turns connections away (MaxStartups)
+RECONNECT_DELAYS = (2, 5, 10, 20, 40, 60)  # trying again a host that is down
+SETTLE_DELAY = 0.5         # after an exit that may mean loss: time for a dying master to show it
+STATE_TIMEOUT = 30.0       # asking Slurm about an allocation: no answer within this is none
+
+# judge()'s answer: None (the job's own end), Reason.HOST_LOST, or Reason.ENDED.
+Decide = Callable[[Optional[Reason]], None]
+
+
+class Connection:
+    """One sub-host's connection: its master process and its state."""
+
+    __slots__ = ("host", "transport", "control_path", "generation", "master", "state",
+                 "reason", "attempts", "stdout", "stderr", "closing", "failures", "verdicts")
+
+    CONNECTING, READY, DOWN, CLOSED = "connecting", "ready", "down", "closed"
+
+    def __init__(self, host):
+        self.host = host
+        self.transport = host.transport
+        self.control_path = ""  # the current master's socket; jobs use it
+        self.generation = 0     # masters opened so far
+        self.master: Optional[Child] = None
+        self.state = None
+        self.reason = None
+        self.attempts = 0       # tries of the current connection attempt
+        self.stdout: List[str] = []  # what the master's session said before it was up
+        self.stderr: List[str] = []
+        self.closing = False
+        self.failures = 0       # connection attempts that failed in a row
+        self.verdicts: List[Decide] = []  # judge(): awaiting the master
+
+    @property
+    def master_alive(self) -> bool:
+        return self.master is not None and self.master.returncode is None
+
+    @property
+    def gone(self) -> bool:
+        """The master died, and not because pegasus closed it."""
+        return not self.master_alive and not self.closing
+
+
+class Connections:
+    """Every sub-host's connection, in hosts.yaml order."""
+
+    def __init__(self, loop, subhosts, control, limit: int, listener):
+        self.loop = loop
+        self.limit = limit
+        self.listener = listener
+        self.control = control
+        self.all = [Connection(host) for host in subhosts]
+        self.waiting: List[Connection] = []  # to be opened when fewer than `limit` are
+        self.opening = 0
+        self.retrying = 0       # turned away for now, to be opened again soon
+        self.active = True      # False once the run is ending: no more attempts
+        self.over: Dict[str, str] = {}              # allocation -> why it is over
+        self.asking: Dict[str, List[Callable[[Optional[str]], None]]] = {}  # Slurm asked
+
+    def __getitem__(self, index: int) -> Connection:
+        return self.all[index]
+
+    def is_ready(self, index: int) -> bool:
+        return self.all[index].state == Connection.READY
+
+    def down_reason(self, index: int) -> Optional[str]:
+        """Why sub-host `index` is down (could not connect, or was lost);
+        None if it is not down."""
+        connection = self.all[index]
+        return connection.reason if connection.state == Connection.DOWN else None
+
+    def never_up(self) -> List:
+        """The sub-hosts that neither connected nor failed yet (their first
+        attempt still under way): worth a word when the run ends first."""
+        return [c.host for c in self.all
+                if c.state in (None, Connection.CONNECTING) and c.failures == 0]
+
+    @property
+    def settling(self) -> bool:
+        """Whether some connection is being opened, waits to be, or was
+        turned away for now and is about to be opened again: its sub-host
+        may yet join, or fail with a reason to report."""
+        return bool(self.opening or self.waiting or self.retrying)
+
+    def start(self) -> None:
+        """Sub-hosts that need no connection are ready at once; the others
+        are opened."""
+        for connection in self.all:
+            connection.transport.prepare(self.control)
+            if connection.transport.needs_connection:
+                self.waiting.append(connection)
+            else:
+                self._ready(connection)
+        self._open_more()
+
+    def judge(self, index: int, returncode: Optional[int], said: Sequence[str],
+              decide: Decide) -> None:
+        """Whether a job that ended with `returncode` on sub-host `index`,
+        its transport having said `said` on its stderr, ended because the
+        sub-host was lost (HOST_LOST) or its allocation is over (ENDED; the
+        connection's `reason` says why), or by itself (None): `decide` is
+        called with the answer, now or a moment later (a dying master may
+        take that long to show it, Slurm that long to answer)."""
+        connection = self.all[index]
+        transport = connection.transport
+        over = transport.over_by(said)
+        if over is not None:
+            self._over(connection, over)
+            decide(Reason.ENDED)
+            return
+        gone = transport.lost_by(said)
+        if gone is None and not transport.exit_may_mean_lost(returncode, said):
+            decide(None)   # its own end, even if its allocation ended just after
+        elif transport.allocation in self.over:
+            self._over(connection, self.over[transport.allocation or ""])
+            decide(Reason.ENDED)
+        elif transport.state_argv() is not None:
+            self._ask(connection, lambda over: self._asked(connection, over, gone, decide))
+        elif gone is not None:
+            self._left(connection, gone)
+            decide(Reason.HOST_LOST)
+        elif connection.state != Connection.READY:
+            decide(_lost(connection.gone))   # its master's end is handled already
+        else:
+            self._await_master(connection, decide)
+
+    def _asked(self, connection, over: Optional[str], gone: Optional[str],
+               decide: Decide) -> None:
+        if over is not None:
+            self._over(connection, over)
+            decide(Reason.ENDED)
+        elif gone is not None:
+            self._left(connection, gone)
+            decide(Reason.HOST_LOST)
+        else:
+            decide(None)
+
+    def _await_master(self, connection, decide):
+        """The master tells: if it ends, the sub-host was lost -- decided
+        only once that end is handled, so that the sub-host is down before
+        the job's fate is known (a retry must not be sent there); if it
+        still runs after SETTLE_DELAY, the job's own command exited 255."""
+        connection.verdicts.append(decide)
+
+        def settle():
+            if decide in connection.verdicts and connection.master_alive:
+                connection.verdicts.remove(decide)
+                decide(None)
+        self.loop.call_later(SETTLE_DELAY, settle)
+
+    def _left(self, connection, reason):
+        """A job's own transport said that its sub-host is gone for good
+        (srun: the node has left the allocation): no job goes there again,
+        and there is no connection to open again. Its other running jobs
+        hear their own fate from their own transport."""
+        if connection.state == Connection.READY:
+            connection.state = Connection.DOWN
+            connection.reason = reason
+            self.listener.connection_lost(connection, reason, False)
+
+    def _over(self, connection, reason):
+        """The allocation of `connection`'s sub-host is over: every sub-host
+        of it is gone for good, at once (a job cut off on one node must not
+        be sent to another node of the same ending job)."""
+        allocation = connection.transport.allocation
+        if allocation is None:
+            self._left(connection, reason)
+            return
+        self.over.setdefault(allocation, reason)
+        for other in self.all:
+            if other.transport.allocation == allocation:
+                self._left(other, reason)
+
+    def why_over(self, index: int) -> str:
+        """Why the allocation of sub-host `index` is over (judge said ENDED)."""
+        connection = self.all[index]
+        return self.over.get(connection.transport.allocation or "", connection.reason or "")
+
+    def _ask(self, connection, answer: Callable[[Optional[str]], None]) -> None:
+        """Ask Slurm whether the allocation of `connection`'s sub-host is
+        over: `answer(why or None)`. One question at a time per allocation;
+        those asked meanwhile share its answer."""
+        transport = connection.transport
+        allocation = transport.allocation or ""
+        waiting = self.asking.get(allocation)
+        if waiting is not None:
+            waiting.append(answer)
+            return
+        self.asking[allocation] = [answer]
+        lines: List[str] = []
+
+        def answered(child):
+            timer.cancel()
+            over = transport.state_says(lines, child.returncode)
+            if over is not None:
+                self.over.setdefault(allocation, over)
+            for each in self.asking.pop(allocation, []):
+                each(over)
+
+        try:
+            child = self.loop.spawn(transport.state_argv(), lines.append, lines.append, answered,
+                                    stdin_pipe=False, env=transport.job_env(self.loop.environ))
+        except OSError:
+            for each in self.asking.pop(allocation, []):
+                each(None)   # no answer: the job's end is its own
+            return
+        timer = self.loop.call_later(STATE_TIMEOUT, lambda: child.signal(signal.SIGKILL))
+
+    def _open_more(self):
+        while self.active and self.waiting and self.opening < self.limit:
+            self._open(self.waiting.pop(0))
+
+    def _open(self, connection):
+        connection.state = Connection.CONNECTING
+        connection.attempts += 1
+        connection.stdout = []
+        connection.stderr = []
+        connection.control_path = self.control.socket(connection.host.index,
+                                                      connection.generation)
+        connection.generation += 1
+        self.opening += 1
+        argv = connection.transport.master_argv(connection.control_path)
+
+        def on_stdout(text):
+            if connection.state != Connection.CONNECTING:
+                return
+            if connection.transport.master_ready(text):
+                self.opening -= 1
+                self._ready(connection)
+                self._open_more()
+            elif len(connection.stdout) < 50:
+                connection.stdout.append(text)
+
+        def on_stderr(text):
+            if len(connection.stderr) < 50:
+                connection.stderr.append(text)
+
+        try:
+            connection.master = self.loop.spawn(argv, on_stdout, on_stderr,
+                                                lambda child: self._exited(connection))
+        except OSError as exc:
+            self.opening -= 1
+            self._failed(connection, "cannot run %s: %s" % (argv[0], exc.strerror))
+
+    def _exited(self, connection):
+        """A master ended: refused for now, failed, lost, or closed by us."""
+        was = connection.state
+        if was == Connection.CONNECTING:
+            self.opening -= 1
+        # A master killed outright leaves its socket behind; nobody uses it.
+        remove_socket(connection.control_path)
+        try:
+            self._ended(connection, was)
+        finally:
+            verdicts, connection.verdicts = connection.verdicts, []
+            for decide in verdicts:
+                decide(_lost(connection.gone))
+
+    def _ended(self, connection, was):
+        if not self.active or connection.closing:
+            connection.state = Connection.CLOSED
+            return
+        transport = connection.transport
+        returncode = connection.master.returncode
+        reason = transport.failure_reason(connection.stderr, returncode)
+        if was == Connection.CONNECTING:
+            refused = transport.login_refused(connection.stdout, connection.stderr, returncode)
+            if refused is not None:
+                self._failed(connection, refused)
+            elif not transport.refused_for_now(connection.stderr):
+                self._failed(connection, reason)
+            elif connection.attempts < CONNECT_ATTEMPTS:
+                # The server is busy (MaxStartups): try again a little later.
+                delay = 0.2 * 2 ** connection.attempts * (0.5 + random.random())
+                self.retrying += 1
+                self.loop.call_later(delay, lambda: self._retry(connection))
+            else:
+                self._failed(connection, "%s (turned away %d times)" % (
+                    reason, connection.attempts))
+            self._open_more()
+        elif was == Connection.READY:
+            connection.state = Connection.DOWN
+            connection.reason = reason
+            self.listener.connection_lost(connection, reason, True)
+            self._later(connection)
+
+    def _retry(self, connection):
+        self.retrying -= 1
+        self._again(connection)
+
+    def _again(self, connection):
+        if self.active:
+            self.waiting.append(connection)
+            self._open_more()
+
+    def _later(self, connection):
+        """A host that is down is tried again in the background, less and
+        less often; it rejoins the run when it answers."""
+        connection.attempts = 0
+        delay = RECONNECT_DELAYS[min(connection.failures, len(RECONNECT_DELAYS) - 1)]
+        connection.failures += 1
+        self.loop.call_later(delay, lambda: self._again(connection))
+
+    def _ready(self, connection):
+        was_down = connection.failures > 0
+        connection.state = Connection.READY
+        connection.failures = 0
+        self.listener.connection_ready(connection, was_down)
+
+    def _failed(self, connection, reason):
+        first = connection.failures == 0
+        connection.state = Connection.DOWN
+        connection.reason = reason
+        self.listener.connection_failed(connection, reason, first)
+        self._later(connection)
+
+    def stop_opening(self) -> None:
+        """Cancelled: connections being opened are given up."""
+        self.active = False
+        for connection in self.all:
+            master = connection.master
+            if connection.state == Connection.CONNECTING and connection.master_alive:
+                assert master is not None
+                connection.closing = True
+                master.signal(signal.SIGTERM)
+
+    def close(self) -> None:
+        """The end: each master is told to finish -- its remote `read` sees
+        end-of-file and the master exits once its last session is over."""
+        self.active = False
+        for connection in self.all:
+            if not connection.master_alive:
+                continue
+            connection.closing = True
+            master = connection.master
+            assert master is not None
+            if connection.state == Connection.CONNECTING:
+                master.signal(signal.SIGTERM)
+            else:
+                master.close_stdin()
+
+
+def _lost(gone: bool) -> Optional[Reason]:
+    return Reason.HOST_LOST if gone else None

@@ -1,0 +1,321 @@
+"""Taking jobs from the queue source as the policy has room: one take per
+loop iteration that asks for one, a retry soon when the source is locked by
+someone else, a poll (daemon mode, or while the queue is invalid) for new
+entries, crash recovery of dead runners' jobs, and putting jobs back.
+
+A job to be run again (--retries) stays with this runner: it is the same
+taken job -- its attempts and the sub-hosts it failed on are its own, not
+those of an identical entry -- still in consumed.yaml once and in the
+runner's journal, so a crash puts it back like any taken job. It goes
+before the queue's head, and back to the top of the queue file if this
+run will not run it (cancelled, halted, no sub-host left).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Hashable, List, Optional
+
+from ..events import handler as events
+from ..errors import LockError, PegasusError, SpecError
+from ..fsutil import UnsafePath
+from .sources import Busy, Changed, QueueSource
+
+POLL_INTERVAL = 0.5        # daemon mode: how often an idle runner looks at the queue
+LOCK_RETRY = 0.05          # queue lock busy (someone is editing): try again soon
+RECOVERY_INTERVAL = 30.0   # daemon mode: how often to look for dead runners' jobs
+
+
+class Taker:
+    """Feeds the engine from `source`: `start(job, places)` is called for
+    every job taken, with the places the policy gave it."""
+
+    def __init__(self, loop, source: QueueSource, policy, handler: events.Handler,
+                 daemon: bool, start: Callable, busy: Callable[[], bool]):
+        self.loop = loop
+        self.source = source
+        self.policy = policy
+        self.events = handler
+        self.daemon = daemon
+        self.start = start
+        self.busy = busy              # whether any job still runs
+        self.empty = False            # the last take found no more jobs
+        self.waiting = False          # ... but for the last entry, still being written
+        self.told_held = False        # said that it waits for its writer
+        self.seen: Hashable = None    # the source's marker when last found empty/bad
+        self.broken: Optional[str] = None   # the message last warned about
+        self.unwritable = False       # ... and it is about writing, not the text
+        self.to_put_back: List = []   # jobs waiting for the lock to go back
+        self.to_requeue: List = []    # (seq, job) cancelled, back once nothing runs
+        self.retries: List = []       # (seq, job): taken jobs to run again, first
+        self.recovery_due = True
+        self.took_once = False        # the lock has been taken at least once
+        self.closed = False
+        self._poll_timer = None
+        self._lock_timer = None
+        self._hold_timer = None       # start nothing until it fires
+        self._settle_timer = None
+
+    @property
+    def exhausted(self) -> bool:
+        """Nothing more to take: no job to run again, and the queue is empty
+        (and its last entry is not on its way), or (without -d) invalid."""
+        return not self.retries and (
+            (self.broken is not None and not self.daemon)
+            or (not self.waiting and (self.empty or self.source.left() == 0)))
+
+    def pump_soon(self) -> None:
+        self.loop.call_soon(self.pump)
+
+    def put_back(self, job) -> None:
+        """`job` goes back to the top of the queue at the next visit."""
+        self.to_put_back.append(job)
+
+    def retry(self, seq: int, job) -> None:
+        """`job`, taken by this runner, runs again (before the queue's
+        head); `seq`: its run that just ended."""
+        self.retries.append((seq, job))
+
+    def hold(self, seconds: float) -> None:
+        """Start nothing for `seconds`: pegasus's own machine could not
+        start a process (too many open files, processes...)."""
+        if self._hold_timer is None:
+            self._hold_timer = self.loop.call_later(seconds, self._unhold)
+
+    def _unhold(self) -> None:
+        self._hold_timer = None
+        self.pump()
+
+    def give_back_retries(self) -> None:
+        """The jobs waiting to run again will not run in this run: back to
+        the top of the queue, in the order of their last runs."""
+        jobs = [job for _seq, job in sorted(self.retries, key=lambda item: item[0])]
+        for job in jobs:
+            self.policy.forget(job)
+        self.to_put_back[:0] = jobs
+        self.retries = []
+
+    def give_back_now(self) -> bool:
+        """Jobs to run again, and nowhere to run them: back to the queue now
+        (not soon: the loop may have nothing else to wake it up); whether
+        that is done."""
+        self.give_back_retries()
+        self.pump()
+        return not self.pending
+
+    def requeue(self, seq: int, job) -> None:
+        """A cancelled `job` (first run `seq`) goes back to the top once no
+        job runs: all of them together, in the order they were taken."""
+        self.to_requeue.append((seq, job))
+
+    @property
+    def pending(self) -> bool:
+        """Jobs still to be put back."""
+        return bool(self.to_put_back or self.to_requeue)
+
+    def pump(self) -> None:
+        """Put back what must go back; then take as many jobs as there is
+        room for."""
+        if self.closed:
+            return
+        if self.retries and not self.policy.taking:
+            self.give_back_retries()
+        if self.to_put_back and not self._visit(self._put_back):
+            return
+        if self.to_requeue and not self.busy() and not self._visit(self._requeue):
+            return
+        if not self.policy.taking or self._hold_timer is not None:
+            return
+        if self.recovery_due and not self._visit(self._recover):
+            return
+        want = self.policy.capacity()
+        if self.retries and want:
+            want -= self._start_retries(want)
+            if self.retries:
+                return  # FIFO: the queue's head waits behind a job to run again
+        if want == 0:
+            return
+        if self.seen is not None and self.source.marker() == self.seen:
+            self._poll_later()
+            return
+        self._visit(lambda: self._take(want))
+
+    def _visit(self, work: Callable[[], None]) -> bool:
+        """Run `work` on the source; False if it is locked by someone else
+        (tried again soon) or failed (warned)."""
+        try:
+            work()
+        except Busy:
+            if self._lock_timer is None:
+                self._lock_timer = self.loop.call_later(LOCK_RETRY, self._lock_retry)
+            return False
+        except (LockError, UnsafePath) as exc:
+            if not self.took_once:
+                raise  # locking does not work here at all: say so and stop
+            # A hiccup mid-run, or a file beside the queue swapped for one
+            # pegasus may not use (fsutil): warn, take nothing, retry.
+            self._broken(str(exc), unwritable=True)
+            return False
+        finally:
+            self._tell()
+        self.took_once = True
+        return True
+
+    def _tell(self) -> None:
+        for notice in self.source.notices():
+            self.events.on_notice(notice)
+
+    def _lock_retry(self) -> None:
+        self._lock_timer = None
+        self.pump()
+
+    def _put_back(self) -> None:
+        jobs, self.to_put_back = self.to_put_back, []
+        try:
+            self.source.put_back(jobs)
+        except (SpecError, OSError) as exc:
+            self.events.on_notice(events.PutBackFailed(self.source.name, str(exc)))
+        except Busy:
+            self.to_put_back[:0] = jobs
+            raise
+        else:
+            self.empty = False  # what went back is there to take
+            for job in jobs:
+                self.events.on_notice(events.JobPutBack(self.source.name, job))
+        for job in jobs:
+            self.source.finished(job)
+
+    def _requeue(self) -> None:
+        batch = [job for _seq, job in sorted(self.to_requeue, key=lambda item: item[0])]
+        try:
+            self.source.put_back(batch)
+        except (SpecError, OSError) as exc:
+            self.events.on_notice(events.PutBackFailed(self.source.name, str(exc)))
+        else:
+            self.empty = False
+            self.events.on_notice(events.JobsRequeued(self.source.name, len(batch)))
+        self.to_requeue = []
+        for job in batch:
+            self.source.finished(job)
+
+    def _recover(self) -> None:
+        try:
+            recovered = self.source.recover()
+        except (SpecError, OSError, PegasusError) as exc:
+            if isinstance(exc, LockError):
+                raise
+            self.events.on_notice(events.RecoveryFailed(str(exc)))
+            return
+        for owner, count in recovered:
+            self.events.on_notice(events.JobsRecovered(owner, count, self.source.name))
+        self.recovery_due = False
+        if self.daemon:
+            self.loop.call_later(RECOVERY_INTERVAL, self._recovery_timer)
+
+    def _recovery_timer(self) -> None:
+        self.recovery_due = True
+        self.pump_soon()
+
+    def _start_retries(self, want: int) -> int:
+        """Start the jobs to run again, in order, as far as the policy
+        places them; how many started."""
+        started = 0
+        while self.retries and started < want:
+            places = self.policy.accept(self.retries[0][1])
+            if places is None:
+                break
+            self.start(self.retries.pop(0)[1], places)
+            started += 1
+        return started
+
+    def _take(self, want: int) -> None:
+        chosen: List[List] = []
+        offered = [0]
+
+        def choose(candidates):
+            offered[0] = len(candidates)
+            for job in candidates:
+                places = self.policy.accept(job)
+                if places is None:
+                    break
+                chosen.append(places)
+            return len(chosen)
+
+        try:
+            jobs = self.source.take(want, choose)
+        except (Changed, SpecError, OSError, UnsafePath) as exc:
+            self._release(chosen)
+            self._take_failed(exc)
+            return
+        except BaseException:
+            self._release(chosen)
+            raise
+        if self.broken is not None:
+            self.broken = None
+            self.events.on_notice(events.QueueValidAgain(self.source.name))
+        was_empty = self.empty
+        self.empty = offered[0] < want and len(chosen) == offered[0]
+        coming = self.source.settling() if self.empty else None
+        self._being_written(coming)
+        self.seen = self.source.marker() if self.empty and not self.waiting else None
+        self.events.on_queue_left(self.source.left())
+        for job, places in zip(jobs, chosen):
+            self.start(job, places)
+        if self.waiting and coming is not None:
+            if self._settle_timer is None:
+                self._settle_timer = self.loop.call_later(coming.retry, self._settled)
+        elif self.empty:
+            if self.daemon and not was_empty:
+                self.events.on_notice(events.QueueEmpty())
+            self._poll_later()
+
+    def _being_written(self, coming) -> None:
+        """The queue's last entry is still being written (`coming`): wait
+        for it -- a run without -d too, as long as it is a matter of the
+        settle time, but not for a writer that keeps its last line open."""
+        self.waiting = coming is not None and (self.daemon or not coming.held)
+        if coming is not None and coming.held and not self.told_held:
+            self.told_held = True
+            self.events.on_notice(events.EntryBeingWritten(self.source.name))
+
+    def _settled(self) -> None:
+        self._settle_timer = None
+        self.pump()
+
+    def _release(self, chosen: List[List]) -> None:
+        for places in chosen:
+            for place in places:
+                self.policy.release(place)
+
+    def _take_failed(self, exc: Exception) -> None:
+        if isinstance(exc, Changed):
+            self.loop.call_later(LOCK_RETRY, self.pump)
+        elif isinstance(exc, SpecError):
+            self._broken(str(exc))
+        elif isinstance(exc, UnsafePath):
+            self._broken(str(exc), unwritable=True)
+        elif isinstance(exc, OSError) and not isinstance(exc, LockError):
+            self._broken("cannot update %s: %s" % (self.source.name, exc.strerror or exc),
+                         unwritable=True)
+        else:
+            raise exc
+
+    def _broken(self, message: str, unwritable: bool = False) -> None:
+        if message != self.broken:
+            self.broken = message
+            self.unwritable = unwritable
+            self.events.on_notice(events.QueueUnwritable(message) if unwritable
+                                  else events.QueueInvalid(message))
+        self.seen = self.source.marker()
+        self._poll_later()
+
+    def _poll_later(self) -> None:
+        if self._poll_timer is None and (self.daemon or self.broken):
+            self._poll_timer = self.loop.call_later(POLL_INTERVAL, self._poll)
+
+    def _poll(self) -> None:
+        self._poll_timer = None
+        if self.source.marker() != self.seen:
+            self.seen = None
+            self.pump()
+        else:
+            self._poll_later()
