@@ -124,13 +124,13 @@ class Loaded:
 
 
 def load(args) -> Loaded:
-    from .transports import transport
-    from .spec.hostlist import load_subhosts
     from .queuefile import QueueFile
-    from .ui.report import check_files
     from .settings import Settings
-    from .templates.template import Templates
+    from .spec.hostlist import load_subhosts
     from .spec.validate import QueueValidator
+    from .templates.template import Templates
+    from .transports import transport
+    from .ui.report import check_files
 
     settings = Settings.from_args(args)
     templates = Templates()
@@ -176,8 +176,8 @@ ADHOC = "the command line"
 
 def run(args) -> int:
     """`pegasus q` and `pegasus b`."""
-    from .policy import modes as policy
     from .engine.runner import STATUS_SIGNALS
+    from .policy import modes as policy
     for signum in STATUS_SIGNALS:
         # Asked for a status while still loading: no answer yet, but no death.
         signal.signal(signum, signal.SIG_IGN)
@@ -198,14 +198,14 @@ def run(args) -> int:
         if coming is None:
             _say("%s is empty: nothing to run" % args.queue_file)
         else:
-            from .events import handler as events
+            from .events import notices
             from .ui import words
-            _say(words.notice(events.EntryBeingWritten(args.queue_file)))
+            _say(words.notice(notices.EntryBeingWritten(args.queue_file)))
         return EXIT_OK
 
-    from .ui.report import print_summary
     from .engine.runner import Runner
     from .engine.sources import MemoryQueue, QueueSource
+    from .ui.report import print_summary
 
     handlers = Handlers(args, fans_out, len(loaded.subhosts) if fans_out else 1,
                         recorded=loaded.queue is not None)

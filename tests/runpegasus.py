@@ -7,7 +7,6 @@ import subprocess
 import time
 
 import yaml
-
 from installed import installed
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -4,7 +4,6 @@ hosts from -w/-x, jobs after --, nothing written anywhere, on the real sshd."""
 import os
 
 import pytest
-
 from runpegasus import Workspace
 
 

@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import pytest
-
 from runpegasus import Workspace, wait_for
 
 COUNT = 100          # entries each writer adds

@@ -6,7 +6,6 @@ import socket
 from typing import Dict, List
 
 import pytest
-
 from runpegasus import Workspace, wait_for
 
 

@@ -1,10 +1,10 @@
 """connections.judge for ssh sub-hosts, without a process: a fake loop
 stands for the event loop, and the test plays the master's life."""
 
-from pegasus.transports import transport
 from pegasus.engine.connections import SETTLE_DELAY, Connections
 from pegasus.settings import Settings
 from pegasus.spec.jobs import SubHost
+from pegasus.transports import transport
 from pegasus.transports.ssh import MASTER_READY, ControlDirectory
 
 

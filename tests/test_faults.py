@@ -9,7 +9,6 @@ import time
 
 import psutil
 import pytest
-
 from runpegasus import Workspace, connected, environment, wait_for
 
 

@@ -6,7 +6,6 @@ import random
 import signal
 
 import pytest
-
 from runpegasus import Workspace, connected, wait_for
 
 

@@ -8,14 +8,14 @@ import json
 import pytest
 
 from pegasus import cli
-from pegasus.transports import ssh, transport
 from pegasus.errors import UsageError
 from pegasus.events.outcome import Launch, Outcome
+from pegasus.settings import Settings, SshSettings
+from pegasus.spec.jobs import Job, SubHost
+from pegasus.transports import ssh, transport
+from pegasus.transports.srun import Node
 from pegasus.ui.printer import Printer, colon_tag
 from pegasus.ui.report import JobLog
-from pegasus.settings import Settings, SshSettings
-from pegasus.transports.srun import Node
-from pegasus.spec.jobs import Job, SubHost
 from pegasus.ui.watch import frame, steady
 
 

@@ -15,7 +15,6 @@ import threading
 import uuid
 
 import pytest
-
 from runpegasus import Workspace, environment, pegasus_argv, wait_for
 from tmuxscreen import Screen, have_tmux
 

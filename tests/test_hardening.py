@@ -13,7 +13,6 @@ import sys
 import uuid
 
 import pytest
-
 from runpegasus import Workspace, environment, wait_for
 
 OTHER_UID, OTHER_GID = 4242, 4343
@@ -219,13 +218,13 @@ def test_a_job_the_system_refuses_to_spawn_fails_without_crashing_the_runner():
     # Validation refuses a NUL in a command; should one reach the engine all
     # the same (here straight from memory), spawning it fails -- as that
     # job's outcome, and the next job runs.
-    from pegasus.transports import transport
-    from pegasus.events.handler import Handler
     from pegasus.engine.runner import Runner
-    from pegasus.settings import Settings
     from pegasus.engine.sources import MemoryQueue
+    from pegasus.events.handler import Handler
+    from pegasus.settings import Settings
     from pegasus.spec.jobs import Job, SubHost
     from pegasus.templates.template import Templates
+    from pegasus.transports import transport
 
     class Record(Handler):
         def __init__(self):

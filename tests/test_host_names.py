@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from pegasus.errors import SpecError, UsageError
 from pegasus.spec import hostlist, hostnames, nodeset
 from pegasus.transports import srun
-from pegasus.errors import SpecError, UsageError
 
 REPO = Path(__file__).resolve().parent.parent
 

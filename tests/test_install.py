@@ -13,7 +13,6 @@ import subprocess
 import sys
 
 import pytest
-
 from installed import REPO, Installed, build, installed
 from runpegasus import Workspace, environment
 

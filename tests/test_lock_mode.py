@@ -12,7 +12,6 @@ import time
 import fasteners
 import psutil
 import pytest
-
 from runpegasus import Workspace, environment, wait_for
 from tmuxscreen import Screen, have_tmux
 

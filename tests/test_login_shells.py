@@ -18,7 +18,6 @@ import tempfile
 
 import psutil
 import pytest
-
 from loopback_sshd import LoopbackSshd, find_sshd
 from runpegasus import Workspace, wait_for
 

@@ -16,12 +16,12 @@ from typing import List
 
 import psutil
 import pytest
-
-from pegasus.errors import OutputLost
-from pegasus.engine.loop import Loop
-from pegasus.ui.printer import Printer
-from pegasus.spec.validate import validate_text
 from runpegasus import Workspace, wait_for
+
+from pegasus.engine.loop import Loop
+from pegasus.errors import OutputLost
+from pegasus.spec.validate import validate_text
+from pegasus.ui.printer import Printer
 
 READER_LEFT = 141
 WATCHES_PIPES = hasattr(selectors, "EpollSelector") or not hasattr(selectors, "KqueueSelector")

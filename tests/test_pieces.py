@@ -15,7 +15,6 @@ import sys
 import time
 
 import pytest
-
 from runpegasus import Workspace, wait_for
 
 # Between two pieces of one entry, inside the writer: well under the settle

@@ -8,7 +8,6 @@ import subprocess
 
 import psutil
 import pytest
-
 from runpegasus import Workspace, environment, wait_for
 
 QUIZ_HOSTS = """\

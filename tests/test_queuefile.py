@@ -14,14 +14,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pegasus.spec import canonical
-from pegasus.queuefile import text as queuetext
-from pegasus.queuefile import queue as queuefile
-from pegasus.queuefile import replace
 from pegasus.errors import SpecError
-from pegasus.queuefile import QueueFile
-from pegasus.spec.validate import validate_text
+from pegasus.queuefile import QueueFile, replace
+from pegasus.queuefile import queue as queuefile
+from pegasus.queuefile import text as queuetext
+from pegasus.spec import canonical
 from pegasus.spec.jobs import Job
+from pegasus.spec.validate import validate_text
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -2,12 +2,12 @@
 
 import pytest
 
-from pegasus.transports import transport
 from pegasus.events.outcome import Reason
 from pegasus.policy.modes import BroadcastPolicy, QueuePolicy
-from pegasus.settings import Settings
 from pegasus.policy.slots import BUDDY, FIRST_FIT, SlotAllocator, misfit
+from pegasus.settings import Settings
 from pegasus.spec.jobs import Job, SubHost
+from pegasus.transports import transport
 
 
 def impossible(size, count, policy):

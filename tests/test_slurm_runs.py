@@ -11,7 +11,6 @@ import signal
 
 import psutil
 import pytest
-
 from runpegasus import Workspace, environment, pegasus_argv, wait_for
 from test_queue_mode import TORTURE, _heredoc
 

@@ -9,13 +9,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from pegasus.transports import srun, transport, wrapper
 from pegasus.errors import SpecError, UsageError
-from pegasus.spec.hostlist import load_subhosts
 from pegasus.events.outcome import Reason
 from pegasus.settings import Settings
+from pegasus.spec.hostlist import load_subhosts
 from pegasus.spec.jobs import load_hosts
 from pegasus.templates.template import Templates
+from pegasus.transports import srun, transport, wrapper
 
 JOB = "4242"
 

@@ -3,11 +3,12 @@ cartesian expansion, literal scalars, host ranges, special keys."""
 
 import pytest
 
-from pegasus.spec import jobs as spec, validate
-from pegasus.transports import transport
 from pegasus.errors import SpecError
+from pegasus.spec import jobs as spec
+from pegasus.spec import validate
 from pegasus.spec.validate import validate_text
 from pegasus.templates.template import Templates
+from pegasus.transports import transport
 
 
 def hosts(tmp_path, text):

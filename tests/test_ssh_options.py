@@ -14,7 +14,6 @@ import signal
 import subprocess
 
 import pytest
-
 from loopback_sshd import read_public_key, user_name
 from runpegasus import Workspace, environment, wait_for
 

@@ -6,7 +6,6 @@ resize, and saying when a daemon waits."""
 import re
 
 import pytest
-
 from runpegasus import Workspace, environment
 from tmuxscreen import Screen, have_tmux
 

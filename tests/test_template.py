@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rendering import WHERE, render, render_error
 
-from pegasus.spec import jobs
 from pegasus.errors import TemplateError
+from pegasus.spec import jobs
 from pegasus.spec.validate import validate_text
 from pegasus.templates.template import Templates, shell_quote
-from rendering import WHERE, render, render_error
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -6,7 +6,6 @@ without. Only `#if`/`#unless` (and the helpers `default`, `first_non_empty`,
 pegasus leaves out is an unknown helper, also as a block."""
 
 import pytest
-
 from rendering import render, render_error
 from runpegasus import Workspace
 

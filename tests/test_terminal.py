@@ -3,8 +3,8 @@ width, read again when the window is resized. Run under a pseudo-terminal."""
 
 import fcntl
 import os
-import re
 import pty
+import re
 import select
 import signal
 import struct
@@ -13,7 +13,6 @@ import termios
 import time
 
 import pytest
-
 from runpegasus import Workspace, environment, wait_for
 
 

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from pegasus.spec import canonical, yamlfile
 from pegasus.errors import SpecError
+from pegasus.spec import canonical, yamlfile
 from pegasus.spec.jobs import Job, expand_entry
 
 

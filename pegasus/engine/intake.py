@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from typing import Callable, Hashable, List, Optional
 
-from ..events import handler as events
 from ..errors import LockError, PegasusError, SpecError
+from ..events import notices
+from ..events.handler import Handler
 from ..fsutil import UnsafePath
 from .sources import Busy, Changed, QueueSource
 
@@ -29,7 +30,7 @@ class Taker:
     """Feeds the engine from `source`: `start(job, places)` is called for
     every job taken, with the places the policy gave it."""
 
-    def __init__(self, loop, source: QueueSource, policy, handler: events.Handler,
+    def __init__(self, loop, source: QueueSource, policy, handler: Handler,
                  daemon: bool, start: Callable, busy: Callable[[], bool]):
         self.loop = loop
         self.source = source
@@ -173,14 +174,14 @@ class Taker:
         try:
             self.source.put_back(jobs)
         except (SpecError, OSError) as exc:
-            self.events.on_notice(events.PutBackFailed(self.source.name, str(exc)))
+            self.events.on_notice(notices.PutBackFailed(self.source.name, str(exc)))
         except Busy:
             self.to_put_back[:0] = jobs
             raise
         else:
             self.empty = False  # what went back is there to take
             for job in jobs:
-                self.events.on_notice(events.JobPutBack(self.source.name, job))
+                self.events.on_notice(notices.JobPutBack(self.source.name, job))
         for job in jobs:
             self.source.finished(job)
 
@@ -189,10 +190,10 @@ class Taker:
         try:
             self.source.put_back(batch)
         except (SpecError, OSError) as exc:
-            self.events.on_notice(events.PutBackFailed(self.source.name, str(exc)))
+            self.events.on_notice(notices.PutBackFailed(self.source.name, str(exc)))
         else:
             self.empty = False
-            self.events.on_notice(events.JobsRequeued(self.source.name, len(batch)))
+            self.events.on_notice(notices.JobsRequeued(self.source.name, len(batch)))
         self.to_requeue = []
         for job in batch:
             self.source.finished(job)
@@ -203,10 +204,10 @@ class Taker:
         except (SpecError, OSError, PegasusError) as exc:
             if isinstance(exc, LockError):
                 raise
-            self.events.on_notice(events.RecoveryFailed(str(exc)))
+            self.events.on_notice(notices.RecoveryFailed(str(exc)))
             return
         for owner, count in recovered:
-            self.events.on_notice(events.JobsRecovered(owner, count, self.source.name))
+            self.events.on_notice(notices.JobsRecovered(owner, count, self.source.name))
         self.recovery_due = False
         if self.daemon:
             self.loop.call_later(RECOVERY_INTERVAL, self._recovery_timer)
@@ -251,7 +252,7 @@ class Taker:
             raise
         if self.broken is not None:
             self.broken = None
-            self.events.on_notice(events.QueueValidAgain(self.source.name))
+            self.events.on_notice(notices.QueueValidAgain(self.source.name))
         was_empty = self.empty
         self.empty = offered[0] < want and len(chosen) == offered[0]
         coming = self.source.settling() if self.empty else None
@@ -265,7 +266,7 @@ class Taker:
                 self._settle_timer = self.loop.call_later(coming.retry, self._settled)
         elif self.empty:
             if self.daemon and not was_empty:
-                self.events.on_notice(events.QueueEmpty())
+                self.events.on_notice(notices.QueueEmpty())
             self._poll_later()
 
     def _being_written(self, coming) -> None:
@@ -275,7 +276,7 @@ class Taker:
         self.waiting = coming is not None and (self.daemon or not coming.held)
         if coming is not None and coming.held and not self.told_held:
             self.told_held = True
-            self.events.on_notice(events.EntryBeingWritten(self.source.name))
+            self.events.on_notice(notices.EntryBeingWritten(self.source.name))
 
     def _settled(self) -> None:
         self._settle_timer = None
@@ -303,8 +304,8 @@ class Taker:
         if message != self.broken:
             self.broken = message
             self.unwritable = unwritable
-            self.events.on_notice(events.QueueUnwritable(message) if unwritable
-                                  else events.QueueInvalid(message))
+            self.events.on_notice(notices.QueueUnwritable(message) if unwritable
+                                  else notices.QueueInvalid(message))
         self.seen = self.source.marker()
         self._poll_later()
 

@@ -17,15 +17,16 @@ import time
 from dataclasses import dataclass
 from typing import Dict, Optional
 
-from ..events import handler as events
-from .connections import Connections
-from .runs import Jobs
-from .loop import Loop, Timer
+from ..events import notices
+from ..events.handler import Fanout, Handler, RunInfo
 from ..events.outcome import Reason
 from ..policy.modes import for_mode
 from ..transports.ssh import ControlDirectory
-from .processes import PIPES, fit_open_files, sweep
+from .connections import Connections
 from .intake import Taker
+from .loop import Loop, Timer
+from .processes import PIPES, fit_open_files, sweep
+from .runs import Jobs
 
 CLOSE_GRACE = 3.0          # masters get this long to exit once told to
 LOCAL_HOLD = 1.0           # pegasus could not start a process: start nothing for this long
@@ -53,11 +54,11 @@ class RunResult:
 class Runner:
     """Runs the queue once (or, in daemon mode, until cancelled)."""
 
-    def __init__(self, settings, subhosts, source, templates, handler: events.Handler):
+    def __init__(self, settings, subhosts, source, templates, handler: Handler):
         self.settings = settings
         self.subhosts = subhosts
         self.source = source
-        self.events = events.Fanout([handler])
+        self.events = Fanout([handler])
         self.loop = Loop()
         self.policy = for_mode(settings.mode, subhosts, settings)
         self.templates = templates
@@ -105,11 +106,11 @@ class Runner:
                 self.loop.on_signal(signum, self._on_cancel_signal)
             for signum in STATUS_SIGNALS:
                 self.loop.on_signal(signum, lambda _signum: self.events.on_status_requested())
-            self.events.on_run_started(events.RunInfo(
+            self.events.on_run_started(RunInfo(
                 self.settings.mode, self.policy.fans_out, len(self.subhosts), self.settings.daemon,
                 self.source.name, time.time(), cap))
             if budget.capped:
-                self.events.on_notice(events.DescriptorsShort(budget.limit, budget.hard,
+                self.events.on_notice(notices.DescriptorsShort(budget.limit, budget.hard,
                                                               budget.jobs, budget.wanted))
             self.connections.start()
             self.taker.pump_soon()
@@ -117,7 +118,7 @@ class Runner:
             self.over = True
             late = self.connections.never_up()
             if late and self.runs:
-                self.events.on_notice(events.HostsStillConnecting(tuple(late)))
+                self.events.on_notice(notices.HostsStillConnecting(tuple(late)))
             self.events.on_run_finished()
             self._shutdown()
             clean = not self.taker.pending
@@ -199,10 +200,10 @@ class Runner:
     def _consequences(self, verdict, run) -> None:
         """What the end of a run means for the others."""
         if verdict.aborting:
-            self.events.on_notice(events.Aborting())
+            self.events.on_notice(notices.Aborting())
         if verdict.halting is not None:
             now = verdict.halting.when == "now"
-            self.events.on_notice(events.Halting(str(verdict.halting), now,
+            self.events.on_notice(notices.Halting(str(verdict.halting), now,
                                                  self.policy.halt.failed, self.policy.halt.done))
             if now:
                 self.jobs.cancel_all(reason=Reason.HALTED)
@@ -211,7 +212,7 @@ class Runner:
             self.taker.hold(LOCAL_HOLD)
         if verdict.pause is not None:
             index = run.host.index
-            self.events.on_notice(events.HostPaused(
+            self.events.on_notice(notices.HostPaused(
                 run.host, self.settings.black_hole[0], self.settings.black_hole[1],
                 verdict.pause))
             self._pauses[index] = self.loop.call_later(verdict.pause,
@@ -222,7 +223,7 @@ class Runner:
         self._pauses.pop(index, None)
         if self.policy.taking:
             self.policy.resume(index)
-            self.events.on_notice(events.HostResumed(self.subhosts[index]))
+            self.events.on_notice(notices.HostResumed(self.subhosts[index]))
             self.taker.pump_soon()
 
     def _lifted(self, indices) -> None:
@@ -234,7 +235,7 @@ class Runner:
             timer = self._pauses.pop(index, None)
             if timer is not None:
                 timer.cancel()
-        self.events.on_notice(events.PausesLifted(tuple(self.subhosts[i] for i in indices)))
+        self.events.on_notice(notices.PausesLifted(tuple(self.subhosts[i] for i in indices)))
 
     # --- cancelling ----------------------------------------------------------
 
@@ -242,11 +243,11 @@ class Runner:
         self.cancelled += 1
         name = signal.Signals(signum).name
         if not self.stopping:
-            self.events.on_notice(events.Cancelling(name, len(self.jobs.running),
+            self.events.on_notice(notices.Cancelling(name, len(self.jobs.running),
                                                     self.settings.kill_grace))
             self._stop()
         else:
-            self.events.on_notice(events.KillingNow(name))
+            self.events.on_notice(notices.KillingNow(name))
             self.jobs.cancel_all(kill=True)
 
     def output_lost(self, lost) -> None:
@@ -256,7 +257,7 @@ class Runner:
         running ones cancelled and put back (--on-cancel)."""
         if self.stopping or self.over:
             return
-        self.events.on_notice(events.OutputLost(lost.stream, lost.strerror, lost.reader_left,
+        self.events.on_notice(notices.OutputLost(lost.stream, lost.strerror, lost.reader_left,
                                                 len(self.jobs.running),
                                                 self.settings.kill_grace))
         self._stop()

@@ -18,10 +18,10 @@ import errno
 import time
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Set
 
-from ..transports import wrapper
 from ..errors import SpecError
 from ..events.handler import Handler
 from ..events.outcome import SIGKILL, SIGTERM, Launch, Outcome, Reason, Tail
+from ..transports import wrapper
 
 if TYPE_CHECKING:
     from .loop import Child, Timer

@@ -71,7 +71,7 @@ class QueueSource:
         return None
 
     def notices(self) -> List:
-        """Notices (events.Notice) about the source itself since last asked."""
+        """Notices (events.notices.Notice) about the source itself since last asked."""
         return []
 
     def close(self, clean: bool) -> None:

@@ -11,12 +11,12 @@ import subprocess
 import sys
 from typing import List
 
-from ..spec import canonical, yamlfile
 from ..errors import Problem, SpecError, UsageError
 from ..queuefile import QueueFile
+from ..spec import canonical, yamlfile
+from ..spec.validate import QueueValidator
 from ..templates.template import Templates
 from ..ui.terminal import write_all
-from ..spec.validate import QueueValidator
 
 EXIT_EDITOR_FAILED = 1   # the editor failed: queue.yaml is as it was before
 EXIT_INVALID = 2
@@ -231,9 +231,9 @@ def append(args, queue: QueueFile, stdin=None) -> int:
 
 def requeue(args, queue: QueueFile) -> int:
     """--requeue KIND: jobs back from the outcome record (requeue.py)."""
-    from .requeue import choose
     from ..spec.validate import canonical_command
     from ..ui.words import first_line, plural
+    from .requeue import choose
     acquire(queue)
     try:
         jobs = choose(queue, args.requeue, args.since)

@@ -21,15 +21,15 @@ import sys
 import time
 from typing import Any, Dict, List, Optional
 
-from ..spec import yamlfile
 from ..errors import PegasusError, SpecError
 from ..queuefile import QueueFile
 from ..queuefile.journal import SUFFIX, read_records, unfinished
 from ..queuefile.outcomerecord import FAILED, KINDS, OK, OutcomeRecord
 from ..queuefile.statedir import StateDir
+from ..spec import yamlfile
 from ..spec.jobs import job_count
-from ..ui.terminal import display_width, write_all
 from ..spec.validate import canonical_command
+from ..ui.terminal import display_width, write_all
 from ..ui.words import first_line, mean_time, plural, seconds
 
 RECENT_FAILURES = 5

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from typing import ClassVar, Dict, List, Optional, Sequence, Set, Tuple
 
-from .halting import HaltCounter, HaltRule
-from .blackholes import HostHealth
 from ..events.outcome import Outcome, Reason
+from .blackholes import HostHealth
+from .halting import HaltCounter, HaltRule
 from .placement import Planner
 from .slots import SlotAllocator
 

@@ -8,9 +8,9 @@ import stat
 import time
 from typing import Callable, List, Optional, Tuple
 
-from ..events import handler
-from ..spec import yamlfile
 from ..errors import SpecError
+from ..events import notices
+from ..spec import yamlfile
 from .inbox import EMPTY, Basis, Kept, collect, unfinished, writing
 from .replace import Replacer
 from .statedir import StateDir
@@ -39,7 +39,7 @@ class Appends:
     """The kept files of one queue, and what arrives in them."""
 
     def __init__(self, name: str, target: str, state: StateDir, replacer: Replacer,
-                 notices: List[handler.Notice]):
+                 notices: List[notices.Notice]):
         self.name = name
         self.target = target
         self.state = state
@@ -66,7 +66,7 @@ class Appends:
 
         arrivals = collect(self.inbox, live_inode, live)
         for data in arrivals.rewritten:
-            self.notices.append(handler.QueueRewritten(self.name, self.save_apart(data)))
+            self.notices.append(notices.QueueRewritten(self.name, self.save_apart(data)))
         if not arrivals.tails:
             return False
         old = live()

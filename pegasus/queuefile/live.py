@@ -4,15 +4,14 @@ this runner's journal (crash recovery) beside it."""
 from __future__ import annotations
 
 import contextlib
-from typing import List, Optional
-
 import os
 import socket
 import time
+from typing import List, Optional
 
+from ..engine.sources import Busy, QueueSource
 from ..errors import PegasusError
 from ..events.handler import Handler
-from ..engine.sources import Busy, QueueSource
 from ..ui.words import first_line
 from .journal import Journal
 from .outcomerecord import OutcomeRecord

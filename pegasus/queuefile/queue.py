@@ -23,24 +23,23 @@ import os
 import time
 from typing import Callable, List, Optional, Sequence, Tuple, Union
 
-
-from ..spec import canonical, yamlfile
-from ..events import handler
-from ..errors import SpecError
-from ..fsutil import check_writable, open_file, resolve
-from .text import Candidates, append_bottom, insert_top, scan_head, splice
 from ..engine.sources import Changed
+from ..errors import SpecError
+from ..events import notices
+from ..fsutil import check_writable, open_file, resolve
+from ..spec import canonical, yamlfile
 from ..spec.jobs import Job
 from ..spec.validate import validate_text
 from .appends import Appends, read_bytes
 from .editing import EditCopy
 from .inbox import EMPTY, Basis
-from .lock import QueueLock
 from .journal import Journal, Recoveries, dead_journals
+from .lock import QueueLock
 from .outcomerecord import OutcomeRecord
 from .replace import Replacer
 from .settle import WAIT_AT_MOST, LastEntry, Unsettled
 from .statedir import StateDir, another_users_queue
+from .text import Candidates, append_bottom, insert_top, scan_head, splice
 
 LOCK_SUFFIX = ".lock"
 
@@ -76,7 +75,7 @@ class QueueFile:
         self.replacer = Replacer(self.target, self.state)
         self._recoveries = Recoveries(self.state)
         self._outcomes = OutcomeRecord(self.state)
-        self.notices: List[handler.Notice] = []   # for whoever shows them
+        self.notices: List[notices.Notice] = []   # for whoever shows them
         self.left: Optional[int] = None          # jobs in the queue, as far as known
         self._trusted: Optional[bytes] = None    # digest of the last text known valid
         self._trusted_stat: Optional[tuple] = None  # (stat_key, end left out) as we wrote it
@@ -164,7 +163,7 @@ class QueueFile:
             self.left = len(self.validator(text, self.path))
             self._trusted = digest
             for problem in getattr(self.validator, "take_warnings", list)():
-                self.notices.append(handler.QueueWarning(str(problem)))
+                self.notices.append(notices.QueueWarning(str(problem)))
         self._trusted_stat = stat
 
     def load(self):
@@ -454,7 +453,7 @@ class QueueFile:
                     recovered.append((dead.owner, len(back)))
                 for job in given_up:
                     self._outcomes.given_up(job, dead.owner, self._recoveries.limit)
-                    self.notices.append(handler.JobGivenUp(self.path, job,
+                    self.notices.append(notices.JobGivenUp(self.path, job,
                                                           self._recoveries.limit))
             except BaseException:
                 dead.release()

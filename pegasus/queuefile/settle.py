@@ -29,10 +29,10 @@ import math
 import time
 from typing import Callable, NamedTuple, Optional, Tuple
 
-from ..spec import yamlfile
 from ..errors import SpecError
-from .text import last_entry_start
+from ..spec import yamlfile
 from .appends import Appends, read_bytes
+from .text import last_entry_start
 
 # Pieces of one entry written up to half a second apart make one job; an
 # entry written at once starts this long after it was written.

@@ -16,8 +16,8 @@ from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import yaml
 
-from ..spec import yamlfile
 from ..errors import SpecError
+from ..spec import yamlfile
 from ..spec.jobs import Job, check_job_keys, iter_jobs, job_count
 
 

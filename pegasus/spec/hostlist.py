@@ -7,8 +7,8 @@ from __future__ import annotations
 import sys
 from typing import List
 
-from . import hostnames, nodeset
 from ..errors import SpecError, UsageError
+from . import hostnames, nodeset
 from .jobs import MAX_SUBHOSTS, SubHost, load_hosts
 
 WHERE = "-w"

@@ -11,9 +11,9 @@ first key varying slowest:
 import itertools
 import math
 
-from . import hostnames, nodeset
 from ..errors import Problem, SpecError
 from ..templates.template import Where
+from . import hostnames, nodeset
 from .canonical import dump_entry
 from .yamlfile import load_entries
 

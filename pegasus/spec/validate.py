@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence
 
-from . import yamlfile
 from ..errors import Problem, SpecError
-from .jobs import Job, check_job_keys, expand_entry, expand_queue, job_count
 from ..templates.template import Templates, Where
+from . import yamlfile
+from .jobs import Job, check_job_keys, expand_entry, expand_queue, job_count
 
 # The keys pegasus acts on (Pegasus 1.4 read them as plain variables).
 MEANINGFUL = {

@@ -17,8 +17,8 @@ from __future__ import annotations
 import re
 from typing import Dict, FrozenSet, Iterable, List, Set, Tuple
 
-from .helpers import SPECS
 from .expr import Call, Literal, Path
+from .helpers import SPECS
 from .runtime import DATA, ROOT, THIS, UP, constant_token, name_token
 from .syntax import Block, Node, Output, Text
 

@@ -27,8 +27,7 @@ import re
 import sys
 from typing import Callable, FrozenSet, Optional
 
-from . import inflector
-from . import jsonhelpers
+from . import inflector, jsonhelpers
 from .quoting import shell_quote
 from .runtime import RUST_WHITESPACE, Frame, HelperProblem, Missing, Undefined, render_value, truthy
 

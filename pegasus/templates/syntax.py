@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import List, Optional, Union
 
-from .helpers import LEFT_OUT, SPECS, HelperSpec
 from .expr import Call, Literal, Path, SyntaxTrouble, is_name_char
+from .helpers import LEFT_OUT, SPECS, HelperSpec
 from .runtime import RUST_WHITESPACE
 from .scan import SYNTAX_HINT, ElseChain, Item, scan
 

@@ -25,8 +25,8 @@ import stat
 import tempfile
 from typing import List, Optional, Sequence, Tuple
 
-from . import loginshell
 from ..settings import SshSettings
+from . import loginshell
 
 # The master runs this as its own session, through the same line as every
 # job (loginshell.py): `sh` first checks that the line reached it intact

@@ -18,8 +18,8 @@ import os
 import pwd
 from typing import TYPE_CHECKING, ClassVar, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from . import loginshell, srun, ssh, wrapper
 from ..errors import UsageError
+from . import loginshell, srun, ssh, wrapper
 
 if TYPE_CHECKING:
     from ..settings import Settings

@@ -6,8 +6,8 @@ group when pegasus asks, or when pegasus is gone.
 
 from typing import List, Optional
 
-from . import loginshell
 from ..templates.template import shell_quote
+from . import loginshell
 
 # Every job runs inside this POSIX sh wrapper, on the remote host (or
 # locally for localhost). $c is the command, run by `sh -c` byte-exact; $g

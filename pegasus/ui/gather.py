@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Dict, List, Tuple
 
-from . import words
 from ..spec.nodeset import fold_hosts
+from . import words
 from .printer import Printer
 from .terminal import BOLD, DIM, RED, RESET
 

@@ -14,12 +14,23 @@ import sys
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
-from . import words
 from ..errors import OutputLost
-from ..events.handler import Handler, QueueEmpty
+from ..events.handler import Handler
+from ..events.notices import QueueEmpty
+from . import words
 from .statusline import Mode, StatusLine, Tally
 from .terminal import (
-    BOLD, DIM, RED, RESET, Screen, columns, cut, host_color, palette, status_terminal, use_color,
+    BOLD,
+    DIM,
+    RED,
+    RESET,
+    Screen,
+    columns,
+    cut,
+    host_color,
+    palette,
+    status_terminal,
+    use_color,
     wrap,
 )
 

@@ -10,10 +10,10 @@ import time
 from collections import Counter
 from typing import Dict, List, Optional, TextIO, Tuple
 
-from . import words
 from ..events.handler import Handler
-from ..fsutil import check_output_directory, check_writable, open_file, output_directory
 from ..events.outcome import Reason
+from ..fsutil import check_output_directory, check_writable, open_file, output_directory
+from . import words
 from .terminal import cut, display_width
 
 JOBLOG_COLUMNS = ("Seq", "Host", "Starttime", "JobRuntime", "Send", "Receive",

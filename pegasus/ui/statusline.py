@@ -12,8 +12,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Deque, Dict, Optional, Set, Tuple
 
-from ..events import handler
-from ..events.handler import Handler
+from ..events import notices
+from ..events.handler import Handler, RunInfo
 from ..events.outcome import Launch, Reason
 
 RECENT = 50  # durations the ETA is estimated from: the last ones seen
@@ -76,7 +76,7 @@ class Tally(Handler):
 
     # --- events ------------------------------------------------------------
 
-    def on_run_started(self, run: handler.RunInfo) -> None:
+    def on_run_started(self, run: RunInfo) -> None:
         self.started = run.started
         self.fans_out = run.fans_out
         self.subhosts = max(1, run.subhosts)
@@ -99,9 +99,9 @@ class Tally(Handler):
             self.empty = False
 
     def on_notice(self, notice):
-        if isinstance(notice, handler.QueueEmpty):
+        if isinstance(notice, notices.QueueEmpty):
             self.empty = True
-        elif isinstance(notice, (handler.Cancelling, handler.OutputLost)):
+        elif isinstance(notice, (notices.Cancelling, notices.OutputLost)):
             self.cancelling = True
 
     def on_job_started(self, launch):

@@ -7,10 +7,10 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional
 
-from ..events import handler
+from ..events import notices
 from ..events.outcome import NEVER_RAN, Launch, Outcome, Reason
-from .terminal import cut, display_width
 from ..spec.validate import canonical_command
+from .terminal import cut, display_width
 
 if TYPE_CHECKING:
     from .statusline import Snapshot
@@ -237,20 +237,20 @@ def status_block(snapshot: Snapshot) -> List[str]:
 
 # --- notices ------------------------------------------------------------------
 
-def _queue_invalid(notice: handler.QueueInvalid) -> str:
+def _queue_invalid(notice: notices.QueueInvalid) -> str:
     return "%s\n  nothing is taken until the file is fixed" % notice.message
 
 
-def _put_back(notice: handler.JobPutBack) -> str:
+def _put_back(notice: notices.JobPutBack) -> str:
     return "put back at the top of %s: %s" % (notice.path, notice.job.command.split("\n")[0])
 
 
-def _recovered(notice: handler.JobsRecovered) -> str:
+def _recovered(notice: notices.JobsRecovered) -> str:
     return ("runner %s died with %s it had taken and not finished: put back at the top "
             "of %s" % (notice.owner, plural(notice.count, "job"), notice.path))
 
 
-def _cancelling(notice: handler.Cancelling) -> str:
+def _cancelling(notice: notices.Cancelling) -> str:
     if not notice.running:
         return "%s: stopping (no job was running)" % notice.signal_name
     return ("%s: cancelling %s running job%s (SIGTERM, then SIGKILL after %g s); again to "
@@ -258,7 +258,7 @@ def _cancelling(notice: handler.Cancelling) -> str:
                               "" if notice.running == 1 else "s", notice.grace))
 
 
-def _output_lost(notice: handler.OutputLost) -> str:
+def _output_lost(notice: notices.OutputLost) -> str:
     why = ("its reader left (broken pipe)" if notice.reader_left
            else "cannot write: %s" % notice.error)
     if not notice.running:
@@ -268,13 +268,13 @@ def _output_lost(notice: handler.OutputLost) -> str:
                notice.grace))
 
 
-def _requeued(notice: handler.JobsRequeued) -> str:
+def _requeued(notice: notices.JobsRequeued) -> str:
     return ("put back %s at the top of %s, in their order; run pegasus again to resume "
             "(--on-cancel drop discards them)" % (plural(notice.count, "cancelled job"),
                                                  notice.path))
 
 
-def _halting(notice: handler.Halting) -> str:
+def _halting(notice: notices.Halting) -> str:
     succeeded = ",success=" in notice.rule
     return ("--halt %s is met (%d of %d finished jobs %s): no further job is taken%s" % (
         notice.rule, notice.finished - notice.failures if succeeded else notice.failures,
@@ -282,7 +282,7 @@ def _halting(notice: handler.Halting) -> str:
         "; stopping the running ones" if notice.now else "; the running ones finish"))
 
 
-def _paused(notice: handler.HostPaused) -> str:
+def _paused(notice: notices.HostPaused) -> str:
     return ("[%s] paused for %s: its last %s failed within %g s of starting (a full disk, a "
             "missing environment?); it gets one job again after the pause"
             % (notice.host.label, seconds(notice.seconds), plural(notice.failures, "job"),
@@ -290,49 +290,49 @@ def _paused(notice: handler.HostPaused) -> str:
 
 
 _NOTICES: Dict[type, Callable] = {
-    handler.JobsRequeued: _requeued,
-    handler.Halting: _halting,
-    handler.HostPaused: _paused,
-    handler.HostResumed: lambda n: "[%s] pause over: giving it one job" % n.host.label,
-    handler.PausesLifted: lambda n: (
+    notices.JobsRequeued: _requeued,
+    notices.Halting: _halting,
+    notices.HostPaused: _paused,
+    notices.HostResumed: lambda n: "[%s] pause over: giving it one job" % n.host.label,
+    notices.PausesLifted: lambda n: (
         "%s take%s jobs again: no healthy sub-host is left for a pause to protect, so no "
         "sub-host is paused; the jobs run (and may fail fast, recorded)" % (
             hosts(n.hosts), "s" if len(n.hosts) == 1 else "")),
-    handler.QueueInvalid: _queue_invalid,
-    handler.QueueRewritten: lambda n: (
+    notices.QueueInvalid: _queue_invalid,
+    notices.QueueRewritten: lambda n: (
         "%s was rewritten by another program while pegasus replaced it; that version "
         "is saved as %s (its jobs are not in the queue: put back what you need with "
         "`pegasus l`)" % (n.path, n.saved)),
-    handler.QueueWarning: lambda n: n.message,
-    handler.QueueUnwritable: lambda n: (
+    notices.QueueWarning: lambda n: n.message,
+    notices.QueueUnwritable: lambda n: (
         "%s\n  nothing is taken until it can be written; pegasus tries again" % n.message),
-    handler.QueueEmpty: lambda n: "queue empty: waiting for new entries; Ctrl-C to stop",
-    handler.QueueValidAgain: lambda n: "%s is valid again; taking jobs" % n.path,
-    handler.EntryBeingWritten: lambda n: (
+    notices.QueueEmpty: lambda n: "queue empty: waiting for new entries; Ctrl-C to stop",
+    notices.QueueValidAgain: lambda n: "%s is valid again; taking jobs" % n.path,
+    notices.EntryBeingWritten: lambda n: (
         "%s: its last entry is still being written (its last line has no newline yet, and "
         "a writer has the file open): it is not taken until it is complete" % n.path),
-    handler.JobPutBack: _put_back,
-    handler.PutBackFailed: lambda n: "could not put jobs back in %s: %s" % (n.path, n.error),
-    handler.JobsRecovered: _recovered,
-    handler.JobGivenUp: lambda n: (
+    notices.JobPutBack: _put_back,
+    notices.PutBackFailed: lambda n: "could not put jobs back in %s: %s" % (n.path, n.error),
+    notices.JobsRecovered: _recovered,
+    notices.JobGivenUp: lambda n: (
         "not put back in %s: the runners of this job died %d times while it ran (recorded "
         "as lost; `pegasus l --requeue lost` puts it back): %s" % (
             n.path, n.times, first_line(canonical_command(n.job)))),
-    handler.RecoveryFailed: lambda n: "could not look for jobs left by dead runners: %s"
+    notices.RecoveryFailed: lambda n: "could not look for jobs left by dead runners: %s"
     % n.error,
-    handler.DescriptorsShort: lambda n: (
+    notices.DescriptorsShort: lambda n: (
         "at most %d jobs run at once, not %d: pegasus may open %d files (ulimit -n%s) and "
         "each running job holds a few; raise the limit to run more at once" % (
             n.jobs, n.wanted, n.limit, "" if n.hard is None else ", hard limit %d" % n.hard)),
-    handler.Cancelling: _cancelling,
-    handler.OutputLost: _output_lost,
-    handler.HostsStillConnecting: lambda n: "the run ended before %s connected: %s ran "
+    notices.Cancelling: _cancelling,
+    notices.OutputLost: _output_lost,
+    notices.HostsStillConnecting: lambda n: "the run ended before %s connected: %s ran "
     "nothing" % (hosts(n.hosts), "it" if len(n.hosts) == 1 else "they"),
-    handler.KillingNow: lambda n: "%s again: killing every job now" % n.signal_name,
-    handler.Aborting: lambda n: "a job failed and -e is set: no further job is taken",
+    notices.KillingNow: lambda n: "%s again: killing every job now" % n.signal_name,
+    notices.Aborting: lambda n: "a job failed and -e is set: no further job is taken",
 }
 
 
-def notice(event: handler.Notice) -> str:
+def notice(event: notices.Notice) -> str:
     """What pegasus says of `event`."""
     return _NOTICES[type(event)](event)
