@@ -15,6 +15,7 @@ from pegasus.settings import Settings
 from pegasus.spec.hostlist import load_subhosts
 from pegasus.spec.jobs import load_hosts
 from pegasus.templates.template import Templates
+from pegasus.spec import allocation
 from pegasus.transports import srun, transport, wrapper
 
 JOB = "4242"
@@ -48,13 +49,13 @@ def hosts(path, text):
     ("n7", ["n7"]),
 ])
 def test_slurm_node_lists_expand_in_slurm_order(listed, nodes):
-    assert srun.expand_nodelist(listed) == nodes
+    assert allocation.expand_nodelist(listed) == nodes
 
 
 def test_scontrol_fields_are_read_even_beside_fields_with_spaces():
     line = ("JobId=7 JobName=my job UserId=ann(1) JobState=RUNNING Reason=None "
             "Command=/home/ann/run me.sh NodeList=node[1-3] BatchHost=node1\n")
-    assert srun.job_fields(line) == {"JobState": "RUNNING", "NodeList": "node[1-3]"}
+    assert allocation.job_fields(line) == {"JobState": "RUNNING", "NodeList": "node[1-3]"}
 
 
 # --- hosts.yaml entries ----------------------------------------------------------------
@@ -65,7 +66,7 @@ def test_a_slurm_entry_is_one_sub_host_per_node_times_its_parameters(inside):
         ("gpu-a01", {"gpu": "0"}), ("gpu-a01", {"gpu": "1"}),
         ("gpu-a02", {"gpu": "0"}), ("gpu-a02", {"gpu": "1"}),
         ("login1", {"gpu": "0"}), ("login1", {"gpu": "1"}), ("node-9", {})]
-    assert subhosts[0].slurm == srun.Node(JOB, "srun", current=True, gpus=False)
+    assert subhosts[0].slurm == allocation.Node(JOB, "srun", current=True, gpus=False)
     assert subhosts[-1].slurm is None
     assert [h.index for h in subhosts] == list(range(7))
 
@@ -144,9 +145,9 @@ def test_each_job_is_one_overlapping_step_on_its_node_claiming_no_memory():
 def test_another_job_s_slurm_variables_stay_out_of_the_step_but_slurm_conf_stays():
     environ = {"SLURM_JOB_ID": "1", "SLURM_MEM_PER_NODE": "9", "SLURM_CONF": "/c",
                "HOME": "/h", "CUDA_VISIBLE_DEVICES": "5"}
-    other = srun.step_environment(environ, srun.Node("2", current=False))
+    other = srun.step_environment(environ, allocation.Node("2", current=False))
     assert other == {"SLURM_CONF": "/c", "HOME": "/h", "CUDA_VISIBLE_DEVICES": "5"}
-    own = srun.step_environment(environ, srun.Node("1", current=True, gpus=True))
+    own = srun.step_environment(environ, allocation.Node("1", current=True, gpus=True))
     assert own == {"SLURM_JOB_ID": "1", "SLURM_MEM_PER_NODE": "9", "SLURM_CONF": "/c",
                    "HOME": "/h"}
 

@@ -102,15 +102,15 @@ def load_subhosts(args, templates) -> list:
 
 def _allocation(where: str) -> list:
     """One sub-host per node of the allocation, each run with srun."""
-    from ..transports import srun
+    from . import allocation
     try:
-        job_id, nodes, current = srun.nodes_of(where)
-    except srun.AllocationError as exc:
+        job_id, nodes, current = allocation.nodes_of(where)
+    except allocation.AllocationError as exc:
         hint = "" if exc.hint is None else " (%s)" % exc.hint
         raise UsageError("--slurm: %s%s" % (exc, hint)) from None
     for name in nodes:
         wrong = hostnames.problem(name)
         if wrong is not None:
             raise UsageError("--slurm: node name %r %s" % (name, wrong))
-    node = srun.Node(job_id, srun.SRUN, current)
+    node = allocation.Node(job_id, allocation.SRUN, current)
     return [SubHost(index, name, {}, 1, SLURM, 0, node) for index, name in enumerate(nodes)]

@@ -207,15 +207,15 @@ def _expand_host_entry(entry, slots, templates, subhosts):
 def _expand_slurm_entry(entry, slots, subhosts):
     """`- slurm: current` (or a job id): one sub-host per node of the
     allocation (the nodes varying slowest), times the entry's parameters."""
-    from ..transports import srun
+    from . import allocation
     value = entry.values["slurm"]
-    launcher = _one_of(entry, "launcher", srun.LAUNCHERS, srun.SRUN)
+    launcher = _one_of(entry, "launcher", allocation.LAUNCHERS, allocation.SRUN)
     if value.is_list:
         raise SpecError.at(entry.path, value.line, "'slurm' holds a list",
                            "one entry per allocation: '- slurm: current'")
     try:
-        job_id, nodes, current = srun.nodes_of(value.items[0], launcher=launcher)
-    except srun.AllocationError as exc:
+        job_id, nodes, current = allocation.nodes_of(value.items[0], launcher=launcher)
+    except allocation.AllocationError as exc:
         raise SpecError.at(entry.path, value.line, "slurm: %s" % exc, exc.hint) from None
     for name in nodes:
         wrong = hostnames.problem(name)
@@ -223,7 +223,7 @@ def _expand_slurm_entry(entry, slots, subhosts):
             raise SpecError.at(entry.path, value.line, "slurm: node name %r %s" % (
                 name, wrong), hostnames.HINT)
     params = {k: v for k, v in entry.values.items() if k not in HOST_KEYS}
-    node = srun.Node(job_id, launcher, current, gpus="slots" in entry.values)
+    node = allocation.Node(job_id, launcher, current, gpus="slots" in entry.values)
     if len(nodes) * job_count(entry) > MAX_SUBHOSTS - len(subhosts):
         raise _too_many_hosts(entry.path, value.line)
     for name in nodes:
