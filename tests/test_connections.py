@@ -3,7 +3,7 @@ stands for the event loop, and the test plays the master's life."""
 
 from pegasus.engine.connections import SETTLE_DELAY, Connections
 from pegasus.settings import Settings
-from pegasus.spec.jobs import SubHost
+from pegasus.spec.hosts import SubHost
 from pegasus.transports import transport
 from pegasus.transports.ssh import MASTER_READY, ControlDirectory
 

@@ -11,7 +11,8 @@ from pegasus import cli
 from pegasus.errors import UsageError
 from pegasus.events.outcome import Launch, Outcome
 from pegasus.settings import Settings, SshSettings
-from pegasus.spec.jobs import Job, SubHost
+from pegasus.spec.jobs import Job
+from pegasus.spec.hosts import SubHost
 from pegasus.transports import ssh, transport
 from pegasus.transports.srun import Node
 from pegasus.ui.printer import Printer, colon_tag

@@ -222,7 +222,8 @@ def test_a_job_the_system_refuses_to_spawn_fails_without_crashing_the_runner():
     from pegasus.engine.sources import MemoryQueue
     from pegasus.events.handler import Handler
     from pegasus.settings import Settings
-    from pegasus.spec.jobs import Job, SubHost
+    from pegasus.spec.jobs import Job
+    from pegasus.spec.hosts import SubHost
     from pegasus.templates.template import Templates
     from pegasus.transports import transport
 

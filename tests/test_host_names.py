@@ -91,7 +91,7 @@ def test_slurm_node_names_follow_the_same_rule(monkeypatch):
 
 
 def test_slurm_entry_node_names_follow_the_same_rule(monkeypatch, tmp_path):
-    from pegasus.spec.jobs import load_hosts
+    from pegasus.spec.hosts import load_hosts
     from pegasus.templates.template import Templates
     monkeypatch.setattr(allocation, "nodes_of", lambda where, **_: ("7", ["n1", "n$2"], True))
     path = tmp_path / "hosts.yaml"

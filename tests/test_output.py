@@ -16,7 +16,8 @@ from runpegasus import Workspace, environment, wait_for
 from pegasus.events import notices
 from pegasus.events.handler import RunInfo
 from pegasus.events.outcome import Launch, Outcome
-from pegasus.spec.jobs import Job, SubHost
+from pegasus.spec.jobs import Job
+from pegasus.spec.hosts import SubHost
 from pegasus.ui import terminal
 from pegasus.ui.printer import Printer
 

@@ -5,7 +5,8 @@ table per sub-host; and the bounded tail of a run's output it reads."""
 
 from pegasus.events import handler, outcome
 from pegasus.events.outcome import Launch, Outcome, Reason, Tail
-from pegasus.spec.jobs import Job, SubHost
+from pegasus.spec.jobs import Job
+from pegasus.spec.hosts import SubHost
 from pegasus.ui.report import Summary
 
 HOSTS = [SubHost(i, "node-%d" % (i + 1), {}) for i in range(4)]

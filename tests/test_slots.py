@@ -6,7 +6,8 @@ from pegasus.events.outcome import Reason
 from pegasus.policy.modes import BroadcastPolicy, QueuePolicy
 from pegasus.policy.slots import BUDDY, FIRST_FIT, SlotAllocator, misfit
 from pegasus.settings import Settings
-from pegasus.spec.jobs import Job, SubHost
+from pegasus.spec.jobs import Job
+from pegasus.spec.hosts import SubHost
 from pegasus.transports import transport
 
 

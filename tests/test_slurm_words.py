@@ -13,7 +13,7 @@ from pegasus.errors import SpecError, UsageError
 from pegasus.events.outcome import Reason
 from pegasus.settings import Settings
 from pegasus.spec.hostlist import load_subhosts
-from pegasus.spec.jobs import load_hosts
+from pegasus.spec.hosts import load_hosts
 from pegasus.templates.template import Templates
 from pegasus.spec import allocation
 from pegasus.transports import srun, transport, wrapper

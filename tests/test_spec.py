@@ -4,7 +4,7 @@ cartesian expansion, literal scalars, host ranges, special keys."""
 import pytest
 
 from pegasus.errors import SpecError
-from pegasus.spec import jobs as spec
+from pegasus.spec.hosts import load_hosts
 from pegasus.spec import validate
 from pegasus.spec.validate import validate_text
 from pegasus.templates.template import Templates
@@ -14,7 +14,7 @@ from pegasus.transports import transport
 def hosts(tmp_path, text):
     path = tmp_path / "hosts.yaml"
     path.write_text(text)
-    return spec.load_hosts(str(path), Templates())
+    return load_hosts(str(path), Templates())
 
 
 def jobs(text, path="queue.yaml"):

@@ -6,7 +6,8 @@ import pytest
 from pegasus.events import notices
 from pegasus.events.handler import RunInfo
 from pegasus.events.outcome import Launch, Outcome, Reason
-from pegasus.spec.jobs import Job, SubHost
+from pegasus.spec.jobs import Job
+from pegasus.spec.hosts import SubHost
 from pegasus.ui import words
 from pegasus.ui.statusline import REDRAW, REFRESH, Mode, StatusLine, Tally
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from rendering import WHERE, render, render_error
 
 from pegasus.errors import TemplateError
-from pegasus.spec import jobs
+from pegasus.spec.hosts import SubHost
 from pegasus.spec.validate import validate_text
 from pegasus.templates.template import Templates, shell_quote
 
@@ -44,7 +44,7 @@ def test_helper_results_are_not_escaped_either():
 
 def test_yaml_value_with_html_characters_renders_unchanged():
     [job] = validate_text("- command: echo {{ x }}\n  x: 'a&b <c> \"d\" ''e'' `f`'\n", "q.yaml")
-    host = jobs.SubHost(0, "n", {})
+    host = SubHost(0, "n", {})
     rendered = Templates().render(job.command, job.variables(host), job.where)
     assert rendered == "echo a&b <c> \"d\" 'e' `f`"
 
@@ -214,14 +214,14 @@ def test_shell_quote_round_trips_through_sh_for_any_text(text):
 # --- variables ----------------------------------------------------------------------
 
 def test_host_parameters_win_over_job_parameters_when_rendering():
-    host = jobs.SubHost(0, "node-1", {"gpu": "3"})
+    host = SubHost(0, "node-1", {"gpu": "3"})
     [job] = validate_text("- command: '{{ hostname }} {{ gpu }} {{ lr }}'\n"
                           "  gpu: 0\n  lr: 0.1\n", "q.yaml")
     assert Templates().render(job.command, job.variables(host), job.where) == "node-1 3 0.1"
 
 
 def test_slots_variable_renders_the_allocated_indices():
-    host = jobs.SubHost(0, "n", {}, slots=4)
+    host = SubHost(0, "n", {}, slots=4)
     [job] = validate_text("- command: use {{ slots }}\n  slots: 2\n", "q.yaml")
     assert Templates().render(job.command, job.variables(host, slots="2,3"), job.where) == "use 2,3"
 

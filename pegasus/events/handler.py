@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, List, Optional
 
 if TYPE_CHECKING:
-    from ..spec.jobs import SubHost
+    from ..spec.hosts import SubHost
     from .notices import Notice
     from .outcome import Launch, Outcome
 

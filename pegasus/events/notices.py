@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Optional
 
 if TYPE_CHECKING:
-    from ..spec.jobs import Job, SubHost
+    from ..spec.jobs import Job
+    from ..spec.hosts import SubHost
 
 
 @dataclass(frozen=True)

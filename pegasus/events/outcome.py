@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, List, Optional, Tuple
 
 if TYPE_CHECKING:
-    from ..spec.jobs import Job, SubHost
+    from ..spec.jobs import Job
+    from ..spec.hosts import SubHost
 
 
 class Reason(enum.Enum):

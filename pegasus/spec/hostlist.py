@@ -9,7 +9,7 @@ from typing import List
 
 from ..errors import SpecError, UsageError
 from . import hostnames, nodeset
-from .jobs import MAX_SUBHOSTS, SubHost, load_hosts
+from .hosts import MAX_SUBHOSTS, SubHost, load_hosts
 
 WHERE = "-w"
 EXCLUDE = "-x"

@@ -23,7 +23,7 @@ from . import loginshell, srun, ssh, wrapper
 
 if TYPE_CHECKING:
     from ..settings import Settings
-    from ..spec.jobs import SubHost
+    from ..spec.hosts import SubHost
     from .ssh import ControlDirectory
 
 LOCAL_NAMES = frozenset(["localhost", "127.0.0.1", "::1"])
