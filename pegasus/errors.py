@@ -3,6 +3,12 @@ message and an exit status."""
 
 import errno
 
+# The exit statuses of every mode.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+# The reader of pegasus's output left (`pegasus q | head`): the status of a
+# writer that SIGPIPE ended, 128 + 13, which `set -o pipefail` scripts know.
+EXIT_READER_LEFT = 141
+
 
 class PegasusError(Exception):
     """Base class of every error pegasus reports to the user."""

@@ -554,7 +554,8 @@ def test_large_queue_is_validated_once_while_only_this_object_writes_it(tmp_path
 
 
 def test_a_runner_checks_its_queue_once_before_its_first_take(tmp_path, monkeypatch):
-    from pegasus import cli, main
+    from pegasus import cli
+    from pegasus.modes import run
     from pegasus.spec import validate
     calls = []
     original = validate.QueueValidator.__call__
@@ -566,7 +567,7 @@ def test_a_runner_checks_its_queue_once_before_its_first_take(tmp_path, monkeypa
     monkeypatch.setattr(validate.QueueValidator, "__call__", counting)
     path = tmp_path / "queue.yaml"
     write(path, "".join("- echo %d\n" % number for number in range(1000)))
-    loaded = main.load(cli.parse_args(["q", "-w", "localhost", "-Q", str(path)]))
+    loaded = run.load(cli.parse_args(["q", "-w", "localhost", "-Q", str(path)]))
     assert len(calls) == 1
     assert commands(take(loaded.queue, 2)) == ["echo 0", "echo 1"]
     assert len(calls) == 1, "the first take checked the whole file again"

@@ -250,3 +250,10 @@ def requeue(args, queue: QueueFile) -> int:
     _say("put back %s %s %s" % (plural(len(jobs), "job"),
                                 "at the end of" if args.bottom else "at the top of", queue.path))
     return 0
+
+
+def add(args) -> int:
+    """`pegasus add WORDS...`: `pegasus l --append 'WORDS...'`."""
+    args.append, args.requeue, args.editor = [args.command], None, None
+    args.append_where = "pegasus add"   # what its errors call the command
+    return run(args)

@@ -9,6 +9,7 @@ import os
 import re
 import select
 import stat
+import sys
 import unicodedata
 from typing import Dict, List, Mapping, Optional, Sequence
 
@@ -202,6 +203,15 @@ def write_all(stream, text: str, name: Optional[str] = None) -> None:
             view = view[written:]
     except OSError as exc:
         raise OutputLost(name or stream_name(stream), exc) from None
+
+
+def say(message: str) -> None:
+    """`pegasus: MESSAGE` on stderr; nothing if stderr is gone (nowhere left
+    to say it: the exit status tells)."""
+    try:
+        write_all(sys.stderr, "pegasus: %s\n" % message)
+    except OutputLost:
+        pass
 
 
 class Screen:
