@@ -231,7 +231,7 @@ def append(args, queue: QueueFile, stdin=None) -> int:
 
 def requeue(args, queue: QueueFile) -> int:
     """--requeue KIND: jobs back from the outcome record (requeue.py)."""
-    from ..spec.validate import canonical_command
+    from ..spec.jobs import canonical_command
     from ..ui.words import first_line, plural
     from .requeue import choose
     acquire(queue)

@@ -28,7 +28,7 @@ from ..queuefile.outcomerecord import FAILED, KINDS, OK, OutcomeRecord
 from ..queuefile.statedir import StateDir
 from ..spec import yamlfile
 from ..spec.jobs import job_count
-from ..spec.validate import canonical_command
+from ..spec.jobs import canonical_command
 from ..ui.terminal import display_width, write_all
 from ..ui.words import first_line, mean_time, plural, seconds
 

@@ -12,7 +12,7 @@ from typing import List, Optional
 from ..engine.sources import Busy, QueueSource
 from ..errors import PegasusError
 from ..events.handler import Handler
-from ..ui.words import first_line
+from ..spec.jobs import first_line
 from .journal import Journal
 from .outcomerecord import OutcomeRecord
 from .queue import QueueFile

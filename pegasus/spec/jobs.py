@@ -14,6 +14,7 @@ import math
 
 from ..errors import Problem, SpecError
 from ..templates.template import Where
+from . import yamlfile
 from .canonical import dump_entry
 
 JOB_KEYS = ("command", "timeout", "slots", "allocation_policy", "retries")
@@ -186,3 +187,24 @@ def job_count(entry):
     for value in entry.values.values():
         count *= len(value.items)
     return count
+
+
+def canonical_command(canonical: str) -> str:
+    """The command of a job in its canonical form (as consumed.yaml, the
+    journals and the outcome record hold it); the text itself if it is not
+    one job."""
+    try:
+        [job] = expand_queue(yamlfile.entries(yamlfile.compose(canonical, "record"), "record",
+                                             "command"))
+    except (SpecError, ValueError):
+        return canonical
+    return job.command
+
+
+def first_line(command: str, limit: int = 200) -> str:
+    """The first line of a command, cut at `limit` characters: how a command
+    is named in one line (the report, the journal's notes, `pegasus status`)."""
+    line, _, rest = command.partition("\n")
+    if rest or len(line) > limit:
+        line = line[:limit] + " ..."
+    return line

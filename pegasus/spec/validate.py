@@ -33,17 +33,6 @@ def validate_text(text: str, path: str) -> List[Job]:
     return expand_queue(yamlfile.entries(yamlfile.compose(text, path), path, "command"))
 
 
-def canonical_command(canonical: str) -> str:
-    """The command of a job in its canonical form (as consumed.yaml, the
-    journals and the outcome record hold it); the text itself if it is not
-    one job."""
-    try:
-        [job] = validate_text(canonical, "record")
-    except (SpecError, ValueError):
-        return canonical
-    return job.command
-
-
 class Checked:
     """A valid queue: the number of jobs its entries hold, and the entries
     themselves on demand (`entries()` gives them, again each time: a big

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Optional
 
 from ..events import notices
 from ..events.outcome import NEVER_RAN, Launch, Outcome, Reason
-from ..spec.validate import canonical_command
+from ..spec.jobs import canonical_command, first_line
 from .terminal import cut, display_width
 
 if TYPE_CHECKING:
@@ -42,14 +42,6 @@ def ending(outcome: Outcome) -> str:
     if template is not None:
         return template % outcome.detail
     return reason.value
-
-
-def first_line(command: str, limit: int = 200) -> str:
-    """The first line of a command, cut at `limit` characters."""
-    line, _, rest = command.partition("\n")
-    if rest or len(line) > limit:
-        line = line[:limit] + " ..."
-    return line
 
 
 def hosts(subhosts) -> str:
