@@ -9,7 +9,7 @@ import resource
 import subprocess
 import sys
 
-from runpegasus import Workspace, environment
+from helpers.runpegasus import Workspace, environment
 
 
 def limited(soft_and_hard):

@@ -7,7 +7,7 @@ import os
 import signal
 
 import pytest
-from runpegasus import Workspace, connected, wait_for
+from helpers.runpegasus import Workspace, connected, wait_for
 
 from pegasus.spec.validate import validate_text
 

@@ -9,7 +9,7 @@ import time
 
 import psutil
 import pytest
-from runpegasus import Workspace, connected, environment, wait_for
+from helpers.runpegasus import Workspace, connected, environment, wait_for
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import sys
 import uuid
 
 import pytest
-from runpegasus import Workspace, environment, wait_for
+from helpers.runpegasus import Workspace, environment, wait_for
 
 OTHER_UID, OTHER_GID = 4242, 4343
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: files of another user")

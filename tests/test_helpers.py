@@ -12,7 +12,7 @@ strings): `var` below is text, like the crates' own test variable.
 import os
 
 import pytest
-from rendering import render, render_error
+from helpers.rendering import render, render_error
 
 from pegasus.templates.helpers import HELPER_NAMES
 

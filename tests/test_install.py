@@ -2,7 +2,7 @@
 .`): the wheel holds the whole source tree and the man page, and the installed
 command runs every mode, on localhost and over the loopback sshd.
 
-The wheel is built once per session (tests/installed.py); every other integration
+The wheel is built once per session (tests/helpers/installed.py); every other integration
 test runs its `pegasus` too. The tests without an sshd run under every Python of
 `scripts/test --all-pythons`, which builds and installs the wheel under each."""
 
@@ -13,8 +13,8 @@ import subprocess
 import sys
 
 import pytest
-from installed import REPO, Installed, build, installed
-from runpegasus import Workspace, environment
+from helpers.installed import REPO, Installed, build, installed
+from helpers.runpegasus import Workspace, environment
 
 import pegasus
 
@@ -180,7 +180,7 @@ def test_a_subpackage_left_out_of_pyproject_fails_the_wheel_check(tmp_path, monk
     end = text.index("\n\n", start)
     pyproject.write_text(text[:start] + '[tool.setuptools]\npackages = ["pegasus"]'
                          + text[end:])
-    monkeypatch.setattr("installed.REPO", str(copy))
+    monkeypatch.setattr("helpers.installed.REPO", str(copy))
     broken = build(str(tmp_path / "build"))
     assert "pegasus/queuefile/queue.py" not in broken.wheel_files()
     work = Workspace(tmp_path)

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from runpegasus import REPO, Workspace, wait_for
+from helpers.runpegasus import REPO, Workspace, wait_for
 
 from pegasus.modes.status import _runner
 from pegasus.queuefile.journal import COMPACT_AT, Journal, dead_journals, read_records, unfinished

@@ -11,7 +11,7 @@ import signal
 import subprocess
 
 import pytest
-from runpegasus import Workspace, environment, wait_for
+from helpers.runpegasus import Workspace, environment, wait_for
 
 from pegasus.events import notices
 from pegasus.events.handler import RunInfo

@@ -16,7 +16,7 @@ from typing import List
 
 import psutil
 import pytest
-from runpegasus import Workspace, wait_for
+from helpers.runpegasus import Workspace, wait_for
 
 from pegasus.engine.loop import Loop
 from pegasus.errors import OutputLost

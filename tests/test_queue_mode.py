@@ -8,7 +8,7 @@ import subprocess
 
 import psutil
 import pytest
-from runpegasus import Workspace, environment, wait_for
+from helpers.runpegasus import Workspace, environment, wait_for
 
 QUIZ_HOSTS = """\
 - hostname: [node-1, node-2]

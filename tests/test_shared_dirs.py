@@ -21,7 +21,7 @@ import sys
 import tempfile
 
 import pytest
-from runpegasus import REPO, Workspace, environment
+from helpers.runpegasus import REPO, Workspace, environment
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="needs root: a second account (nobody) plants the files")

@@ -11,7 +11,7 @@ import signal
 
 import psutil
 import pytest
-from runpegasus import Workspace, environment, pegasus_argv, wait_for
+from helpers.runpegasus import Workspace, environment, pegasus_argv, wait_for
 from test_queue_mode import TORTURE, _heredoc
 
 TIMEOUT = 60   # seconds; a safety net, not a synchronisation

@@ -6,7 +6,7 @@ import os
 import signal
 
 import pytest
-from runpegasus import Workspace, wait_for
+from helpers.runpegasus import Workspace, wait_for
 
 from pegasus.spec.validate import validate_text
 

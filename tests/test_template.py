@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rendering import WHERE, render, render_error
+from helpers.rendering import WHERE, render, render_error
 
 from pegasus.errors import TemplateError
 from pegasus.spec.hosts import SubHost

@@ -10,7 +10,7 @@ import re
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rendering import WHERE, render, render_error
+from helpers.rendering import WHERE, render, render_error
 
 from pegasus.errors import TemplateError
 from pegasus.templates.emit import canonical

@@ -13,7 +13,7 @@ import termios
 import time
 
 import pytest
-from runpegasus import Workspace, environment, wait_for
+from helpers.runpegasus import Workspace, environment, wait_for
 
 
 def set_width(fd, columns):
@@ -127,7 +127,7 @@ def _screen_env(term):
 
 @pytest.fixture
 def screen():
-    from tmuxscreen import Screen, have_tmux
+    from helpers.tmuxscreen import Screen, have_tmux
     if not have_tmux():
         pytest.skip("tmux is not installed")
     screens = []

@@ -19,7 +19,7 @@ SHELLS = [name for name in ("sh", "bash", "dash", "zsh", "ksh", "mksh", "csh", "
           if shutil.which(name)]
 
 
-SUBREAPER = os.path.join(os.path.dirname(__file__), "subreaper.py")
+SUBREAPER = os.path.join(os.path.dirname(__file__), "helpers", "subreaper.py")
 
 
 def start(shell, command, grace=1.0):

@@ -1,6 +1,6 @@
 """pytest plugin: a real Slurm cluster on 127.0.0.1 (scripts/slurm_cluster.py).
 
-Register it with `pytest_plugins = ["slurm_plugin"]` in conftest.py, or run
+Register it with `pytest_plugins = ["helpers.slurm_plugin"]` in conftest.py, or run
 `pytest -p slurm_plugin` with tests/ on sys.path.
 
 - `slurm`: one LocalSlurm of four nodes (node1..node4) for the whole session, stopped
@@ -16,10 +16,10 @@ import sys
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "scripts"))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "scripts"))
 
-from slurm_cluster import LocalSlurm, unavailable
+from slurm_cluster import LocalSlurm, unavailable  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -1,15 +1,15 @@
 """Running the real `pegasus` command in a scratch directory, for the
 integration tests: the `pegasus` of a wheel built from this checkout and installed
-into a fresh venv (tests/installed.py), as users install it."""
+into a fresh venv (tests/helpers/installed.py), as users install it."""
 
 import os
 import subprocess
 import time
 
 import yaml
-from installed import installed
+from helpers.installed import installed
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def pegasus_argv():

@@ -4,7 +4,7 @@ not editable, into a fresh venv, once per test session.
 The editable install in .venv imports from the source tree, so it cannot see what the
 wheel leaves out (a subpackage missing from pyproject.toml once made every mode die on
 import, while every test passed). The integration tests therefore run the wheel's
-`pegasus` (tests/runpegasus.py), and tests/test_install.py checks the wheel itself.
+`pegasus` (tests/helpers/runpegasus.py), and tests/test_install.py checks the wheel itself.
 
 Building costs about ten seconds (pip fetches setuptools for the isolated build and
 the runtime dependencies for the venv, or takes them from its cache); it happens on
@@ -21,7 +21,7 @@ import tempfile
 import zipfile
 from typing import List
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # What `pip install .` would not see either, or what is not ours to copy: the build
 # runs on a copy of the checkout, so that it leaves no build/ or *.egg-info in it and
