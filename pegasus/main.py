@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Callable, Dict, List, Optional
 
-from . import cli
+from .cli.parser import parse_args
 from .errors import (
     EXIT_CANCELLED, EXIT_FAILED, EXIT_READER_LEFT, EXIT_USAGE, OutputLost, PegasusError,
     SpecError,
@@ -28,7 +28,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def _main(argv: Optional[List[str]]) -> int:
     try:
-        args = cli.parse_args(argv)
+        args = parse_args(argv)
         for note in args.notes:
             _say("note: " + note)
         return _modes()[args.mode](args)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from pegasus import cli
+from pegasus.cli import parser as cli
 from pegasus.errors import UsageError
 from pegasus.events.outcome import Launch, Outcome
 from pegasus.settings import Settings, SshSettings

@@ -554,7 +554,7 @@ def test_large_queue_is_validated_once_while_only_this_object_writes_it(tmp_path
 
 
 def test_a_runner_checks_its_queue_once_before_its_first_take(tmp_path, monkeypatch):
-    from pegasus import cli
+    from pegasus.cli import parser as cli
     from pegasus.modes import run
     from pegasus.spec import validate
     calls = []

@@ -1,147 +1,8 @@
-"""The command line: argparse only.
-
-This module imports nothing but the standard library, because argparse-manpage
-executes it at build time to write man/pegasus.1, and because `pegasus --help`
-must answer without paying for PyYAML or pybars3.
-"""
+"""The options of each mode, and the argparse types of their values.
+Standard library only (see __init__.py)."""
 
 import argparse
-import sys
 import time
-
-# 2.x: this Python re-implementation, which reads Pegasus 1.4's files and command
-# line; a script that compares versions sees an upgrade from 1.4, not a downgrade.
-__version__ = "2.0.0"
-
-PROG = "pegasus"
-
-DESCRIPTION = """\
-Run the shell commands listed in queue.yaml on the SSH hosts listed in
-hosts.yaml. queue.yaml is a live queue: pegasus takes entries from its top as
-hosts become free, and you may edit it (with `pegasus l`) while it runs.
-"""
-
-EPILOG = """\
-example:
-  $ cat hosts.yaml
-  - hostname: [node-1, node-2]     # ssh aliases, user@host, node[01-16]
-    gpu: [0, 1]                    # 2 x 2 = 4 sub-hosts, one job each
-  $ cat queue.yaml
-  - command: python train.py --lr {{ lr }} --gpu {{ gpu }}
-    lr: [0.1, 0.01, 0.001]
-  $ pegasus q --dry-run            # what would run where
-  $ pegasus q                      # run it; queue.yaml empties as jobs start
-
-Run `pegasus MODE --help` for the options of a mode.
-Exit status: 0 all jobs succeeded, 1 a job failed, 2 bad usage or a bad
-file (nothing was run or consumed), 130 cancelled by Ctrl-C, 141 the reader
-of its output left (`pegasus q | head`: running jobs went back to the queue).
-"""
-
-QUEUE_HELP = """\
-Take commands from the top of queue.yaml, one at a time, and run each once on
-the next free host. Each host of hosts.yaml (each combination of its
-parameters: a "sub-host") runs one command at a time.
-
-example:
-  $ cat hosts.yaml
-  - hostname: [node-1, node-2]
-    gpu: [0, 1]
-  $ cat queue.yaml
-  - command: python train.py --lr {{ lr }} --gpu {{ gpu }}
-    lr: [0.1, 0.01, 0.001]
-  $ pegasus q           # 3 jobs over 4 sub-hosts
-"""
-
-BROADCAST_HELP = """\
-Take commands from the top of queue.yaml and run each on every host, in
-lockstep: the next command starts only when every host has finished the
-current one.
-
-example:
-  $ cat queue.yaml
-  - git -C ~/project pull
-  - pip install -e ~/project
-  $ pegasus b           # each line on every host of hosts.yaml
-"""
-
-LOCK_HELP = """\
-Take the queue lock and open queue.yaml in an editor, so that no runner takes
-a job while you edit (running jobs go on). The lock is released when the
-editor exits; the file is then checked, and if it no longer parses you are
-told where and offered to edit it again. An editor that fails (exits non-zero,
-as vim's :cq) changes nothing: queue.yaml is put back as it was, exit status 1.
-
-example:
-  $ pegasus l                      # edit with $VISUAL, $EDITOR or vi
-  $ pegasus l --editor 'code --wait'
-  $ pegasus l --append 'python train.py --lr 0.5'
-  $ generate-jobs | pegasus l --append -
-  $ pegasus l --requeue failed     # put failed jobs back, from the outcome record
-"""
-
-STATUS_HELP = """\
-Show what every runner of a queue is doing, from what the runners keep beside
-the queue: no connection to a runner is needed, so this works from another
-terminal or another login node sharing the directory.
-
---json prints one object: queued (jobs left; null if the queue is invalid, with
-queue_error), runners (each: pid, machine, mode, daemon, since, subhosts,
-connected, journal, running: [{seq, host, command, started, elapsed,
-attempt}]), recoverable (jobs of dead runners: [{runner, command, job}]),
-finished (counts keyed ok, failed, cancelled, lost, timeout), recent_failures,
-per_subhost ([{host, running, done, failed, mean}]), at. Exit status 0; 2 when
-the queue file is missing; with --job, 1 when no run has that number.
-
-example:
-  $ pegasus status                 # runners, running jobs, what is left, outcomes
-  $ pegasus status --json | jq .finished
-  $ pegasus status --job 37        # how run #37 ended, and its last lines (ts -c)
-  $ pegasus status --watch         # again every second, until Ctrl-C
-"""
-
-ADD_HELP = """\
-Add one command to the end of the queue, under its lock, as task-spooler's
-`ts CMD` does: the short form of `pegasus l --append`. The words are joined
-with spaces into one shell command, as ssh and pdsh join theirs, so quote
-what the queue's shell must see whole.
-
-example:
-  $ pegasus add python train.py --lr 0.5
-  $ pegasus add 'cd ~/project && make test'
-  $ pegasus add --prepend -Q jobs.yaml ./urgent.sh
-"""
-
-COMING_FROM = """\
-coming from pdsh, clush, GNU parallel, pssh or ts (peer, then pegasus):
-  pdsh -w 'n[1-8]' -l ann -f 4 -t 5 -u 60 cmd
-      pegasus b -w 'n[1-8]' -l ann -f 4 -t 5 -u 60 -- cmd
-  pdsh -w 'n[1-8]' cmd | dshbak -c;  clush -w 'n[1-8]' -b cmd
-      pegasus b -w 'n[1-8]' --prefix colon -- cmd | dshbak -c;  ... --gather
-  pdsh -N ...
-      pegasus b -N ...
-  parallel --onall -S n1,n2 ::: 'cmd a' 'cmd b'
-      pegasus b -w n1,n2 -- 'cmd a' 'cmd b'
-  parallel -S n1,n2 --joblog - ::: 'cmd a' 'cmd b'
-      pegasus q -w n1,n2 --joblog - -- 'cmd a' 'cmd b'
-  parallel --resume-failed ...
-      pegasus l --requeue failed; pegasus q
-  parallel --bar / --eta
-      the status line (on a terminal), or --progress
-  pssh -h hosts.txt -p 8 -t 60 cmd
-      pegasus b -H hosts.yaml -f 8 -u 60 -- cmd
-  ts cmd;  ts -c ID;  ts -l
-      pegasus add cmd;  pegasus status --job SEQ;  pegasus status
-"""
-
-ADHOC_EPILOG = """\
-without files, as pdsh and clush users type it:
-  $ pegasus b -w 'node[01-16]' -- uname -r
-  $ pegasus q -w node-1,node-2 -x node-2 -- 'cmd 1' 'cmd 2'
-"""
-
-
-# --- values -------------------------------------------------------------------
 
 def _bounded(convert, low, above, words):
     """An argparse type: `convert`ed, and above (or at least) `low`."""
@@ -154,9 +15,16 @@ def _bounded(convert, low, above, words):
 
 
 _seconds = _bounded(float, 0, True, "a number of seconds above 0")
+
+
 _grace = _bounded(float, 0, False, "a number of seconds, 0 or more")
+
+
 _count = _bounded(int, 0, False, "0 or more")
+
+
 _positive = _bounded(int, 1, False, "1 or more")
+
 
 # --prefix: how a job's output lines are shown (output.py).
 PREFIXES = ("brackets", "colon", "none")
@@ -208,8 +76,6 @@ def _since(text):
                                      "(2026-12-01T09:00); not %r" % text)
 
 
-# --- options ------------------------------------------------------------------
-
 def _queue_file(group):
     group.add_argument(
         "-Q", "--queue-file", metavar="FILE", default="queue.yaml",
@@ -238,7 +104,7 @@ def _compatible(parser, *, daemon=False, period=False, ignore=False, editor=Fals
                            help="no effect in this mode")
 
 
-def _add_run_options(parser, fans_out):
+def add_run_options(parser, fans_out):
     files = parser.add_argument_group("files and hosts")
     _queue_file(files)
     files.add_argument(
@@ -384,7 +250,7 @@ def _add_run_options(parser, fans_out):
     _compatible(parser, editor=True, ignore=not fans_out)
 
 
-def _add_lock_options(parser):
+def add_lock_options(parser):
     files = parser.add_argument_group("files")
     _queue_file(files)
     parser.add_argument(
@@ -424,40 +290,7 @@ def _add_lock_options(parser):
     _compatible(parser, daemon=True, period=True, ignore=True, hosts=True)
 
 
-def build_parser():
-    """Return the argument parser of the `pegasus` command."""
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description=DESCRIPTION,
-        epilog=EPILOG + "\n" + ADHOC_EPILOG + "\n" + COMING_FROM,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "-V", "--version", action="version", version="%(prog)s " + __version__)
-    modes = parser.add_subparsers(
-        dest="mode", metavar="MODE", title="modes",
-        parser_class=argparse.ArgumentParser)
-    modes.required = True
-
-    def mode(name, alias, summary, text, epilog=None):
-        return modes.add_parser(name, aliases=[alias] if alias else [], help=summary,
-                                description=text, epilog=epilog,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-
-    _add_run_options(mode("queue", "q", "run each command once, on the next free host",
-                          QUEUE_HELP, ADHOC_EPILOG), fans_out=False)
-    _add_run_options(mode("broadcast", "b", "run each command on every host, in lockstep",
-                          BROADCAST_HELP, ADHOC_EPILOG), fans_out=True)
-    _add_lock_options(mode("lock", "l", "lock queue.yaml and open it in an editor",
-                           LOCK_HELP))
-    _add_add_options(mode("add", None, "add a command to the end of the queue (pegasus l "
-                                       "--append)", ADD_HELP))
-    _add_status_options(mode("status", None, "what every runner of a queue is doing",
-                             STATUS_HELP))
-    return parser
-
-
-def _add_add_options(parser):
+def add_add_options(parser):
     _queue_file(parser.add_argument_group("files"))
     parser.add_argument(
         "--prepend", action="store_true",
@@ -468,7 +301,7 @@ def _add_add_options(parser):
              "per line, from stdin)")
 
 
-def _add_status_options(parser):
+def add_status_options(parser):
     _queue_file(parser.add_argument_group("files"))
     parser.add_argument(
         "--json", action="store_true",
@@ -494,112 +327,3 @@ def _job_number(text):
         raise argparse.ArgumentTypeError("write the #SEQ of a run (37), or RUNNER:SEQ; "
                                          "not %r" % text)
     return (runner or None, int(number))
-
-
-MODE_NAMES = {"q": "queue", "queue": "queue", "b": "broadcast", "broadcast": "broadcast",
-              "l": "lock", "lock": "lock", "add": "add", "status": "status"}
-
-# The peers' options that pegasus does not take, and what to write instead.
-PEERS = {
-    "--bar": "--progress prints a status line with an ETA (always shown on a terminal)",
-    "--eta": "--progress prints a status line with an ETA (always shown on a terminal)",
-    "--tag": "every output line carries its sub-host already; --prefix colon prints "
-             "'host: line'",
-    "--tagstring": "--prefix brackets|colon|none chooses how lines name their sub-host",
-    "--onall": "pegasus b runs each job on every host",
-    "--nonall": "pegasus b -- COMMAND runs COMMAND on every host",
-    "--resume-failed": "pegasus l --requeue failed puts failed jobs back; then run again",
-    "--retry-failed": "pegasus l --requeue failed puts failed jobs back; then run again",
-    "--resume": "what was not run stays in queue.yaml: run pegasus q again",
-    "-S": "hosts come from -w HOSTS or -H hosts.yaml (parallel's -S); the exit status is "
-          "already 1 when a job failed anywhere (pdsh's -S)",
-    "--sshlogin": "hosts come from -w HOSTS or -H hosts.yaml",
-    "--sshloginfile": "hosts come from -H hosts.yaml",
-    "--slf": "hosts come from -H hosts.yaml",
-    "-k": "lines are printed as they come, whole; --gather prints each job's output "
-          "whole when it ends",
-    "--keep-order": "lines are printed as they come, whole; --gather prints each job's "
-                    "output whole when it ends",
-    "-j": "each sub-host runs one job at a time (slots: N in hosts.yaml for more); -f N "
-          "caps the jobs running at once",
-    "--jobs": "each sub-host runs one job at a time (slots: N in hosts.yaml for more); "
-              "-f N caps the jobs running at once",
-    "-P": "-f N: at most N jobs at once",
-    "--par": "-f N: at most N jobs at once",
-    "-b": "--gather prints each distinct output once, under its sub-hosts",
-    "-B": "--gather --stderr stdout prints each distinct output once, with stderr",
-    "-L": "--prefix colon prints 'host: line'",
-    "-g": "host groups are not supported: list the hosts with -w or in hosts.yaml",
-    "-a": "the hosts of hosts.yaml are used by default (-H FILE for another)",
-    "-R": "pegasus reaches hosts with ssh (localhost runs locally, Slurm nodes use srun)",
-    "--results": "--log-dir DIR keeps each job's output in a file of its own",
-    "--line-buffer": "every line is printed whole as it comes, by default",
-    "-c": "pegasus status --job SEQ shows a finished job's last lines",
-}
-
-
-def _peer_hints(extras):
-    """One line per unknown option a peer takes, naming pegasus's way."""
-    hints: list = []
-    for word in extras:
-        name = word.split("=", 1)[0]
-        hint = PEERS.get(name)
-        if hint is not None and name not in [seen for seen, _ in hints]:
-            hints.append((name, hint))
-    return ["pegasus has no %s: %s" % pair for pair in hints]
-
-
-def _takes_value(parser):
-    """Every option string of every mode that takes a value."""
-    found = set()
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                found |= _takes_value(sub)
-        elif action.option_strings and action.nargs != 0:
-            found.update(action.option_strings)
-    return found
-
-
-def mode_first(argv, parser):
-    """Options may come before the mode, as Pegasus 1.4's parser allowed
-    (`pegasus -d q`, `pegasus --queue-file x.yaml q`): move the mode first."""
-    takes_value = _takes_value(parser)
-    index = 0
-    while index < len(argv):
-        word = argv[index]
-        if word == "--":
-            break
-        if word in MODE_NAMES:
-            return [word] + argv[:index] + argv[index + 1:]
-        index += 2 if word in takes_value else 1
-    return argv
-
-
-def parse_args(argv=None):
-    """Parse the command line; the mode is normalised to its long name.
-    `args.notes` lists the options given that do nothing in this mode."""
-    parser = build_parser()
-    argv = list(sys.argv[1:] if argv is None else argv)
-    argv = mode_first(argv, parser)
-    args, extras = parser.parse_known_args(argv)
-    if extras:
-        parser.error("\n".join(["unrecognized arguments: %s" % " ".join(extras)]
-                               + _peer_hints(extras)))
-    args.mode = MODE_NAMES[args.mode]
-    if args.mode == "add":
-        words = args.words[1:] if args.words[:1] == ["--"] else args.words
-        if not words:
-            parser.error("add: give the command to add, e.g. pegasus add python train.py")
-        args.command = " ".join(words)
-    if getattr(args, "gather", False) and args.prefix != "brackets":
-        parser.error("--gather prints each output under its sub-hosts: --prefix and -N "
-                     "do not apply to it")
-    commands = getattr(args, "commands", [])
-    if commands and "--" not in argv:
-        parser.error("give commands to run after --, e.g. pegasus q -w node-1 -- 'uname -r'")
-    args.notes = ["%s has no effect in %s mode" % (name.replace("_", "-"), args.mode)
-                  for name, value in sorted(vars(args).items())
-                  if name.startswith("ignored_") and value not in (None, False)]
-    args.notes = [note.replace("ignored-", "--") for note in args.notes]
-    return args
