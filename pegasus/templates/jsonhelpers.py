@@ -24,7 +24,8 @@ import json
 import re
 from typing import Callable, List, Tuple
 
-from .jsonquery import QueryProblem, search
+from .jsonfunctions import QueryProblem
+from .jsonquery import search
 from .runtime import Frame, HelperProblem, Missing, Undefined, format_float
 
 FORMATS = ("json", "json_pretty", "yaml")
