@@ -21,7 +21,7 @@ def _name(path: Path) -> str:
     return str(path.relative_to(PACKAGE.parent))
 
 
-def _lines(node: ast.AST) -> int:
+def _lines(node: ast.stmt) -> int:
     return (node.end_lineno or node.lineno) - node.lineno + 1
 
 
