@@ -17,7 +17,7 @@ from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple
 import yaml
 
 from ..errors import SpecError
-from ..spec import yamlfile
+from ..spec import yamlfile, yamlstream
 from ..spec.jobs import Job, check_job_keys, iter_jobs, job_count
 
 
@@ -34,7 +34,7 @@ def _head_loader(text):
                 parser.__init__(self, stream)
                 Composer.__init__(self)
                 Resolver.__init__(self)
-        return Loader(yamlfile.Pieces(text))
+        return Loader(yamlstream.Pieces(text))
     return yaml.SafeLoader(text)
 
 
@@ -131,7 +131,7 @@ def scan_head(text: str, path: str, want: int) -> Head:
             head.insert_at = len(text)  # a block list with no entry left
         return head
     except yaml.YAMLError as exc:
-        raise yamlfile._syntax_error(exc, path) from None
+        raise yamlfile.syntax_error(exc, path) from None
     finally:
         loader.dispose()
 

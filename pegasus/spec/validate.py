@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequ
 
 from ..errors import Problem, SpecError
 from ..templates.template import Templates, Where
-from . import yamlfile
+from . import yamlfile, yamlstream
 from .jobs import Job, check_job_keys, expand_entry, expand_queue, job_count
 
 # The keys pegasus acts on (Pegasus 1.4 read them as plain variables).
@@ -75,8 +75,8 @@ class QueueValidator:
         one entry at a time and nothing of it is kept: its size costs time,
         not memory."""
         shapes: List[Problem] = []
-        count = self._check(yamlfile.stream_entries(text, path, "command", shapes), shapes)
-        return Checked(lambda: yamlfile.stream_entries(text, path, "command", []), count)
+        count = self._check(yamlstream.stream_entries(text, path, "command", shapes), shapes)
+        return Checked(lambda: yamlstream.stream_entries(text, path, "command", []), count)
 
     def check_entries(self, entries: Sequence[yamlfile.Entry]) -> Checked:
         kept = list(entries)
