@@ -16,7 +16,7 @@ from pegasus.spec.hosts import SubHost
 from pegasus.transports import ssh, transport
 from pegasus.transports.srun import Node
 from pegasus.ui.printer import Printer, colon_tag
-from pegasus.ui.report import JobLog
+from pegasus.ui.joblog import JobLog
 from pegasus.ui.watch import frame, steady
 
 

@@ -38,7 +38,7 @@ def load(args) -> Loaded:
     from ..spec.validate import QueueValidator
     from ..templates.template import Templates
     from ..transports import transport
-    from ..ui.report import check_files
+    from ..ui.joblog import check_files
 
     settings = Settings.from_args(args)
     templates = Templates()
@@ -177,7 +177,8 @@ class Handlers:
     def __init__(self, args, per_job: bool, runs_per_job: int, recorded: bool = False):
         from ..events.handler import Fanout
         from ..ui.printer import Printer
-        from ..ui.report import JobLog, LogDir, Summary
+        from ..ui.joblog import JobLog, LogDir
+        from ..ui.report import Summary
 
         progress = getattr(args, "progress", False)
         if args.gather:

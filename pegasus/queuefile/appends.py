@@ -10,7 +10,7 @@ from typing import Callable, List, Optional, Tuple
 
 from ..errors import SpecError
 from ..events import notices
-from ..spec import yamlfile
+from ..fsutil import read_all
 from .inbox import EMPTY, Basis, Kept, collect, unfinished, writing
 from .replace import Replacer
 from .statedir import StateDir
@@ -30,7 +30,7 @@ def read_bytes(target: str, name: str) -> Tuple[bytes, Optional[os.stat_result]]
         if not stat.S_ISREG(info.st_mode):
             raise SpecError.at(name, None, "is not a regular file",
                                "name the queue file itself with -Q")
-        return yamlfile._read_all(fd), info
+        return read_all(fd), info
     finally:
         os.close(fd)
 

@@ -12,6 +12,7 @@ import stat
 import yaml
 
 from ..errors import Problem, SpecError
+from ..fsutil import read_all
 
 # libyaml's parser when PyYAML was built with it: about 8x faster.
 Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -70,25 +71,10 @@ def read_text(path, what, name=None):
             raise SpecError.at(name, None, "is %s, not a regular file" % kind,
                                "pegasus reads its %s file whole, from a regular file: write "
                                "the YAML to a file and name it with %s" % (what, option))
-        data = _read_all(fd)
+        data = read_all(fd)
     finally:
         os.close(fd)
     return decode(data, name)
-
-
-def _read_all(fd: int) -> bytes:
-    """Everything left to read from `fd`: a regular file is read in one call
-    when it has not grown meanwhile (no second copy to join)."""
-    size = os.fstat(fd).st_size
-    first = os.read(fd, max(size, 1 << 16) + 1)
-    if not first:
-        return first
-    chunks = [first]
-    while True:
-        chunk = os.read(fd, 1 << 20)
-        if not chunk:
-            return first if len(chunks) == 1 else b"".join(chunks)
-        chunks.append(chunk)
 
 
 def decode(data, path, open_end=False):

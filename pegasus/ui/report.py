@@ -3,21 +3,14 @@ log files. Each is an event handler, like the printer."""
 
 from __future__ import annotations
 
-import os
-import re
 import sys
-import time
 from collections import Counter
-from typing import Dict, List, Optional, TextIO, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from ..events.handler import Handler
 from ..events.outcome import Reason
-from ..fsutil import check_output_directory, check_writable, open_file, output_directory
 from . import words
 from .terminal import cut, display_width
-
-JOBLOG_COLUMNS = ("Seq", "Host", "Starttime", "JobRuntime", "Send", "Receive",
-                  "Exitval", "Signal", "Command")
 
 
 def fold_hosts(hosts):
@@ -141,7 +134,7 @@ class Summary(Handler):
         for ending, members in sorted(groups.items(), key=lambda item: -len(item[1])):
             shared, most = self._shared(members)
             hosts = {run.host.index for run in members if run.host is not None}
-            on = (_label(members[0]) if len(hosts) == 1 and len(members) > 1
+            on = (words.run_label(members[0]) if len(hosts) == 1 and len(members) > 1
                   and self.subhosts > 1 else None)
             out.append("  " + words.failure_group(len(members), ending, shared, most, on))
             out.extend(self._rows(members, params=True))
@@ -172,7 +165,7 @@ class Summary(Handler):
         shown = sorted(runs, key=lambda run: run.seq)
         rest = shown[FOLD_AFTER:] if len(shown) > FOLD_AFTER + 1 else []
         shown = shown[:len(shown) - len(rest)]
-        cells = [("#%d" % run.seq, _label(run), _params(run) if params else "",
+        cells = [("#%d" % run.seq, words.run_label(run), _params(run) if params else "",
                   run.last_error_line) for run in shown]
         widths = [max(display_width(cell[column]) for cell in cells) for column in range(3)]
         out = []
@@ -193,9 +186,9 @@ class Summary(Handler):
     def _per_run(self, runs: List, verb: str) -> List[str]:
         out = ["%d of %d job%s %s:" % (len(runs), self.runs, "" if self.runs == 1 else "s",
                                         verb if len(runs) > 1 else verb.replace("were", "was"))]
-        width = max(len(_label(run)) for run in runs)
+        width = max(len(words.run_label(run)) for run in runs)
         for run in runs:
-            out.append("  %-*s  %-12s %s" % (width, _label(run), words.ending(run),
+            out.append("  %-*s  %-12s %s" % (width, words.run_label(run), words.ending(run),
                                              _short(run.command)))
         return out
 
@@ -265,132 +258,10 @@ def _short(command, limit=120):
     return command if len(command) <= limit else command[:limit - 3] + "..."
 
 
-def _label(outcome) -> str:
-    """The sub-host, and on a host with slots, the slots the job had."""
-    return _launch_label(outcome.launch)
-
-
-def _launch_label(launch) -> str:
-    if launch.host is None:
-        return "-"
-    if launch.host.slots > 1 and launch.slots:
-        return "%s slots=%s" % (launch.host.label, launch.slots_text)
-    return launch.host.label
-
-
-def _escape(text):
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-
-
-def check_files(joblog, log_dir) -> None:
-    """Refuse now (fsutil.UnsafePath) a joblog or log directory pegasus
-    may not write into -- another user's, or their link -- so that a run
-    is refused before it takes anything. Creates nothing."""
-    if joblog:
-        check_writable(joblog)
-    if log_dir:
-        check_output_directory(log_dir)
-
-
-class JobLog(Handler):
-    """--joblog FILE: one tab-separated line per finished job, in GNU
-    parallel's columns, flushed as each job ends. The file is yours, with
-    no other name (fsutil.open_file), or refused. `--joblog -`: `path` is
-    None and `write` takes each line (the printer's stdout, so that the
-    lines never land inside a job's)."""
-
-    def __init__(self, path, write=None):
-        self.path = path
-        self.stream = None
-        new = True
-        if write is None:
-            fd = open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-            new = os.fstat(fd).st_size == 0
-            self.stream = os.fdopen(fd, "a", encoding="utf-8")
-            write = self._to_file
-        self.write = write
-        if new:
-            self.write("\t".join(JOBLOG_COLUMNS) + "\n")
-
-    def _to_file(self, text):
-        assert self.stream is not None
-        self.stream.write(text)
-        self.stream.flush()
-
-    def on_job_finished(self, outcome):
-        fields = [
-            str(outcome.seq),
-            _escape(_label(outcome)),
-            "%.3f" % outcome.launch.started,
-            "%.3f" % outcome.duration,
-            "0",
-            str(outcome.received),
-            str(outcome.exit_value),
-            str(int(outcome.signal)),
-            _escape(outcome.command),
-        ]
-        self.write("\t".join(fields) + "\n")
-
-    def close(self):
-        if self.stream is not None:
-            self.stream.close()
-
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.,=@+-]+")
-
-
-class LogDir(Handler):
-    """--log-dir DIR: each job's output lines in a file of its own,
-    `STAMP-SEQ-HOST.log`, named in the joblog's Seq order. The directory is
-    yours (fsutil.output_directory) or refused; each file is new, made in
-    it by its descriptor (never an existing file: another runner's of the
-    same second gets `.1`...)."""
-
-    def __init__(self, path):
-        self.path = path
-        self.directory = output_directory(path)
-        self.files: Dict[int, TextIO] = {}
-        self.stamp = time.strftime("%Y%m%d-%H%M%S")
-
-    def _name(self, launch, number: int) -> str:
-        label = _UNSAFE.sub("_", _launch_label(launch)).strip("_") or "host"
-        return "%s-%04d-%s%s.log" % (self.stamp, launch.seq, label,
-                                     ".%d" % number if number else "")
-
-    def on_job_started(self, launch):
-        if launch.host is None:
-            return
-        for number in range(100):
-            try:
-                fd = self.directory.open(self._name(launch, number), os.O_WRONLY,
-                                         exclusive=True)
-                break
-            except FileExistsError:
-                continue
-        else:
-            return  # a hundred runners of one second, one seq: no log for this one
-        self.files[launch.seq] = os.fdopen(fd, "w", encoding="utf-8",
-                                           errors="replace")
-
-    def on_job_line(self, launch, stream, text):
-        handle = self.files.get(launch.seq)
-        if handle is not None:
-            handle.write(text + "\n")
-
-    def on_job_finished(self, outcome):
-        handle = self.files.pop(outcome.seq, None)
-        if handle is not None:
-            handle.close()
-
-    def close(self):
-        for handle in self.files.values():
-            handle.close()
-        self.files.clear()
-        self.directory.close()
-
-
 def print_summary(summary, stream=None):
     stream = stream or sys.stderr
     for line in summary.lines():
         stream.write("pegasus: %s\n" % line)
     stream.flush()
+
+

@@ -328,3 +328,14 @@ _NOTICES: Dict[type, Callable] = {
 def notice(event: notices.Notice) -> str:
     """What pegasus says of `event`."""
     return _NOTICES[type(event)](event)
+
+
+def run_label(run) -> str:
+    """Where a run (a Launch, or its Outcome) ran: its sub-host, with its
+    slots on a sub-host of several; `-` for a run that fitted nowhere."""
+    launch = getattr(run, "launch", run)
+    if launch.host is None:
+        return "-"
+    if launch.host.slots > 1 and launch.slots:
+        return "%s slots=%s" % (launch.host.label, launch.slots_text)
+    return launch.host.label
