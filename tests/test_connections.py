@@ -45,6 +45,9 @@ class Listener:
     def connection_lost(self, connection, reason, jobs_lost):
         self.log.append("host down")
 
+    def connection_failed(self, connection, reason, first):
+        self.log.append("failed")
+
 
 def connected(log):
     subhosts = [SubHost(0, "far-1", {})]

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pegasus.errors import SpecError
-from pegasus.queuefile import QueueFile, replace
+from pegasus.queuefile import QueueChanged, QueueFile, replace
 from pegasus.queuefile import queue as queuefile
 from pegasus.queuefile import text as queuetext
 from pegasus.spec import canonical
@@ -49,18 +49,27 @@ def make_queue(tmp_path, text, **kwargs):
     return QueueFile(str(path), **kwargs)
 
 
-def take(queue, limit=1, accept=None):
-    """Take up to `limit` jobs; `accept(job)` may refuse one (FIFO: taking
-    stops there)."""
-    def choose(candidates):
+class Accepting:
+    """A chooser (engine.sources.Chooser) that takes the jobs `accept(job)`
+    accepts, up to the first it refuses (FIFO)."""
+
+    def __init__(self, accept):
+        self.accept = accept
+
+    def choose(self, candidates):
         count = 0
         for job in candidates:
-            if not accept(job):
+            if not self.accept(job):
                 break
             count += 1
         return count
+
+
+def take(queue, limit=1, accept=None):
+    """Take up to `limit` jobs; `accept(job)` may refuse one (FIFO: taking
+    stops there)."""
     with queue.locked():
-        return queue.take_locked(limit, choose if accept else None)
+        return queue.take_locked(limit, Accepting(accept) if accept else None)
 
 
 def commands(jobs):
@@ -366,7 +375,7 @@ def test_a_take_racing_an_unlocked_append_records_each_job_once(tmp_path, monkey
         return real_mkstemp(*args, **kwargs)
 
     monkeypatch.setattr(replace.tempfile, "mkstemp", racing_mkstemp)
-    with pytest.raises(queuefile.QueueChanged):
+    with pytest.raises(QueueChanged):
         take(queue)
     assert commands(take(queue)) == ["a"]
     assert read(queue.consumed_path) == "- command: a\n"

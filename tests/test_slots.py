@@ -3,7 +3,8 @@
 import pytest
 
 from pegasus.events.outcome import Reason
-from pegasus.policy.modes import BroadcastPolicy, QueuePolicy
+from pegasus.policy.broadcast import BroadcastPolicy
+from pegasus.policy.queue import QueuePolicy
 from pegasus.policy.slots import BUDDY, FIRST_FIT, SlotAllocator, misfit
 from pegasus.settings import Settings
 from pegasus.spec.jobs import Job

@@ -291,6 +291,9 @@ class Listener:
     def connection_lost(self, connection, reason, jobs_lost):
         self.heard.append(("lost", connection.host.hostname, reason, jobs_lost))
 
+    def connection_failed(self, connection, reason, first):
+        self.heard.append(("failed", connection.host.hostname, reason))
+
 
 class StateLoop:
     """A loop that records what Connections runs to ask Slurm, and lets the

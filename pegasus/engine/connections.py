@@ -18,18 +18,14 @@ sub-host gets a control socket path of its own (a new generation each time
 it is opened), so a master that replaces one that died serves every later
 job.
 
-It tells its listener what happens:
-    connection_ready(connection, was_down)
-    connection_failed(connection, reason, first)   could not connect
-    connection_lost(connection, reason, jobs_lost)  was up, is gone (its
-                                                    running jobs with it?)
+It tells its Listener (the runner) what happens.
 """
 
 from __future__ import annotations
 
 import random
 import signal
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Protocol, Sequence
 
 if TYPE_CHECKING:
     from .loop import Child
@@ -79,10 +75,27 @@ class Connection:
         return not self.master_alive and not self.closing
 
 
+class Listener(Protocol):
+    """Who hears what happens to the connections (the runner)."""
+
+    def connection_ready(self, connection: Connection, was_down: bool) -> None:
+        """`connection` is up and takes jobs; `was_down`: it had failed or
+        been lost before."""
+
+    def connection_failed(self, connection: Connection, reason: str, first: bool) -> None:
+        """`connection` could not be opened (`reason`); `first`: the first
+        failure in a row. It is tried again in the background."""
+
+    def connection_lost(self, connection: Connection, reason: str, jobs_lost: bool) -> None:
+        """`connection` was up and is gone (`reason`); `jobs_lost`: its
+        running jobs went with it (else each hears of its end from its own
+        transport). It is tried again in the background."""
+
+
 class Connections:
     """Every sub-host's connection, in hosts.yaml order."""
 
-    def __init__(self, loop, subhosts, control, limit: int, listener):
+    def __init__(self, loop, subhosts, control, limit: int, listener: Listener):
         self.loop = loop
         self.limit = limit
         self.listener = listener

@@ -13,7 +13,7 @@ run will not run it (cancelled, halted, no sub-host left).
 
 from __future__ import annotations
 
-from typing import Callable, Hashable, List, Optional
+from typing import TYPE_CHECKING, Callable, Hashable, List, Optional, Protocol, Tuple
 
 from ..errors import LockError, PegasusError, SpecError
 from ..events import notices
@@ -21,40 +21,59 @@ from ..events.handler import Handler
 from ..fsutil import UnsafePath
 from .sources import Busy, Changed, QueueSource
 
+if TYPE_CHECKING:
+    from ..policy.base import Place, Policy
+    from ..spec.jobs import Job
+    from .loop import Loop, Timer
+
 POLL_INTERVAL = 0.5        # daemon mode: how often an idle runner looks at the queue
 LOCK_RETRY = 0.05          # queue lock busy (someone is editing): try again soon
 RECOVERY_INTERVAL = 30.0   # daemon mode: how often to look for dead runners' jobs
 
 
-class Taker:
-    """Feeds the engine from `source`: `start(job, places)` is called for
-    every job taken, with the places the policy gave it."""
+class Owner(Protocol):
+    """What the intake reports to and asks (the runner)."""
 
-    def __init__(self, loop, source: QueueSource, policy, handler: Handler,
-                 daemon: bool, start: Callable, busy: Callable[[], bool]):
+    @property
+    def busy(self) -> bool:
+        """Whether a run of some job is still going on (or waits to start)."""
+
+    def start(self, job: Job, places: List[Place]) -> None:
+        """Run `job`, taken, at each of `places` (the policy gave them)."""
+
+    def nowhere_to_run(self) -> bool:
+        """Whether no sub-host may take a job now, nor soon: none usable,
+        none being connected."""
+
+
+class Intake:
+    """Feeds the engine from `source`: `owner.start(job, places)` is called
+    for every job taken, with the places the policy gave it."""
+
+    def __init__(self, loop: Loop, source: QueueSource, policy: Policy, handler: Handler,
+                 daemon: bool, owner: Owner):
         self.loop = loop
         self.source = source
         self.policy = policy
         self.events = handler
         self.daemon = daemon
-        self.start = start
-        self.busy = busy              # whether any job still runs
+        self.owner = owner
         self.empty = False            # the last take found no more jobs
         self.waiting = False          # ... but for the last entry, still being written
         self.told_held = False        # said that it waits for its writer
         self.seen: Hashable = None    # the source's marker when last found empty/bad
         self.broken: Optional[str] = None   # the message last warned about
         self.unwritable = False       # ... and it is about writing, not the text
-        self.to_put_back: List = []   # jobs waiting for the lock to go back
-        self.to_requeue: List = []    # (seq, job) cancelled, back once nothing runs
-        self.retries: List = []       # (seq, job): taken jobs to run again, first
+        self.to_put_back: List[Job] = []   # jobs waiting for the lock to go back
+        self.to_requeue: List[Tuple[int, Job]] = []  # cancelled, back once nothing runs
+        self.retries: List[Tuple[int, Job]] = []     # taken jobs to run again, first
         self.recovery_due = True
         self.took_once = False        # the lock has been taken at least once
         self.closed = False
-        self._poll_timer = None
-        self._lock_timer = None
-        self._hold_timer = None       # start nothing until it fires
-        self._settle_timer = None
+        self._poll_timer: Optional[Timer] = None
+        self._lock_timer: Optional[Timer] = None
+        self._hold_timer: Optional[Timer] = None   # start nothing until it fires
+        self._settle_timer: Optional[Timer] = None
 
     @property
     def exhausted(self) -> bool:
@@ -66,10 +85,6 @@ class Taker:
 
     def pump_soon(self) -> None:
         self.loop.call_soon(self.pump)
-
-    def put_back(self, job) -> None:
-        """`job` goes back to the top of the queue at the next visit."""
-        self.to_put_back.append(job)
 
     def retry(self, seq: int, job) -> None:
         """`job`, taken by this runner, runs again (before the queue's
@@ -95,13 +110,9 @@ class Taker:
         self.to_put_back[:0] = jobs
         self.retries = []
 
-    def give_back_now(self) -> bool:
-        """Jobs to run again, and nowhere to run them: back to the queue now
-        (not soon: the loop may have nothing else to wake it up); whether
-        that is done."""
-        self.give_back_retries()
-        self.pump()
-        return not self.pending
+    def close(self) -> None:
+        """The run is ending: nothing more is taken or put back."""
+        self.closed = True
 
     def requeue(self, seq: int, job) -> None:
         """A cancelled `job` (first run `seq`) goes back to the top once no
@@ -116,13 +127,7 @@ class Taker:
     def pump(self) -> None:
         """Put back what must go back; then take as many jobs as there is
         room for."""
-        if self.closed:
-            return
-        if self.retries and not self.policy.taking:
-            self.give_back_retries()
-        if self.to_put_back and not self._visit(self._put_back):
-            return
-        if self.to_requeue and not self.busy() and not self._visit(self._requeue):
+        if self.closed or not self._give_back():
             return
         if not self.policy.taking or self._hold_timer is not None:
             return
@@ -139,6 +144,29 @@ class Taker:
             self._poll_later()
             return
         self._visit(lambda: self._take(want))
+
+    def _give_back(self) -> bool:
+        """Put back what must go back now; False if it must be tried again
+        before anything is taken (the lock is busy, or a write failed)."""
+        if self.retries and not self.policy.taking:
+            self.give_back_retries()
+        if self.to_put_back and not self._visit(self._put_back):
+            return False
+        if self.to_requeue and not self.owner.busy and not self._visit(self._requeue):
+            return False
+        if self._stranded():
+            # Jobs to run again, and nowhere to run them: back to the queue.
+            self.give_back_retries()
+            return self._visit(self._put_back)
+        return True
+
+    def _stranded(self) -> bool:
+        """Whether the jobs waiting to run again have nowhere to run: no
+        job runs, nothing waits to go back first, and no sub-host may take
+        them now or soon (without -d: a daemon waits for hosts)."""
+        return (bool(self.retries) and self.policy.taking and not self.daemon
+                and not self.to_requeue and not self.owner.busy
+                and self.owner.nowhere_to_run())
 
     def _visit(self, work: Callable[[], None]) -> bool:
         """Run `work` on the source; False if it is locked by someone else
@@ -224,43 +252,32 @@ class Taker:
             places = self.policy.accept(self.retries[0][1])
             if places is None:
                 break
-            self.start(self.retries.pop(0)[1], places)
+            self.owner.start(self.retries.pop(0)[1], places)
             started += 1
         return started
 
     def _take(self, want: int) -> None:
-        chosen: List[List] = []
-        offered = [0]
-
-        def choose(candidates):
-            offered[0] = len(candidates)
-            for job in candidates:
-                places = self.policy.accept(job)
-                if places is None:
-                    break
-                chosen.append(places)
-            return len(chosen)
-
+        choice = Choice(self.policy)
         try:
-            jobs = self.source.take(want, choose)
+            jobs = self.source.take(want, choice)
         except (Changed, SpecError, OSError, UnsafePath) as exc:
-            self._release(chosen)
+            choice.release()
             self._take_failed(exc)
             return
         except BaseException:
-            self._release(chosen)
+            choice.release()
             raise
         if self.broken is not None:
             self.broken = None
             self.events.on_notice(notices.QueueValidAgain(self.source.name))
         was_empty = self.empty
-        self.empty = offered[0] < want and len(chosen) == offered[0]
+        self.empty = choice.offered < want and len(choice.places) == choice.offered
         coming = self.source.settling() if self.empty else None
         self._being_written(coming)
         self.seen = self.source.marker() if self.empty and not self.waiting else None
         self.events.on_queue_left(self.source.left())
-        for job, places in zip(jobs, chosen):
-            self.start(job, places)
+        for job, places in zip(jobs, choice.places):
+            self.owner.start(job, places)
         if self.waiting and coming is not None:
             if self._settle_timer is None:
                 self._settle_timer = self.loop.call_later(coming.retry, self._settled)
@@ -281,11 +298,6 @@ class Taker:
     def _settled(self) -> None:
         self._settle_timer = None
         self.pump()
-
-    def _release(self, chosen: List[List]) -> None:
-        for places in chosen:
-            for place in places:
-                self.policy.release(place)
 
     def _take_failed(self, exc: Exception) -> None:
         if isinstance(exc, Changed):
@@ -320,3 +332,28 @@ class Taker:
             self.pump()
         else:
             self._poll_later()
+
+
+class Choice:
+    """The policy's say in one take (sources.Chooser): of the jobs the source
+    offers, the first ones the policy places, and their places; given back
+    to the policy if the take fails."""
+
+    def __init__(self, policy: Policy):
+        self.policy = policy
+        self.offered = 0
+        self.places: List[List[Place]] = []
+
+    def choose(self, candidates: List[Job]) -> int:
+        self.offered = len(candidates)
+        for job in candidates:
+            places = self.policy.accept(job)
+            if places is None:
+                break
+            self.places.append(places)
+        return len(self.places)
+
+    def release(self) -> None:
+        for places in self.places:
+            for place in places:
+                self.policy.release(place)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import errno
 import time
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Set
+from typing import TYPE_CHECKING, Dict, List, Optional, Protocol, Set
 
 from ..errors import SpecError
 from ..events.handler import Handler
@@ -31,7 +31,7 @@ SAID_KEPT = 20   # lines of a transport's own per run, for judging its end
 LOCAL_ERRNOS = frozenset([errno.EMFILE, errno.ENFILE, errno.EAGAIN, errno.ENOMEM])
 
 
-class JobRun:
+class Run:
     """One job on one sub-host while it runs (mutable; the engine's own)."""
 
     __slots__ = ("seq", "job", "host", "place", "command", "child", "started_wall",
@@ -77,31 +77,37 @@ class JobRun:
                        self.tails["err"].kept())
 
 
-class Jobs:
+class Owner(Protocol):
+    """What the runs report to (the runner)."""
+
+    def run_ended(self, run: Run) -> None:
+        """`run` is over, however it ended (its outcome: `run.outcome`)."""
+
+
+class Runs:
     """Every run of the engine, from its start to its Outcome.
 
-    `ended(run)` is called once per run, when it is over; the engine then
-    asks the policy what that means and calls `report(run, retried)`.
+    `owner.run_ended(run)` is called once per run, when it is over.
     """
 
     def __init__(self, loop, settings, connections, templates, events: Handler,
-                 ended: Callable[[JobRun], None], cap: Optional[int] = None):
+                 owner: Owner, cap: Optional[int] = None):
         self.loop = loop
         self.settings = settings
         self.connections = connections
         self.templates = templates
         self.events = events
-        self.ended = ended
+        self.owner = owner
         self.seq = 0
-        self.running: Set[JobRun] = set()
-        self.waiting: Dict[int, JobRun] = {}   # sub-host -> its run, until it connects
+        self.running: Set[Run] = set()
+        self.waiting: Dict[int, Run] = {}   # sub-host -> its run, until it connects
         # At most `cap` runs at once (-f N, and the descriptor budget): runs
         # beyond it wait here, in order (broadcast; the queue policy takes no
         # more than that), until a run ends.
         self.cap = cap
-        self.held: List[JobRun] = []
+        self.held: List[Run] = []
         self._unhold_soon = False
-        self.runs_on: Dict[int, Set[JobRun]] = {}
+        self.runs_on: Dict[int, Set[Run]] = {}
         self.stopping: Optional[Reason] = None   # why every run is being stopped
 
     @property
@@ -119,7 +125,7 @@ class Jobs:
         for place in places:
             host = subhosts[place.host] if place.host is not None else None
             self.seq += 1
-            run = JobRun(self.seq, job, host, place)
+            run = Run(self.seq, job, host, place)
             if place.reason is not None:
                 run.fail(place.reason, place.detail)
                 self._end_unstarted(run)
@@ -128,7 +134,7 @@ class Jobs:
             else:
                 self._place(run)
 
-    def _place(self, run: JobRun) -> None:
+    def _place(self, run: Run) -> None:
         """Start `run` now, or once its sub-host is connected."""
         index = run.place.host
         down = self.connections.down_reason(index)
@@ -140,9 +146,9 @@ class Jobs:
         else:
             self.waiting[index] = run  # connecting: it starts once up
 
-    def _over(self, run: JobRun) -> None:
+    def _over(self, run: Run) -> None:
         """A run is over: the engine is told; a held run may start."""
-        self.ended(run)
+        self.owner.run_ended(run)
         if self.held and not self._unhold_soon:
             self._unhold_soon = True
             self.loop.call_soon(self._unhold)
@@ -177,11 +183,11 @@ class Jobs:
 
     # --- starting --------------------------------------------------------------
 
-    def _end_unstarted(self, run: JobRun) -> None:
+    def _end_unstarted(self, run: Run) -> None:
         self.events.on_job_started(run.started_now())
         self._over(run)
 
-    def _launch(self, run: JobRun) -> None:
+    def _launch(self, run: Run) -> None:
         host = run.host
         try:
             run.command = self.templates.render(
@@ -218,7 +224,7 @@ class Jobs:
             self.stop(run)
         return None
 
-    def _line(self, run: JobRun, stream: str, text: str) -> None:
+    def _line(self, run: Run, stream: str, text: str) -> None:
         said = run.host.transport.own_message(text) if stream == "err" else None
         if said is not None:
             # The transport's own words, not the job's output: kept for
@@ -234,13 +240,13 @@ class Jobs:
 
     # --- stopping ----------------------------------------------------------------
 
-    def _timed_out(self, run: JobRun) -> None:
+    def _timed_out(self, run: Run) -> None:
         run.timer = None
         if run.reason is None and run in self.running:
             run.fail(Reason.TIMEOUT)
             self.stop(run)
 
-    def stop(self, run: JobRun, kill: bool = False) -> None:
+    def stop(self, run: Run, kill: bool = False) -> None:
         """Ask the job's wrapper to stop the job: SIGTERM now and SIGKILL
         after the grace period (or SIGKILL at once)."""
         if run.child is None or run.child.done:
@@ -270,7 +276,7 @@ class Jobs:
 
     # --- the end -------------------------------------------------------------------
 
-    def _exited(self, run: JobRun) -> None:
+    def _exited(self, run: Run) -> None:
         assert run.child is not None
         run.returncode, unstarted = run.host.transport.job_ended(run.child.returncode, run.said)
         if run.timer is not None:
@@ -290,7 +296,7 @@ class Jobs:
         self.connections.judge(run.host.index, run.returncode, run.said, decide)
         return None
 
-    def _end(self, run: JobRun) -> None:
+    def _end(self, run: Run) -> None:
         self.running.discard(run)
         self.runs_on[run.host.index].discard(run)
         if self.stopping and run.reason is None and run.returncode != 0:

@@ -9,9 +9,29 @@ commands (MemoryQueue), for jobs given on the command line.
 
 from __future__ import annotations
 
-from typing import Callable, Hashable, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Hashable, List, Optional, Protocol, Sequence, Tuple
 
 from ..spec.jobs import Job
+
+if TYPE_CHECKING:
+    from ..events.handler import Handler
+    from ..events.notices import Notice
+    from ..events.outcome import Outcome
+
+
+class Coming(Protocol):
+    """A source's last entry, still being written (queuefile/settle.py)."""
+
+    retry: float   # look again after this many seconds
+    held: bool     # it waits for a writer that keeps it open, without a time limit
+
+
+class Chooser(Protocol):
+    """The taker's say in a take (engine/intake.py's Choice)."""
+
+    def choose(self, candidates: List[Job]) -> int:
+        """How many of `candidates`, the source's first jobs, to take:
+        the first N (FIFO)."""
 
 
 class Busy(Exception):
@@ -32,8 +52,8 @@ class QueueSource:
     def start(self) -> None:
         """Before the first take."""
 
-    def take(self, want: int, choose: Callable[[List[Job]], int]) -> List[Job]:
-        """Offer `choose` the first jobs (at most `want`) and take the first
+    def take(self, want: int, chooser: Chooser) -> List[Job]:
+        """Offer `chooser` the first jobs (at most `want`) and take the first
         N of them that it says; return those."""
         raise NotImplementedError
 
@@ -44,10 +64,10 @@ class QueueSource:
     def finished(self, job: Job) -> None:
         """Every run of `job` is over (it will not be put back)."""
 
-    def record(self, outcome) -> None:
+    def record(self, outcome: Outcome) -> None:
         """Keep the outcome of one run (before `finished`)."""
 
-    def watcher(self):
+    def watcher(self) -> Optional[Handler]:
         """A handler (events.Handler) that keeps what the source's readers
         may want to know of the run as it goes; None if there is none."""
         return None
@@ -64,14 +84,12 @@ class QueueSource:
         """How many jobs the source holds, as far as it knows."""
         return None
 
-    def settling(self):
-        """After a take: None, or the last entry still being written
-        (queuefile.settle.Unsettled: look again after `retry` seconds;
-        `held` if it waits for a writer without a time limit)."""
+    def settling(self) -> Optional[Coming]:
+        """After a take: None, or the last entry, still being written."""
         return None
 
-    def notices(self) -> List:
-        """Notices (events.notices.Notice) about the source itself since last asked."""
+    def notices(self) -> List[Notice]:
+        """Notices about the source itself since last asked."""
         return []
 
     def close(self, clean: bool) -> None:
@@ -86,8 +104,8 @@ class MemoryQueue(QueueSource):
     def __init__(self, jobs: Sequence[Job]):
         self.jobs = list(jobs)
 
-    def take(self, want, choose):
-        count = max(0, min(len(self.jobs), choose(self.jobs[:want])))
+    def take(self, want: int, chooser: Chooser) -> List[Job]:
+        count = max(0, min(len(self.jobs), chooser.choose(self.jobs[:want])))
         taken, self.jobs = self.jobs[:count], self.jobs[count:]
         return taken
 

@@ -81,6 +81,10 @@ class Fanout(Handler):
     def __init__(self, handlers: Iterable[Optional[Handler]]):
         self.handlers: List[Handler] = [h for h in handlers if h is not None]
 
+    def insert_first(self, handler: Handler) -> None:
+        """`handler` hears every event before the others."""
+        self.handlers.insert(0, handler)
+
     def on_host_ready(self, host, was_down):
         for handler in self.handlers:
             handler.on_host_ready(host, was_down)

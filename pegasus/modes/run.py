@@ -123,11 +123,11 @@ def run(args) -> int:
     else:
         from ..queuefile import LiveQueue
         source = LiveQueue(loaded.queue)
-    runner = Runner(loaded.settings, loaded.subhosts, source, loaded.templates,
-                    handlers.fanout)
-    handlers.printer.attach(runner.loop)
-    handlers.printer.on_lost = runner.output_lost
     try:
+        runner = Runner(loaded.settings, loaded.subhosts, source, loaded.templates,
+                        handlers.fanout)
+        handlers.printer.attach(runner.loop)
+        handlers.printer.tell_when_lost(runner)
         result = runner.run()
     finally:
         handlers.close()

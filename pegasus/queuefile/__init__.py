@@ -12,6 +12,7 @@ May import: engine, policy, transports, events, spec, templates, fsutil, setting
 """
 
 from .live import LiveQueue
-from .queue import LOCK_SUFFIX, QueueChanged, QueueFile
+from .queue import LOCK_SUFFIX, QueueFile
+from .take import QueueChanged
 
 __all__ = ["LOCK_SUFFIX", "LiveQueue", "QueueChanged", "QueueFile"]

@@ -9,10 +9,11 @@ import socket
 import time
 from typing import List, Optional
 
-from ..engine.sources import Busy, QueueSource
+from ..engine.sources import Busy, Chooser, QueueSource
 from ..errors import PegasusError
 from ..events.handler import Handler
-from ..spec.jobs import first_line
+from ..events.notices import Notice
+from ..spec.jobs import Job, first_line
 from .journal import Journal
 from .outcomerecord import OutcomeRecord
 from .queue import QueueFile
@@ -34,7 +35,7 @@ class LiveQueue(QueueSource):
             raise PegasusError("cannot write the journal beside %s: %s (pegasus needs a "
                                "writable directory for the queue)" % (
                                    self.queue.path, exc.strerror or exc)) from None
-        self.queue.journal = self.journal
+        self.queue.keep_journal(self.journal)
 
     @contextlib.contextmanager
     def _visit(self):
@@ -45,9 +46,9 @@ class LiveQueue(QueueSource):
         finally:
             self.queue.unlock()
 
-    def take(self, want, choose):
+    def take(self, want: int, chooser: Chooser) -> List[Job]:
         with self._visit() as queue:
-            return queue.take_locked(want, choose)
+            return queue.take_locked(want, chooser)
 
     def put_back(self, jobs):
         with self._visit() as queue:
@@ -76,12 +77,11 @@ class LiveQueue(QueueSource):
     def marker(self):
         return self.queue.marker()
 
-    def notices(self) -> List:
-        found, self.queue.notices = self.queue.notices, []
-        return found
+    def notices(self) -> List[Notice]:
+        return self.queue.take_notices()
 
     def close(self, clean):
-        self.queue.journal = None
+        self.queue.keep_journal(None)
         if clean and self.journal is not None:
             self.journal.close()  # every job it took has ended
 

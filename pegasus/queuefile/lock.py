@@ -4,18 +4,29 @@ The kernel drops it when its holder dies, however it dies; the file is
 never deleted. It is opened as pegasus opens what it writes
 (fsutil.open_file: a file of yours, never through another user's link):
 one of another user is their queue's, and a second user is told so
-(`owned_by`)."""
+(`Holder.not_yours`)."""
 
 from __future__ import annotations
 
 import os
 import threading
-from typing import Callable, Optional
+from typing import Callable, Optional, Protocol
 
 import fasteners
 
 from ..errors import LockError, PegasusError
 from ..fsutil import UnsafePath, check_writable, open_file
+
+
+class Holder(Protocol):
+    """The queue a lock is of (queue.QueueFile)."""
+
+    def lock_taken(self) -> None:
+        """What every holder of the lock does first, the lock just taken;
+        if it raises, the lock is let go again."""
+
+    def not_yours(self, path: str, uid: int) -> Exception:
+        """The error for a lock file of another user's (`uid`)."""
 
 
 class _Lock(fasteners.InterProcessLock):
@@ -44,16 +55,12 @@ class _Lock(fasteners.InterProcessLock):
 
 
 class QueueLock:
-    """The lock of one queue; `first()` is what every holder does first
-    (if it raises, the lock is let go again). `owned_by(path, uid)` is the
-    error for a lock file of another user's."""
+    """The lock of one queue, taken for its `holder` (see Holder)."""
 
-    def __init__(self, path: str, first: Callable[[], None],
-                 owned_by: Callable[[str, int], Exception] = lambda path, uid: LockError(
-                     path, "it belongs to another user")):
+    def __init__(self, path: str, holder: Holder):
         self.path = path
-        self.first = first
-        self._lock = _Lock(path, owned_by)
+        self.holder = holder
+        self._lock = _Lock(path, holder.not_yours)
 
     def check(self) -> None:
         """Refuse now a lock file pegasus may not use; create nothing."""
@@ -69,7 +76,7 @@ class QueueLock:
 
     def _held(self) -> None:
         try:
-            self.first()
+            self.holder.lock_taken()
         except BaseException:
             self.unlock()
             raise

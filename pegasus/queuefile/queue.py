@@ -23,7 +23,7 @@ import os
 import time
 from typing import Callable, List, Optional, Sequence, Tuple, Union
 
-from ..engine.sources import Changed
+from ..engine.sources import Chooser
 from ..errors import SpecError
 from ..events import notices
 from ..fsutil import check_writable, open_file, resolve
@@ -39,18 +39,11 @@ from .outcomerecord import OutcomeRecord
 from .replace import Replacer
 from .settle import WAIT_AT_MOST, LastEntry, Unsettled
 from .statedir import StateDir, another_users_queue
+from .take import TakeSteps, append_jobs
 from .text import Candidates, append_bottom, insert_top, scan_head, splice
 
 LOCK_SUFFIX = ".lock"
 
-# choose(candidates) -> how many of the first candidates to take.
-Choose = Callable[[List[Job]], int]
-
-
-class QueueChanged(Changed):
-    """queue.yaml was changed by a writer that does not take the lock (an
-    editor, `>>`) while we were taking from it: nothing was taken; try
-    again."""
 
 
 class QueueFile:
@@ -81,10 +74,22 @@ class QueueFile:
         self._trusted_stat: Optional[tuple] = None  # (stat_key, end left out) as we wrote it
         self._left_out = 0                       # the end of the text last read, not checked
         self._arrived = 0                        # ... of which this much was appended to it
-        self._lock = QueueLock(self.lock_path, first=self._locked, owned_by=self._not_yours)
+        self._lock = QueueLock(self.lock_path, self)
         self.appends = Appends(self.path, self.target, self.state, self.replacer,
                                self.notices)
         self._last = LastEntry(self.target, self.path, self.appends)
+
+    def keep_journal(self, journal: Optional[Journal]) -> None:
+        """Record every take in `journal` from now on (crash recovery); None:
+        no more."""
+        self.journal = journal
+
+    def take_notices(self) -> List[notices.Notice]:
+        """The notices about the queue since last asked (for whoever shows
+        them). The list is emptied in place: appends.py adds to it too."""
+        found = list(self.notices)
+        self.notices.clear()
+        return found
 
     # --- what is beside the queue ------------------------------------------
 
@@ -98,8 +103,9 @@ class QueueFile:
         self._lock.check()
         check_writable(self.consumed_path)
 
-    def _not_yours(self, path: str, uid: int):
-        """A second user's refusal (statedir.another_users_queue)."""
+    def not_yours(self, path: str, uid: int) -> Exception:
+        """A second user's refusal (statedir.another_users_queue); for the
+        lock (lock.Holder)."""
         return another_users_queue(path, uid, self.path)
 
     # --- the lock -------------------------------------------------------
@@ -125,9 +131,10 @@ class QueueFile:
         finally:
             self.unlock()
 
-    def _locked(self) -> None:
-        """What every holder of the lock does first: settle a replace its
-        predecessor died in, then gather what appenders wrote meanwhile."""
+    def lock_taken(self) -> None:
+        """What every holder of the lock does first (lock.Holder): settle a
+        replace its predecessor died in, then gather what appenders wrote
+        meanwhile."""
         if self.state.find() is not None:
             self.replacer.settle()
             self.gather()
@@ -271,10 +278,10 @@ class QueueFile:
 
     # --- taking ---------------------------------------------------------
 
-    def take_locked(self, limit: int, choose: Optional[Choose] = None) -> List[Job]:
+    def take_locked(self, limit: int, chooser: Optional[Chooser] = None) -> List[Job]:
         """Take up to `limit` jobs from the top; the caller holds the lock.
 
-        `choose(candidates)` is offered the first jobs (at most `limit`) and
+        `chooser.choose(candidates)` is offered the first jobs (at most `limit`) and
         says how many of them to take (FIFO: a prefix); by default, all.
         Returns the jobs taken. Raises QueueChanged if someone rewrote the
         file meanwhile without the lock: then nothing was taken.
@@ -293,7 +300,7 @@ class QueueFile:
         else:  # a flow-style list or anchors: rewritten whole, in canonical form
             entries = yamlfile.entries(yamlfile.compose(text, self.path), self.path, "command")
             candidates = Candidates(entries, limit)
-        count = _count(candidates, choose)
+        count = _count(candidates, chooser)
         if count == 0:
             return []
         items_used, rest = candidates.split(count)
@@ -313,52 +320,21 @@ class QueueFile:
             self.gather()
         return taken
 
-    def _commit(self, new_text: str, stat, basis: Basis, taken: List[Job]) -> None:
+    def _commit(self, new_text: str, stat: object, basis: Basis, taken: List[Job]) -> None:
         """Once the new text is on disk and the file is known unchanged:
-        consumed.yaml, then the journal, then queue.yaml. If the replace
-        fails, consumed.yaml and the journal are put back as they were."""
-        journal = self.journal
-        undo: List[Callable[[], None]] = []
-        txn: List[int] = []
-        consumed: List[int] = []
-
-        def before(inode, note):
-            if self.stat_key() != stat:
-                raise QueueChanged()
-            consumed.append(self._open_consumed())
-            size = os.fstat(consumed[0]).st_size
-            note(consumed=[self.consumed_path, size])
-            _append_jobs(consumed[0], taken)
-            undo.append(lambda: os.ftruncate(consumed[0], size))
-            if journal is not None:
-                for job in taken:
-                    job.ticket = journal.new_ticket()
-                txn.append(journal.begin(taken))
-                note(journal=journal.path, txn=txn[0])
-                undo.append(lambda: journal.abort(txn[0]))
-            if self.stat_key() != stat:  # again, just before the swap: taken back
-                raise QueueChanged()
-
-        swapped: List[bool] = []
-
-        def after():
-            swapped.append(True)   # taken: from here on nothing is undone
-            if journal is not None:
-                journal.commit(txn[0])
-
+        consumed.yaml, then the journal, then queue.yaml (take.py). If the
+        replace fails, consumed.yaml and the journal are put back as they
+        were."""
+        steps = TakeSteps(self, stat, taken)
         try:
             data = new_text.encode("utf-8", "surrogateescape")
-            self.replacer.replace(data, basis, before, after,
+            self.replacer.replace(data, basis, steps,
                                   own=len(data) - min(self._arrived, len(data)))
         except BaseException:
-            if not swapped:
-                for step in reversed(undo):
-                    with contextlib.suppress(OSError):
-                        step()
+            steps.undo()
             raise
         finally:
-            for fd in consumed:
-                os.close(fd)
+            steps.close()
         self._written(new_text, self._left_out)
 
     def _written(self, new_text: str, left_out: int) -> None:
@@ -368,15 +344,15 @@ class QueueFile:
         self._trusted_stat = (self.stat_key(), left_out)
         self._last.settle.written(new_text)
 
-    def _open_consumed(self) -> int:
+    def open_consumed(self) -> int:
         """consumed.yaml, opened to append to: a file of yours (fsutil)."""
         return open_file(self.consumed_path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
 
     def record_consumed(self, jobs: Sequence[Job]) -> None:
         """Append `jobs` to consumed.yaml and flush them to disk."""
-        fd = self._open_consumed()
+        fd = self.open_consumed()
         try:
-            _append_jobs(fd, jobs)
+            append_jobs(fd, jobs)
         finally:
             os.close(fd)
 
@@ -462,17 +438,7 @@ class QueueFile:
         return recovered
 
 
-def _append_jobs(fd: int, jobs: Sequence[Job]) -> None:
-    """Append `jobs` to the consumed record open at `fd`, flushed to disk."""
-    data = "".join(job.canonical() for job in jobs).encode("utf-8")
-    size = os.fstat(fd).st_size
-    if size and os.pread(fd, 1, size - 1) != b"\n":
-        data = b"\n" + data
-    os.write(fd, data)
-    os.fsync(fd)
-
-
-def _count(candidates: Candidates, choose: Optional[Choose]) -> int:
-    if choose is None:
+def _count(candidates: Candidates, chooser: Optional[Chooser]) -> int:
+    if chooser is None:
         return len(candidates.jobs)
-    return max(0, min(len(candidates.jobs), choose(list(candidates.jobs))))
+    return max(0, min(len(candidates.jobs), chooser.choose(list(candidates.jobs))))

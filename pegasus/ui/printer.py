@@ -12,7 +12,7 @@ import shutil
 import signal
 import sys
 import time
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Protocol, Tuple
 
 from ..errors import OutputLost
 from ..events.handler import Handler
@@ -35,6 +35,13 @@ from .terminal import (
 )
 
 
+class OutputListener(Protocol):
+    """Who hears that pegasus's own output is lost (the runner)."""
+
+    def output_lost(self, lost: OutputLost) -> None:
+        """stdout or stderr cannot be written any more (`lost`); said once."""
+
+
 class Printer(Handler):
     """Prints each job's output lines whole, under a `[host (k=v)]` prefix.
 
@@ -50,7 +57,7 @@ class Printer(Handler):
 
     When stdout or stderr cannot be written any more (the reader of a pipe
     left, a full disk), the Printer keeps the first such OutputLost in
-    `lost`, calls `on_lost` with it (the runner stops the run), and goes on
+    `lost`, tells its OutputListener (the runner stops the run), and goes on
     writing to the other stream only.
     """
 
@@ -85,7 +92,12 @@ class Printer(Handler):
         self._final = None   # where the run stood when it ended
         self._waiting = None  # a daemon's "queue empty" notice, until no job runs
         self.lost: Optional[OutputLost] = None   # the first stream that could not be written
-        self.on_lost: Optional[Callable[[OutputLost], None]] = None
+        self._told: Optional[OutputListener] = None   # whom to tell when a stream is lost
+
+    def tell_when_lost(self, listener: OutputListener) -> None:
+        """`listener.output_lost` hears of the first stream lost (the runner,
+        which stops the run)."""
+        self._told = listener
 
     def attach(self, loop) -> None:
         """Flush once per loop iteration; follow terminal resizes; time the
@@ -207,8 +219,8 @@ class Printer(Handler):
     def _lost(self, lost: OutputLost) -> None:
         if self.lost is None:
             self.lost = lost
-            if self.on_lost is not None:
-                self.on_lost(lost)
+            if self._told is not None:
+                self._told.output_lost(lost)
 
     def _compose(self) -> str:
         snapshot = self.tally.snapshot()
