@@ -18,9 +18,7 @@ to the new one at once (gather), before the appender's next write lands.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
-import time
 from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 from ..engine.sources import Chooser
@@ -29,15 +27,16 @@ from ..events import notices
 from ..fsutil import check_writable, open_file, resolve
 from ..spec import canonical, yamlfile
 from ..spec.jobs import Job
-from ..spec.validate import validate_text
-from .appends import Appends, read_bytes
+from ..spec.validate import Checked, validate_text
+from .appends import Appends
 from .editing import EditCopy
 from .inbox import EMPTY, Basis
 from .journal import Journal, Recoveries, dead_journals
 from .lock import QueueLock
 from .outcomerecord import OutcomeRecord
+from .reading import QueueReader
 from .replace import Replacer
-from .settle import WAIT_AT_MOST, LastEntry, Unsettled
+from .settle import Unsettled
 from .statedir import StateDir, another_users_queue
 from .take import TakeSteps, append_jobs
 from .text import Candidates, append_bottom, insert_top, scan_head, splice
@@ -69,15 +68,11 @@ class QueueFile:
         self._recoveries = Recoveries(self.state)
         self._outcomes = OutcomeRecord(self.state)
         self.notices: List[notices.Notice] = []   # for whoever shows them
-        self.left: Optional[int] = None          # jobs in the queue, as far as known
-        self._trusted: Optional[bytes] = None    # digest of the last text known valid
-        self._trusted_stat: Optional[tuple] = None  # (stat_key, end left out) as we wrote it
-        self._left_out = 0                       # the end of the text last read, not checked
-        self._arrived = 0                        # ... of which this much was appended to it
         self._lock = QueueLock(self.lock_path, self)
         self.appends = Appends(self.path, self.target, self.state, self.replacer,
                                self.notices)
-        self._last = LastEntry(self.target, self.path, self.appends)
+        self.reader = QueueReader(self.path, self.target, self.validator, self.appends,
+                                  self.notices)
 
     def keep_journal(self, journal: Optional[Journal]) -> None:
         """Record every take in `journal` from now on (crash recovery); None:
@@ -145,78 +140,34 @@ class QueueFile:
         """Move what arrived in replaced queue files to the end of the live
         one (appends.py)."""
         if self.appends.gather():
-            self._trusted = self._trusted_stat = None
+            self.reader.distrust()
 
     def edit_copy(self) -> EditCopy:
         """The copy of queue.yaml an editor edits (editing.py); the caller
         holds the lock."""
         return EditCopy(self)
 
-    # --- reading --------------------------------------------------------
+    # --- reading (reading.py) ---------------------------------------------
 
-    def _read_bytes(self) -> Tuple[bytes, Optional[os.stat_result]]:
-        return read_bytes(self.target, self.path)
+    @property
+    def left(self) -> Optional[int]:
+        """Jobs in the queue, as far as known."""
+        return self.reader.left
 
     def read(self) -> str:
-        return yamlfile.read_text(self.target, "queue", name=self.path)
+        return self.reader.read()
 
-    def check(self, text: str, stat=None) -> None:
-        """Validate `text` unless it is known good; raise SpecError. `stat`:
-        which file, and how much of its end is left out, `text` is of."""
-        if stat is not None and stat == self._trusted_stat:
-            return  # the file is as we wrote it
-        digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest()
-        if digest != self._trusted:
-            self.left = len(self.validator(text, self.path))
-            self._trusted = digest
-            for problem in getattr(self.validator, "take_warnings", list)():
-                self.notices.append(notices.QueueWarning(str(problem)))
-        self._trusted_stat = stat
+    def check(self, text: str, stat: object = None) -> None:
+        """Validate `text` unless it is known good; raise SpecError."""
+        self.reader.check(text, stat)
 
-    def load(self):
-        """Read and check queue.yaml as a run starts (a runner holds the lock;
-        a dry run need not): what the validator made of it. If it does not
-        pass while its last entry is still being written (settle.py), that
-        entry is awaited for a moment, or left out while it waits for its
-        writer: a half-written entry is not bad input -- but a bad one is,
-        before anything is taken. What was checked is then known good, so
-        that the first take does not check it again."""
-        deadline = time.monotonic() + WAIT_AT_MOST
-        while True:
-            try:
-                return self._load(settled_only=False)
-            except SpecError as exc:
-                problem = exc
-            coming = self.unsettled
-            if coming is None:
-                raise problem
-            if coming.held or time.monotonic() >= deadline:
-                return self._load(settled_only=True)
-            time.sleep(coming.retry)
+    def load(self) -> Checked:
+        """Read and check queue.yaml as a run starts (reading.py)."""
+        return self.reader.load()
 
-    def _load(self, settled_only: bool):
-        data, info = self._read_bytes()
-        if info is None:
-            self.read()  # says why it cannot be read
-            raise SpecError.at(self.path, None, "no such file")
-        text, cut = self._last.decode(data, info.st_mtime_ns)
-        del data  # a big queue is not held twice while it is checked
-        left_out = len(text) - cut if settled_only else 0
-        if left_out:
-            text = text[:cut]
-        checked = self.validator(text, self.path)   # its warnings are the caller's to show
-        self.left = len(checked)
-        self._trusted = hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest()
-        self._trusted_stat = ((info.st_ino, info.st_size, info.st_mtime_ns), left_out)
-        return checked
-
-    def stat_key(self):
+    def stat_key(self) -> Optional[tuple]:
         """Changes whenever queue.yaml is rewritten or edited."""
-        try:
-            st = os.stat(self.target)
-        except OSError:
-            return None
-        return (st.st_ino, st.st_size, st.st_mtime_ns)
+        return self.reader.stat_key()
 
     def marker(self):
         """Changes whenever queue.yaml, or a replaced file someone still
@@ -225,56 +176,25 @@ class QueueFile:
         return self.stat_key(), tuple(
             (kept.name, inbox.size(kept)) for kept in inbox.all())
 
+
     @property
     def unsettled(self) -> Optional[Unsettled]:
         """The last entry, if the last look found it still being written."""
-        return self._last.unsettled
+        return self.reader.unsettled
 
     def read_settled(self) -> str:
-        """The text of queue.yaml that has settled: all of it, or all but
-        its last entry while that is still being written."""
-        data, info = self._read_bytes()
-        if info is None:
-            return self.read()  # says why there is no file
-        text, cut = self._last.decode(data, info.st_mtime_ns)
-        return text[:cut]
+        """The text of queue.yaml that has settled (reading.py)."""
+        return self.reader.read_settled()
 
     def wait_settled(self) -> None:
         """Wait (a little) for the last entry to settle; the caller holds
         the lock."""
-        self._last.wait(self.gather)
+        self.reader.last.wait(self.gather)
+
 
     def settled_bytes(self) -> Optional[bytes]:
         """queue.yaml's bytes but an entry still being written at its end."""
-        return self._last.settled_bytes()
-
-    def _read_checked(self, taking: bool = False) -> Tuple[str, tuple, Basis, int]:
-        """The live text, its stat and basis, and how much of it has
-        settled; what has settled is checked. `taking`: while the last entry
-        may still be on its way, the whole text is checked, and if it does
-        not pass (the entry is half-written, or bad), nothing has settled
-        yet: nothing is taken from a queue that may be invalid, and nobody
-        is told of a half-written entry."""
-        data, info = self._read_bytes()
-        if info is None:
-            yamlfile.read_text(self.target, "queue", name=self.path)  # says why
-            raise SpecError.at(self.path, None, "no such file")
-        stat = (info.st_ino, info.st_size, info.st_mtime_ns)
-        text, cut = self._last.decode(data, info.st_mtime_ns)
-        self._left_out = len(text) - cut   # the end of the text not checked
-        if taking and self.unsettled is not None and not self.unsettled.held:
-            self._left_out = 0
-            try:
-                if yamlfile.cut_character(text):
-                    raise SpecError.at(self.path, None, "ends inside a character")
-                self.check(text, (stat, 0))
-            except SpecError:
-                cut = 0
-        else:
-            self.check(text[:cut], (stat, self._left_out))
-        basis = Basis.of(data, info.st_mtime_ns)
-        self._arrived = self.appends.arrived(data, info)
-        return text, stat, basis, cut
+        return self.reader.settled_bytes()
 
     # --- taking ---------------------------------------------------------
 
@@ -286,7 +206,7 @@ class QueueFile:
         Returns the jobs taken. Raises QueueChanged if someone rewrote the
         file meanwhile without the lock: then nothing was taken.
         """
-        text, stat, basis, cut = self._read_checked(taking=True)
+        text, stat, basis, cut = self.reader.read_checked(taking=True)
         try:
             head = scan_head(text[:cut], self.path, limit)
         except SpecError:
@@ -312,8 +232,8 @@ class QueueFile:
                 canonical.dump_values(entry) for entry in entries[items_used:]])
         taken = candidates.jobs[:count]
         self._commit(new_text, stat, basis, taken)
-        if self.left is not None:
-            self.left = max(0, self.left - count)
+        if self.reader.left is not None:
+            self.reader.left = max(0, self.reader.left - count)
         # What was appended to the old file between reading it and the swap
         # goes to the new one now, before its writer's next piece does.
         with contextlib.suppress(OSError, SpecError):
@@ -329,20 +249,13 @@ class QueueFile:
         try:
             data = new_text.encode("utf-8", "surrogateescape")
             self.replacer.replace(data, basis, steps,
-                                  own=len(data) - min(self._arrived, len(data)))
+                                  own=len(data) - min(self.reader.arrived, len(data)))
         except BaseException:
             steps.undo()
             raise
         finally:
             steps.close()
-        self._written(new_text, self._left_out)
-
-    def _written(self, new_text: str, left_out: int) -> None:
-        """queue.yaml is now `new_text`, made by us, valid but (maybe) for
-        the last `left_out` characters (an entry still being written)."""
-        self._trusted = None
-        self._trusted_stat = (self.stat_key(), left_out)
-        self._last.settle.written(new_text)
+        self.reader.written(new_text, self.reader.left_out)
 
     def open_consumed(self) -> int:
         """consumed.yaml, opened to append to: a file of yours (fsutil)."""
@@ -391,27 +304,26 @@ class QueueFile:
             new_text = append_bottom(text, head, items)
         left = len(self.validator(new_text[:len(new_text) - len(being_written)], self.path))
         data = new_text.encode("utf-8", "surrogateescape")
-        arrived = self._arrived + (0 if top else len(items.encode("utf-8")))
+        arrived = self.reader.arrived + (0 if top else len(items.encode("utf-8")))
         self.replacer.replace(data, basis, own=len(data) - min(arrived, len(data)))
-        self._written(new_text, len(being_written))
-        self.left = left
+        self.reader.written(new_text, len(being_written))
+        self.reader.left = left
 
     def _read_for_insert(self) -> Tuple[str, Basis, int]:
         try:
-            text, _stat, basis, cut = self._read_checked()
+            text, _stat, basis, cut = self.reader.read_checked()
         except SpecError as exc:
             if exc.first.message != "no such file":
                 raise
             text, basis, cut = "", EMPTY, 0
-            self._last.unsettled = None
-            self._arrived = 0
+            self.reader.nothing_read()
         return text, basis, cut
 
     def replace_bytes(self, data: bytes, basis: Basis) -> None:
         """Replace queue.yaml, read as `basis`, with `data` (not checked);
         the caller holds the lock."""
         self.replacer.replace(data, basis)
-        self._trusted = self._trusted_stat = None
+        self.reader.distrust()
 
     def recover_locked(self) -> List[Tuple[str, int]]:
         """Put back the jobs of dead runners' journals; the caller holds the
