@@ -15,7 +15,8 @@ from pegasus.spec.jobs import Job
 from pegasus.spec.hosts import SubHost
 from pegasus.transports import ssh, transport
 from pegasus.transports.srun import Node
-from pegasus.ui.printer import Printer, colon_tag
+from pegasus.ui.prefixes import colon_tag
+from pegasus.ui.printer import Printer
 from pegasus.ui.joblog import JobLog
 from pegasus.ui.watch import frame, steady
 

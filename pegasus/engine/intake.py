@@ -19,6 +19,7 @@ from ..errors import LockError, PegasusError, SpecError
 from ..events import notices
 from ..events.handler import Handler
 from ..fsutil import UnsafePath
+from .returns import Returns
 from .sources import Busy, Changed, QueueSource
 
 if TYPE_CHECKING:
@@ -64,8 +65,7 @@ class Intake:
         self.seen: Hashable = None    # the source's marker when last found empty/bad
         self.broken: Optional[str] = None   # the message last warned about
         self.unwritable = False       # ... and it is about writing, not the text
-        self.to_put_back: List[Job] = []   # jobs waiting for the lock to go back
-        self.to_requeue: List[Tuple[int, Job]] = []  # cancelled, back once nothing runs
+        self.back = Returns(source, handler)   # jobs taken that go back unrun
         self.retries: List[Tuple[int, Job]] = []     # taken jobs to run again, first
         self.recovery_due = True
         self.took_once = False        # the lock has been taken at least once
@@ -107,22 +107,22 @@ class Intake:
         jobs = [job for _seq, job in sorted(self.retries, key=lambda item: item[0])]
         for job in jobs:
             self.policy.forget(job)
-        self.to_put_back[:0] = jobs
+        self.back.put_back_first(jobs)
         self.retries = []
 
     def close(self) -> None:
         """The run is ending: nothing more is taken or put back."""
         self.closed = True
 
-    def requeue(self, seq: int, job) -> None:
+    def requeue(self, seq: int, job: Job) -> None:
         """A cancelled `job` (first run `seq`) goes back to the top once no
         job runs: all of them together, in the order they were taken."""
-        self.to_requeue.append((seq, job))
+        self.back.requeue(seq, job)
 
     @property
     def pending(self) -> bool:
         """Jobs still to be put back."""
-        return bool(self.to_put_back or self.to_requeue)
+        return self.back.pending
 
     def pump(self) -> None:
         """Put back what must go back; then take as many jobs as there is
@@ -150,9 +150,9 @@ class Intake:
         before anything is taken (the lock is busy, or a write failed)."""
         if self.retries and not self.policy.taking:
             self.give_back_retries()
-        if self.to_put_back and not self._visit(self._put_back):
+        if self.back.to_put_back and not self._visit(self._put_back):
             return False
-        if self.to_requeue and not self.owner.busy and not self._visit(self._requeue):
+        if self.back.to_requeue and not self.owner.busy and not self._visit(self._requeue):
             return False
         if self._stranded():
             # Jobs to run again, and nowhere to run them: back to the queue.
@@ -165,7 +165,7 @@ class Intake:
         job runs, nothing waits to go back first, and no sub-host may take
         them now or soon (without -d: a daemon waits for hosts)."""
         return (bool(self.retries) and self.policy.taking and not self.daemon
-                and not self.to_requeue and not self.owner.busy
+                and not self.back.to_requeue and not self.owner.busy
                 and self.owner.nowhere_to_run())
 
     def _visit(self, work: Callable[[], None]) -> bool:
@@ -198,33 +198,12 @@ class Intake:
         self.pump()
 
     def _put_back(self) -> None:
-        jobs, self.to_put_back = self.to_put_back, []
-        try:
-            self.source.put_back(jobs)
-        except (SpecError, OSError) as exc:
-            self.events.on_notice(notices.PutBackFailed(self.source.name, str(exc)))
-        except Busy:
-            self.to_put_back[:0] = jobs
-            raise
-        else:
+        if self.back.put_back():
             self.empty = False  # what went back is there to take
-            for job in jobs:
-                self.events.on_notice(notices.JobPutBack(self.source.name, job))
-        for job in jobs:
-            self.source.finished(job)
 
     def _requeue(self) -> None:
-        batch = [job for _seq, job in sorted(self.to_requeue, key=lambda item: item[0])]
-        try:
-            self.source.put_back(batch)
-        except (SpecError, OSError) as exc:
-            self.events.on_notice(notices.PutBackFailed(self.source.name, str(exc)))
-        else:
+        if self.back.requeue_now():
             self.empty = False
-            self.events.on_notice(notices.JobsRequeued(self.source.name, len(batch)))
-        self.to_requeue = []
-        for job in batch:
-            self.source.finished(job)
 
     def _recover(self) -> None:
         try:

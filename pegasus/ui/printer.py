@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import shutil
 import signal
 import sys
@@ -18,6 +17,7 @@ from ..errors import OutputLost
 from ..events.handler import Handler
 from ..events.notices import QueueEmpty
 from . import words
+from .prefixes import Prefixes
 from .statusline import Mode, StatusLine, Tally
 from .terminal import (
     BOLD,
@@ -27,11 +27,8 @@ from .terminal import (
     Screen,
     columns,
     cut,
-    host_color,
-    palette,
     status_terminal,
     use_color,
-    wrap,
 )
 
 
@@ -66,18 +63,15 @@ class Printer(Handler):
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
         self.color = use_color(color, self.stdout)
-        self.colors = palette()
         self.print_period = print_period
         # --prefix: "brackets", or "colon" / "none" for a pipeline: then stdout
         # holds the jobs' lines alone, unwrapped.
         self.style = prefix
         self.job_stderr = job_stderr   # --stderr: "stderr", or "stdout" with the rest
         self._wrap = self.stdout.isatty() and prefix == "brackets"
-        self.width = self._terminal_width()
+        self.prefixes = Prefixes(self.color, prefix, self._wrap, self._terminal_width())
         self._out: List[str] = []
         self._err: List[str] = []
-        self._prefixes: Dict[int, Tuple[str, int]] = {}
-        self._tags: Dict[int, str] = {}
         self._flush_scheduled = False
         self._lines: Dict[Tuple[int, str], int] = {}   # (run seq, stream) -> lines seen
         self.loop = None
@@ -119,67 +113,18 @@ class Printer(Handler):
         return shutil.get_terminal_size((100, 24)).columns
 
     def _resized(self, _signum):
-        self.width = self._terminal_width()
+        self.prefixes.resize(self._terminal_width())
         if self.status.mode is Mode.LIVE:
             self._status_width = columns(self.stderr)
             self._show_status(force=True)
 
-    # --- formatting ----------------------------------------------------------
-
     def prefix(self, host) -> Tuple[str, int]:
-        """The prefix of `host` as shown, and its width. Colors go by the
-        sub-host's place in hosts.yaml, so two sub-hosts with one label
-        differ too."""
-        index = host.index if host is not None else -1
-        cached = self._prefixes.get(index)
-        if cached is None:
-            plain = "[%s]" % (host.label if host is not None else "-")
-            shown = plain
-            if self.color and host is not None:
-                shown = host_color(host.index, self.colors) + plain + RESET
-            cached = self._prefixes[index] = (shown, len(plain))
-        return cached
-
-    def tag(self, host) -> str:
-        """A job line's prefix in --prefix colon or none: `node-1: `, with
-        the sub-host's parameters and no white space, `node-1(gpu=0): `
-        (`dshbak` takes what comes before the colon, up to a space)."""
-        if self.style == "none":
-            return ""
-        index = host.index if host is not None else -1
-        cached = self._tags.get(index)
-        if cached is None:
-            plain = colon_tag(host)
-            if self.color and host is not None:
-                plain = host_color(host.index, self.colors) + plain + RESET
-            cached = self._tags[index] = plain + ": "
-        return cached
-
-    def _job_line(self, host, text: str) -> str:
-        if self.style == "brackets":
-            return self._format(host, text)
-        return self.tag(host) + text + "\n"
+        """The prefix of `host` as shown, and its width (prefixes.py)."""
+        return self.prefixes.prefix(host)
 
     def write_out(self, text: str) -> None:
         """Text of pegasus's own for stdout, among the jobs' lines (--joblog -)."""
         self._emit(self._out, text)
-
-    def _format(self, host, text: str, style: Optional[str] = None) -> str:
-        shown, width = self.prefix(host)
-        if self.color and style:
-            text = style + text + RESET
-        if not self._wrap:
-            return "%s %s\n" % (shown, text)
-        if "\t" in text:
-            text = text.expandtabs(8)
-        room = self.width - width - 1
-        pieces = wrap(text, room) if room >= 20 else [text]
-        # Continuation rows go under the text, not under a second prefix: a
-        # row that starts with a prefix is a line the job printed (see the
-        # README, "Output").
-        indent = " " * (width + 1)
-        return "%s %s\n" % (shown, pieces[0]) + "".join(
-            "%s%s\n" % (indent, piece) for piece in pieces[1:])
 
     def _emit(self, buffer: List[str], text: str) -> None:
         buffer.append(text)
@@ -289,15 +234,16 @@ class Printer(Handler):
     def on_host_ready(self, host, was_down):
         self.tally.on_host_ready(host, was_down)
         if was_down:
-            self._emit(self._err, self._format(host, "connected again: taking jobs"))
+            self._emit(self._err, self.prefixes.line(host, "connected again: taking jobs"))
 
     def on_host_failed(self, host, reason):
         self.tally.on_host_failed(host, reason)
-        self._emit(self._err, self._format(host, "cannot connect: %s (skipped)" % reason, RED))
+        self._emit(self._err, self.prefixes.line(host, "cannot connect: %s (skipped)" % reason,
+                                                 RED))
 
     def on_host_lost(self, host, reason):
         self.tally.on_host_lost(host, reason)
-        self._emit(self._err, self._format(host, "connection lost: %s" % reason, RED))
+        self._emit(self._err, self.prefixes.line(host, "connection lost: %s" % reason, RED))
 
     def on_job_started(self, launch):
         self.tally.on_job_started(launch)
@@ -336,7 +282,7 @@ class Printer(Handler):
 
     def show_started(self, launch) -> None:
         if launch.host is not None and self.style == "brackets":
-            self._emit(self._out, self._format(launch.host, words.run_started(launch), DIM))
+            self._emit(self._out, self.prefixes.line(launch.host, words.run_started(launch), DIM))
 
     def show_line(self, launch, stream: str, text: str) -> None:
         period = self.print_period
@@ -346,27 +292,16 @@ class Printer(Handler):
             if period == 0 or seen % period:
                 return
         to_stdout = stream == "out" or self.job_stderr == "stdout"
-        self._emit(self._out if to_stdout else self._err, self._job_line(launch.host, text))
+        self._emit(self._out if to_stdout else self._err, self.prefixes.job_line(launch.host, text))
 
     def show_finished(self, outcome) -> None:
         self._lines.pop((outcome.seq, "out"), None)
         self._lines.pop((outcome.seq, "err"), None)
         style = DIM if outcome.ok else BOLD + RED
         if self.style == "brackets":
-            self._emit(self._out, self._format(outcome.host, words.run_ended(outcome), style))
+            self._emit(self._out, self.prefixes.line(outcome.host, words.run_ended(outcome), style))
         elif not outcome.ok:
             # stdout is the jobs' alone: a run that did not succeed says so on stderr.
-            self._emit(self._err, self._format(outcome.host, words.run_ended(outcome), style))
+            self._emit(self._err, self.prefixes.line(outcome.host, words.run_ended(outcome), style))
 
 
-_SPACE = re.compile(r"\s+")
-
-
-def colon_tag(host) -> str:
-    """`node-1`, `node-1(gpu=0,user=ann)`: a sub-host as one word."""
-    if host is None:
-        return "-"
-    text = host.hostname
-    if host.params:
-        text += "(%s)" % ",".join("%s=%s" % pair for pair in host.params.items())
-    return _SPACE.sub("_", text)
