@@ -609,7 +609,7 @@ def test_taking_from_a_large_queue_parses_only_its_head(tmp_path, monkeypatch):
         return loader
 
     monkeypatch.setattr(queuetext, "_head_loader", counting_loader)
-    monkeypatch.setattr(queuefile.yamlfile, "compose",
+    monkeypatch.setattr(queuetext.yamlfile, "compose",
                         lambda *args: pytest.fail("the whole file was parsed"))
     take(queue)
     assert len(composed) == 1

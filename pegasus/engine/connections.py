@@ -25,18 +25,18 @@ from __future__ import annotations
 
 import random
 import signal
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, List, Optional, Protocol, Sequence
 
 if TYPE_CHECKING:
-    from .loop import Child
+    from .loop import Child, Loop
 
 from ..events.outcome import Reason
 from ..transports.ssh import remove_socket
+from .allocations import Allocations
 
 CONNECT_ATTEMPTS = 5       # for a server that turns connections away (MaxStartups)
 RECONNECT_DELAYS = (2, 5, 10, 20, 40, 60)  # trying again a host that is down
 SETTLE_DELAY = 0.5         # after an exit that may mean loss: time for a dying master to show it
-STATE_TIMEOUT = 30.0       # asking Slurm about an allocation: no answer within this is none
 
 # judge()'s answer: None (the job's own end), Reason.HOST_LOST, or Reason.ENDED.
 Decide = Callable[[Optional[Reason]], None]
@@ -74,6 +74,40 @@ class Connection:
         """The master died, and not because pegasus closed it."""
         return not self.master_alive and not self.closing
 
+    def await_master(self, loop: Loop, decide: Decide) -> None:
+        """The master tells: if it ends, the sub-host was lost -- decided
+        only once that end is handled, so that the sub-host is down before
+        the job's fate is known (a retry must not be sent there); if it
+        still runs after SETTLE_DELAY, the job's own command exited 255."""
+        self.verdicts.append(decide)
+
+        def settle() -> None:
+            if decide in self.verdicts and self.master_alive:
+                self.verdicts.remove(decide)
+                decide(None)
+        loop.call_later(SETTLE_DELAY, settle)
+
+    def give_up(self) -> None:
+        """Being opened, it is given up: its master is stopped."""
+        master = self.master
+        if self.state == Connection.CONNECTING and self.master_alive:
+            assert master is not None
+            self.closing = True
+            master.signal(signal.SIGTERM)
+
+    def finish(self) -> None:
+        """The end: its master is told to finish -- its remote `read` sees
+        end-of-file and the master exits once its last session is over."""
+        if not self.master_alive:
+            return
+        self.closing = True
+        master = self.master
+        assert master is not None
+        if self.state == Connection.CONNECTING:
+            master.signal(signal.SIGTERM)
+        else:
+            master.close_stdin()
+
 
 class Listener(Protocol):
     """Who hears what happens to the connections (the runner)."""
@@ -105,8 +139,7 @@ class Connections:
         self.opening = 0
         self.retrying = 0       # turned away for now, to be opened again soon
         self.active = True      # False once the run is ending: no more attempts
-        self.over: Dict[str, str] = {}              # allocation -> why it is over
-        self.asking: Dict[str, List[Callable[[Optional[str]], None]]] = {}  # Slurm asked
+        self.allocations = Allocations(loop)      # which Slurm allocations are over
 
     def __getitem__(self, index: int) -> Connection:
         return self.all[index]
@@ -162,18 +195,19 @@ class Connections:
         gone = transport.lost_by(said)
         if gone is None and not transport.exit_may_mean_lost(returncode, said):
             decide(None)   # its own end, even if its allocation ended just after
-        elif transport.allocation in self.over:
-            self._over(connection, self.over[transport.allocation or ""])
+        elif transport.allocation in self.allocations.over:
+            self._over(connection, self.allocations.over[transport.allocation or ""])
             decide(Reason.ENDED)
         elif transport.state_argv() is not None:
-            self._ask(connection, lambda over: self._asked(connection, over, gone, decide))
+            self.allocations.ask(connection.transport,
+                                 lambda over: self._asked(connection, over, gone, decide))
         elif gone is not None:
             self._left(connection, gone)
             decide(Reason.HOST_LOST)
         elif connection.state != Connection.READY:
             decide(_lost(connection.gone))   # its master's end is handled already
         else:
-            self._await_master(connection, decide)
+            connection.await_master(self.loop, decide)
 
     def _asked(self, connection, over: Optional[str], gone: Optional[str],
                decide: Decide) -> None:
@@ -185,19 +219,6 @@ class Connections:
             decide(Reason.HOST_LOST)
         else:
             decide(None)
-
-    def _await_master(self, connection, decide):
-        """The master tells: if it ends, the sub-host was lost -- decided
-        only once that end is handled, so that the sub-host is down before
-        the job's fate is known (a retry must not be sent there); if it
-        still runs after SETTLE_DELAY, the job's own command exited 255."""
-        connection.verdicts.append(decide)
-
-        def settle():
-            if decide in connection.verdicts and connection.master_alive:
-                connection.verdicts.remove(decide)
-                decide(None)
-        self.loop.call_later(SETTLE_DELAY, settle)
 
     def _left(self, connection, reason):
         """A job's own transport said that its sub-host is gone for good
@@ -217,7 +238,7 @@ class Connections:
         if allocation is None:
             self._left(connection, reason)
             return
-        self.over.setdefault(allocation, reason)
+        self.allocations.over.setdefault(allocation, reason)
         for other in self.all:
             if other.transport.allocation == allocation:
                 self._left(other, reason)
@@ -225,37 +246,8 @@ class Connections:
     def why_over(self, index: int) -> str:
         """Why the allocation of sub-host `index` is over (judge said ENDED)."""
         connection = self.all[index]
-        return self.over.get(connection.transport.allocation or "", connection.reason or "")
-
-    def _ask(self, connection, answer: Callable[[Optional[str]], None]) -> None:
-        """Ask Slurm whether the allocation of `connection`'s sub-host is
-        over: `answer(why or None)`. One question at a time per allocation;
-        those asked meanwhile share its answer."""
-        transport = connection.transport
-        allocation = transport.allocation or ""
-        waiting = self.asking.get(allocation)
-        if waiting is not None:
-            waiting.append(answer)
-            return
-        self.asking[allocation] = [answer]
-        lines: List[str] = []
-
-        def answered(child):
-            timer.cancel()
-            over = transport.state_says(lines, child.returncode)
-            if over is not None:
-                self.over.setdefault(allocation, over)
-            for each in self.asking.pop(allocation, []):
-                each(over)
-
-        try:
-            child = self.loop.spawn(transport.state_argv(), lines.append, lines.append, answered,
-                                    stdin_pipe=False, env=transport.job_env(self.loop.environ))
-        except OSError:
-            for each in self.asking.pop(allocation, []):
-                each(None)   # no answer: the job's end is its own
-            return
-        timer = self.loop.call_later(STATE_TIMEOUT, lambda: child.signal(signal.SIGKILL))
+        over = self.allocations.over
+        return over.get(connection.transport.allocation or "", connection.reason or "")
 
     def _open_more(self):
         while self.active and self.waiting and self.opening < self.limit:
@@ -369,26 +361,13 @@ class Connections:
         """Cancelled: connections being opened are given up."""
         self.active = False
         for connection in self.all:
-            master = connection.master
-            if connection.state == Connection.CONNECTING and connection.master_alive:
-                assert master is not None
-                connection.closing = True
-                master.signal(signal.SIGTERM)
+            connection.give_up()
 
     def close(self) -> None:
-        """The end: each master is told to finish -- its remote `read` sees
-        end-of-file and the master exits once its last session is over."""
+        """The end: each master is told to finish."""
         self.active = False
         for connection in self.all:
-            if not connection.master_alive:
-                continue
-            connection.closing = True
-            master = connection.master
-            assert master is not None
-            if connection.state == Connection.CONNECTING:
-                master.signal(signal.SIGTERM)
-            else:
-                master.close_stdin()
+            connection.finish()
 
 
 def _lost(gone: bool) -> Optional[Reason]:

@@ -15,17 +15,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable, Hashable, List, Optional, Protocol, Tuple
 
-from ..errors import LockError, PegasusError, SpecError
+from ..errors import LockError, SpecError
 from ..events import notices
 from ..events.handler import Handler
 from ..fsutil import UnsafePath
 from .returns import Returns
 from .sources import Busy, Changed, QueueSource
+from .timer import Alarm
 
 if TYPE_CHECKING:
     from ..policy.base import Place, Policy
     from ..spec.jobs import Job
-    from .loop import Loop, Timer
+    from .loop import Loop
+    from .timer import Timer
 
 POLL_INTERVAL = 0.5        # daemon mode: how often an idle runner looks at the queue
 LOCK_RETRY = 0.05          # queue lock busy (someone is editing): try again soon
@@ -71,9 +73,9 @@ class Intake:
         self.took_once = False        # the lock has been taken at least once
         self.closed = False
         self._poll_timer: Optional[Timer] = None
-        self._lock_timer: Optional[Timer] = None
-        self._hold_timer: Optional[Timer] = None   # start nothing until it fires
-        self._settle_timer: Optional[Timer] = None
+        self._lock_retry = Alarm(loop, self.pump)   # the lock was busy
+        self._hold = Alarm(loop, self.pump)         # start nothing until it fires
+        self._settle = Alarm(loop, self.pump)       # the last entry is being written
 
     @property
     def exhausted(self) -> bool:
@@ -94,12 +96,7 @@ class Intake:
     def hold(self, seconds: float) -> None:
         """Start nothing for `seconds`: pegasus's own machine could not
         start a process (too many open files, processes...)."""
-        if self._hold_timer is None:
-            self._hold_timer = self.loop.call_later(seconds, self._unhold)
-
-    def _unhold(self) -> None:
-        self._hold_timer = None
-        self.pump()
+        self._hold.set(seconds)
 
     def give_back_retries(self) -> None:
         """The jobs waiting to run again will not run in this run: back to
@@ -129,7 +126,7 @@ class Intake:
         room for."""
         if self.closed or not self._give_back():
             return
-        if not self.policy.taking or self._hold_timer is not None:
+        if not self.policy.taking or self._hold.waiting:
             return
         if self.recovery_due and not self._visit(self._recover):
             return
@@ -174,8 +171,7 @@ class Intake:
         try:
             work()
         except Busy:
-            if self._lock_timer is None:
-                self._lock_timer = self.loop.call_later(LOCK_RETRY, self._lock_retry)
+            self._lock_retry.set(LOCK_RETRY)
             return False
         except (LockError, UnsafePath) as exc:
             if not self.took_once:
@@ -193,10 +189,6 @@ class Intake:
         for notice in self.source.notices():
             self.events.on_notice(notice)
 
-    def _lock_retry(self) -> None:
-        self._lock_timer = None
-        self.pump()
-
     def _put_back(self) -> None:
         if self.back.put_back():
             self.empty = False  # what went back is there to take
@@ -206,15 +198,8 @@ class Intake:
             self.empty = False
 
     def _recover(self) -> None:
-        try:
-            recovered = self.source.recover()
-        except (SpecError, OSError, PegasusError) as exc:
-            if isinstance(exc, LockError):
-                raise
-            self.events.on_notice(notices.RecoveryFailed(str(exc)))
+        if not self.back.recover():
             return
-        for owner, count in recovered:
-            self.events.on_notice(notices.JobsRecovered(owner, count, self.source.name))
         self.recovery_due = False
         if self.daemon:
             self.loop.call_later(RECOVERY_INTERVAL, self._recovery_timer)
@@ -258,8 +243,7 @@ class Intake:
         for job, places in zip(jobs, choice.places):
             self.owner.start(job, places)
         if self.waiting and coming is not None:
-            if self._settle_timer is None:
-                self._settle_timer = self.loop.call_later(coming.retry, self._settled)
+            self._settle.set(coming.retry)
         elif self.empty:
             if self.daemon and not was_empty:
                 self.events.on_notice(notices.QueueEmpty())
@@ -273,10 +257,6 @@ class Intake:
         if coming is not None and coming.held and not self.told_held:
             self.told_held = True
             self.events.on_notice(notices.EntryBeingWritten(self.source.name))
-
-    def _settled(self) -> None:
-        self._settle_timer = None
-        self.pump()
 
     def _take_failed(self, exc: Exception) -> None:
         if isinstance(exc, Changed):

@@ -19,6 +19,8 @@ import signal
 import stat
 import time
 
+from .timer import Timer
+
 # Signals whose disposition a child gets back to the default: Python ignores
 # SIGPIPE, and an ignored signal stays ignored across exec.
 _CHILD_DEFAULT_SIGNALS = tuple(
@@ -44,18 +46,6 @@ def _ensure_standard_fds():
             if null != fd:
                 os.dup2(null, fd)
                 os.close(null)
-
-
-class Timer:
-    __slots__ = ("when", "callback", "cancelled")
-
-    def __init__(self, when, callback):
-        self.when = when
-        self.callback = callback
-        self.cancelled = False
-
-    def cancel(self):
-        self.cancelled = True
 
 
 class LineSplitter:

@@ -1,14 +1,15 @@
-"""Jobs this run took that go back to the top of its source, unrun: jobs to
-run again that this run will not run (cancelled, halted, no sub-host left),
-put back at the next visit; cancelled jobs (--on-cancel requeue), put back
-together, in the order they were taken, once no job runs. The intake
-(intake.py) says when; this says what, and tells the handlers."""
+"""Jobs that go back to the top of the source, unrun: jobs to run again
+that this run will not run (cancelled, halted, no sub-host left), put back
+at the next visit; cancelled jobs (--on-cancel requeue), put back together,
+in the order they were taken, once no job runs; and the jobs of dead
+runners (crash recovery). The intake (intake.py) says when; this says
+what, and tells the handlers."""
 
 from __future__ import annotations
 
 from typing import List, Tuple
 
-from ..errors import SpecError
+from ..errors import LockError, PegasusError, SpecError
 from ..events import notices
 from ..events.handler import Handler
 from ..spec.jobs import Job
@@ -73,3 +74,17 @@ class Returns:
         for job in batch:
             self.source.finished(job)
         return back
+
+    def recover(self) -> bool:
+        """Put back the jobs of dead runners; whether that was done (else it
+        is tried again). A lock that does not work at all is raised."""
+        try:
+            recovered = self.source.recover()
+        except (SpecError, OSError, PegasusError) as exc:
+            if isinstance(exc, LockError):
+                raise
+            self.events.on_notice(notices.RecoveryFailed(str(exc)))
+            return False
+        for owner, count in recovered:
+            self.events.on_notice(notices.JobsRecovered(owner, count, self.source.name))
+        return True

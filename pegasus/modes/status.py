@@ -161,17 +161,8 @@ def per_subhost(runners: List[dict], records: List[dict]) -> List[dict]:
         return rows.setdefault(host, {"host": host, "running": [], "done": 0, "failed": 0,
                                       "time": 0.0, "timed": 0})
     for record in records:
-        if record.get("runner") not in owners or record.get("host") is None:
-            continue
-        entry = row(record["host"])
-        kind = record.get("kind")
-        if kind == OK:
-            entry["done"] += 1
-        elif kind != "cancelled":
-            entry["failed"] += 1
-        if kind != "cancelled" and record.get("start") and record.get("end"):
-            entry["time"] += record["end"] - record["start"]
-            entry["timed"] += 1
+        if record.get("runner") in owners and record.get("host") is not None:
+            _count_run(row(record["host"]), record)
     for runner in runners:
         for job in runner["running"]:
             if job.get("host") is not None:
@@ -180,6 +171,19 @@ def per_subhost(runners: List[dict], records: List[dict]) -> List[dict]:
         timed = entry.pop("timed")
         entry["mean"] = round(entry.pop("time") / timed, 3) if timed else None
     return [rows[host] for host in sorted(rows, key=_natural)]
+
+
+def _count_run(entry: Dict[str, Any], record: Dict[str, Any]) -> None:
+    """One run of the outcome record in its sub-host's row: done or
+    failed (a cancel is neither), and its time."""
+    kind = record.get("kind")
+    if kind == OK:
+        entry["done"] += 1
+    elif kind != "cancelled":
+        entry["failed"] += 1
+    if kind != "cancelled" and record.get("start") and record.get("end"):
+        entry["time"] += record["end"] - record["start"]
+        entry["timed"] += 1
 
 
 def _natural(text: str) -> list:

@@ -25,21 +25,21 @@ from ..engine.sources import Chooser
 from ..errors import SpecError
 from ..events import notices
 from ..fsutil import check_writable, open_file, resolve
-from ..spec import canonical, yamlfile
 from ..spec.jobs import Job
 from ..spec.validate import Checked, validate_text
 from .appends import Appends
 from .editing import EditCopy
 from .inbox import EMPTY, Basis
-from .journal import Journal, Recoveries, dead_journals
+from .journal import Journal, Recoveries
 from .lock import QueueLock
 from .outcomerecord import OutcomeRecord
 from .reading import QueueReader
 from .replace import Replacer
 from .settle import Unsettled
 from .statedir import StateDir, another_users_queue
-from .take import TakeSteps, append_jobs
-from .text import Candidates, append_bottom, insert_top, scan_head, splice
+from .take import TakeSteps
+from .recovery import recover
+from .text import Candidates, TopJobs, with_items
 
 LOCK_SUFFIX = ".lock"
 
@@ -65,8 +65,8 @@ class QueueFile:
         self.journal = journal
         self.state = StateDir(self.target)
         self.replacer = Replacer(self.target, self.state)
-        self._recoveries = Recoveries(self.state)
-        self._outcomes = OutcomeRecord(self.state)
+        self.recoveries = Recoveries(self.state)
+        self.outcomes = OutcomeRecord(self.state)
         self.notices: List[notices.Notice] = []   # for whoever shows them
         self._lock = QueueLock(self.lock_path, self)
         self.appends = Appends(self.path, self.target, self.state, self.replacer,
@@ -207,30 +207,16 @@ class QueueFile:
         file meanwhile without the lock: then nothing was taken.
         """
         text, stat, basis, cut = self.reader.read_checked(taking=True)
-        try:
-            head = scan_head(text[:cut], self.path, limit)
-        except SpecError:
-            if cut == len(text):
-                raise
-            return []  # cut inside an entry that is not what it seemed: once it has settled
-        if head.simple:
-            candidates = Candidates([item.entry for item in head.items], limit)
-        elif cut < len(text):
-            return []  # rewritten whole, but only once its last entry is complete
-        else:  # a flow-style list or anchors: rewritten whole, in canonical form
-            entries = yamlfile.entries(yamlfile.compose(text, self.path), self.path, "command")
-            candidates = Candidates(entries, limit)
-        count = _count(candidates, chooser)
+        top = TopJobs.of(text, cut, self.path, limit)
+        del text
+        if top is None:
+            return []
+        count = _count(top.candidates, chooser)
         if count == 0:
             return []
-        items_used, rest = candidates.split(count)
-        if head.simple:
-            new_text = splice(text, head, items_used, rest)
-            del text  # a big queue: not held twice while it is written
-        else:
-            new_text = "".join([job.canonical() for job in rest] + [
-                canonical.dump_values(entry) for entry in entries[items_used:]])
-        taken = candidates.jobs[:count]
+        taken = top.candidates.jobs[:count]
+        new_text = top.rest(count)
+        del top  # a big queue: not held twice while it is written
         self._commit(new_text, stat, basis, taken)
         if self.reader.left is not None:
             self.reader.left = max(0, self.reader.left - count)
@@ -261,16 +247,6 @@ class QueueFile:
         """consumed.yaml, opened to append to: a file of yours (fsutil)."""
         return open_file(self.consumed_path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
 
-    def record_consumed(self, jobs: Sequence[Job]) -> None:
-        """Append `jobs` to consumed.yaml and flush them to disk."""
-        fd = self.open_consumed()
-        try:
-            append_jobs(fd, jobs)
-        finally:
-            os.close(fd)
-
-    # --- putting back, appending, replacing ----------------------------------
-
     def put_back_locked(self, jobs: Sequence[Union[Job, str]]) -> None:
         """Put `jobs` (Job values, or their canonical YAML) back at the top of
         the queue; the caller holds the lock. For jobs a dead runner never
@@ -287,21 +263,7 @@ class QueueFile:
             self.wait_settled()
         text, basis, cut = self._read_for_insert()
         being_written = text[cut:]
-        head = scan_head(text[:cut], self.path, 1)
-        if being_written and not head.items:
-            head.column = len(being_written) - len(being_written.lstrip(" "))
-        if not head.simple:
-            entries = yamlfile.entries(yamlfile.compose(text[:cut], self.path), self.path,
-                                       "command")
-            old = "".join(canonical.dump_values(e) for e in entries)
-            new_text = (items + old if top else old + items) + being_written
-        elif top or head.empty_flow is not None:
-            new_text = insert_top(text, head, items)
-        elif being_written:
-            head.insert_at = cut   # before the entry still being written
-            new_text = insert_top(text, head, items)
-        else:
-            new_text = append_bottom(text, head, items)
+        new_text = with_items(text, cut, self.path, items, top)
         left = len(self.validator(new_text[:len(new_text) - len(being_written)], self.path))
         data = new_text.encode("utf-8", "surrogateescape")
         arrived = self.reader.arrived + (0 if top else len(items.encode("utf-8")))
@@ -327,27 +289,8 @@ class QueueFile:
 
     def recover_locked(self) -> List[Tuple[str, int]]:
         """Put back the jobs of dead runners' journals; the caller holds the
-        lock. Returns [(owner, number of jobs)]."""
-        top = self.state.find()
-        if top is None:
-            return []
-        own = self.journal.name if self.journal is not None else None
-        recovered = []
-        for dead in dead_journals(top, own):
-            try:
-                back, given_up = self._recoveries.count(dead.jobs)
-                if back:
-                    self.put_back_locked(back)
-                    recovered.append((dead.owner, len(back)))
-                for job in given_up:
-                    self._outcomes.given_up(job, dead.owner, self._recoveries.limit)
-                    self.notices.append(notices.JobGivenUp(self.path, job,
-                                                          self._recoveries.limit))
-            except BaseException:
-                dead.release()
-                raise
-            dead.remove()
-        return recovered
+        lock. Returns [(owner, number of jobs)] (recovery.py)."""
+        return recover(self)
 
 
 def _count(candidates: Candidates, chooser: Optional[Chooser]) -> int:

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple
 import yaml
 
 from ..errors import SpecError
-from ..spec import yamlfile, yamlstream
+from ..spec import canonical, yamlfile, yamlstream
 from ..spec.jobs import Job, check_job_keys, iter_jobs, job_count
 
 
@@ -323,3 +323,61 @@ class Candidates:
                 return used, itertools.islice(iter_jobs(entry), left, None)
             left -= jobs
         return used, iter(())
+
+
+def with_items(text: str, cut: int, path: str, items: str, top: bool) -> str:
+    """`text` with `items` (YAML list items at column 0) at its top or its
+    bottom; what follows `cut` (an entry still being written) stays last."""
+    being_written = text[cut:]
+    head = scan_head(text[:cut], path, 1)
+    if being_written and not head.items:
+        head.column = len(being_written) - len(being_written.lstrip(" "))
+    if not head.simple:
+        entries = yamlfile.entries(yamlfile.compose(text[:cut], path), path, "command")
+        old = "".join(canonical.dump_values(e) for e in entries)
+        return (items + old if top else old + items) + being_written
+    if top or head.empty_flow is not None:
+        return insert_top(text, head, items)
+    if being_written:
+        head.insert_at = cut   # before the entry still being written
+        return insert_top(text, head, items)
+    return append_bottom(text, head, items)
+
+
+class TopJobs:
+    """The first jobs of a queue's text, offered for a take (`candidates`),
+    and the text that is left once the first N are taken (`rest`)."""
+
+    def __init__(self, text: str, head: Head, entries: List[yamlfile.Entry],
+                 candidates: Candidates):
+        self.text = text
+        self.head = head
+        self.entries = entries     # a text rewritten whole: all its entries
+        self.candidates = candidates
+
+    @classmethod
+    def of(cls, text: str, cut: int, path: str, limit: int) -> Optional[TopJobs]:
+        """The first jobs (at most `limit`) of `text`, of which what follows
+        `cut` is still being written; None if nothing can be taken until it
+        has settled. Raises SpecError."""
+        try:
+            head = scan_head(text[:cut], path, limit)
+        except SpecError:
+            if cut == len(text):
+                raise
+            return None  # cut inside an entry that is not what it seemed: once it has settled
+        if head.simple:
+            return cls(text, head, [], Candidates([item.entry for item in head.items], limit))
+        if cut < len(text):
+            return None  # rewritten whole, but only once its last entry is complete
+        # a flow-style list or anchors: rewritten whole, in canonical form
+        entries = yamlfile.entries(yamlfile.compose(text, path), path, "command")
+        return cls(text, head, entries, Candidates(entries, limit))
+
+    def rest(self, count: int) -> str:
+        """The text without its first `count` jobs."""
+        items_used, rest = self.candidates.split(count)
+        if self.head.simple:
+            return splice(self.text, self.head, items_used, rest)
+        return "".join([job.canonical() for job in rest] + [
+            canonical.dump_values(entry) for entry in self.entries[items_used:]])

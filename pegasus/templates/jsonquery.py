@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any, Callable, ClassVar, Dict
 
 from .jsonfunctions import FUNCTIONS, QueryProblem, is_number
 
@@ -105,25 +106,25 @@ class _Parser:
             return ("field", text)
         if kind == "value":
             return ("value", text)
-        if kind == "@":
-            return ("current",)
-        if kind == "!":
-            return ("not", self.expression(_NOT))
         if kind == "(":
             inner = self.expression(0)
             self.take(")")
             return inner
-        if kind == "*":
-            return ("values", ("current",), self.projected(_STAR))
-        if kind == "[]":
-            return ("flatten", ("current",), self.projected(_POWER["[]"]))
-        if kind == "[?":
-            return self.filter(("current",))
-        if kind == "[":
-            return self.bracket(("current",))
-        if kind == "{":
-            return self.hash()
-        raise QueryProblem("unexpected %r" % (text or "the end"))
+        start = self._STARTS.get(kind)
+        if start is None:
+            raise QueryProblem("unexpected %r" % (text or "the end"))
+        return start(self)
+
+    # What the other tokens start, on the current node.
+    _STARTS: ClassVar[Dict[str, Callable[[Any], Any]]] = {
+        "@": lambda self: ("current",),
+        "!": lambda self: ("not", self.expression(_NOT)),
+        "*": lambda self: ("values", ("current",), self.projected(_STAR)),
+        "[]": lambda self: ("flatten", ("current",), self.projected(_POWER["[]"])),
+        "[?": lambda self: self.filter(("current",)),
+        "[": lambda self: self.bracket(("current",)),
+        "{": lambda self: self.hash(),
+    }
 
     def infix(self, token, left):
         kind = token[0]

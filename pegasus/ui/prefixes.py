@@ -6,6 +6,7 @@ the text alone."""
 from __future__ import annotations
 
 import re
+import shutil
 from typing import Dict, Optional, Tuple
 
 from .terminal import RESET, host_color, palette, wrap
@@ -91,3 +92,10 @@ def colon_tag(host) -> str:
     if host.params:
         text += "(%s)" % ",".join("%s=%s" % pair for pair in host.params.items())
     return _SPACE.sub("_", text)
+
+
+def terminal_width(wrapping: bool) -> int:
+    """The width lines are wrapped to: the terminal's, if they are wrapped."""
+    if not wrapping:
+        return 0
+    return shutil.get_terminal_size((100, 24)).columns

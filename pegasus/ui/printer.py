@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import signal
 import sys
 import time
@@ -17,7 +16,7 @@ from ..errors import OutputLost
 from ..events.handler import Handler
 from ..events.notices import QueueEmpty
 from . import words
-from .prefixes import Prefixes
+from .prefixes import Prefixes, terminal_width
 from .statusline import Mode, StatusLine, Tally
 from .terminal import (
     BOLD,
@@ -26,7 +25,6 @@ from .terminal import (
     RESET,
     Screen,
     columns,
-    cut,
     status_terminal,
     use_color,
 )
@@ -69,7 +67,7 @@ class Printer(Handler):
         self.style = prefix
         self.job_stderr = job_stderr   # --stderr: "stderr", or "stdout" with the rest
         self._wrap = self.stdout.isatty() and prefix == "brackets"
-        self.prefixes = Prefixes(self.color, prefix, self._wrap, self._terminal_width())
+        self.prefixes = Prefixes(self.color, prefix, self._wrap, terminal_width(self._wrap))
         self._out: List[str] = []
         self._err: List[str] = []
         self._flush_scheduled = False
@@ -107,13 +105,8 @@ class Printer(Handler):
             loop.on_signal(signal.SIGWINCH, self._resized)
         self.status.attach(loop)
 
-    def _terminal_width(self) -> int:
-        if not self._wrap:
-            return 0
-        return shutil.get_terminal_size((100, 24)).columns
-
     def _resized(self, _signum):
-        self.prefixes.resize(self._terminal_width())
+        self.prefixes.resize(terminal_width(self._wrap))
         if self.status.mode is Mode.LIVE:
             self._status_width = columns(self.stderr)
             self._show_status(force=True)
@@ -143,7 +136,7 @@ class Printer(Handler):
         self._out.clear()
         self._err.clear()
         if self.screen.live and not self.screen.line and not self.status.stopped:
-            self.screen.line = self._compose()
+            self.screen.line = words.status_line(self.tally.snapshot(), self._status_width)
         self._write(self.screen.write, out, err)
 
     def _write(self, write: Callable[..., None], *args) -> None:
@@ -167,20 +160,13 @@ class Printer(Handler):
             if self._told is not None:
                 self._told.output_lost(lost)
 
-    def _compose(self) -> str:
-        snapshot = self.tally.snapshot()
-        if not self.screen.live:
-            return "pegasus: " + words.status(snapshot)
-        # One column short of the width: a full row would wrap on some terminals.
-        width = max(1, self._status_width - 1)
-        return cut("pegasus: " + words.status(snapshot, max(1, width - len("pegasus: "))), width)
-
     def _show_status(self, force: bool = False) -> None:
         """The status line's timer: compose it again; show it if it changed
         (or, `force`, if the terminal changed under it)."""
         if self.status.stopped:
             return
-        line = self._compose()
+        line = words.status_line(self.tally.snapshot(),
+                                 self._status_width if self.screen.live else None)
         if not self.screen.live:
             if line != self._plain or self.tally.running:  # --progress: a plain line
                 self._plain = line
@@ -210,18 +196,15 @@ class Printer(Handler):
 
     # --- events --------------------------------------------------------------
 
-    def _changed(self) -> None:
-        self.status.changed()
-
     def on_run_started(self, run):
         self.tally.on_run_started(run)
-        self._changed()
+        self.status.changed()
 
     def on_queue_left(self, count):
         self.tally.on_queue_left(count)
         if count:
             self._waiting = None
-        self._changed()
+        self.status.changed()
 
     def on_status_requested(self):
         lines = words.status_block(self.tally.snapshot())
@@ -248,7 +231,7 @@ class Printer(Handler):
     def on_job_started(self, launch):
         self.tally.on_job_started(launch)
         self._waiting = None
-        self._changed()
+        self.status.changed()
         self.show_started(launch)
 
     def on_job_line(self, launch, stream, text):
@@ -256,7 +239,7 @@ class Printer(Handler):
 
     def on_job_finished(self, outcome):
         self.tally.on_job_finished(outcome)
-        self._changed()
+        self.status.changed()
         self.show_finished(outcome)
         if self._waiting is not None and not self.tally.running:
             self._say(self._waiting)
@@ -264,7 +247,7 @@ class Printer(Handler):
 
     def on_notice(self, notice):
         self.tally.on_notice(notice)
-        self._changed()
+        self.status.changed()
         if isinstance(notice, QueueEmpty) and self.tally.running:
             # The queue is empty but jobs still run: pegasus waits only once
             # they are done, and says so then, above the status line.

@@ -339,3 +339,12 @@ def run_label(run) -> str:
     if launch.host.slots > 1 and launch.slots:
         return "%s slots=%s" % (launch.host.label, launch.slots_text)
     return launch.host.label
+
+
+def status_line(snapshot: Snapshot, width: Optional[int] = None) -> str:
+    """The status line: `pegasus: ...`, cut to a terminal `width` wide (one
+    column short: a full row would wrap on some terminals); whole without."""
+    if width is None:
+        return "pegasus: " + status(snapshot)
+    width = max(1, width - 1)
+    return cut("pegasus: " + status(snapshot, max(1, width - len("pegasus: "))), width)
