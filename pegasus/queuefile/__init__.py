@@ -1,10 +1,11 @@
 """Everything written beside a queue, and only this folder writes it:
 queue.yaml taken from, put back to and appended to under its lock
-(queue.py, lock.py; the text surgery is text.py), replaced atomically
-losing nothing (replace.py), replaced files kept for their appenders
+(queue.py, lock.py; read and checked once: reading.py; a take's own
+writes: take.py; the text surgery: text.py), replaced atomically losing
+nothing (replace.py), replaced files kept for their appenders
 (inbox.py, appends.py), the last entry awaited while it is written
 (settle.py), the copy `pegasus l` edits (editing.py), each runner's
-journal for crash recovery (journal.py), the outcome record
+journal for crash recovery (journal.py, recovery.py), the outcome record
 (outcomerecord.py), the state directory (statedir.py), and the queue as a
 runner's source (live.py).
 

@@ -2,7 +2,7 @@
 and Job values, and whether a queue is valid. Pure, but for reading the
 files and asking Slurm which nodes an allocation holds.
 
-yamlfile.py reads YAML literally (one entry at a time for a big file),
+yamlfile.py reads YAML literally (yamlstream.py one entry at a time, for a big file),
 canonical.py writes it back, jobs.py makes jobs (the cartesian product, the
 keys' limits), hosts.py sub-hosts, with nodeset.py (host ranges),
 hostnames.py (what a host name may be), allocation.py (a Slurm
