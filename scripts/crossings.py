@@ -31,6 +31,15 @@ def folder(module: str) -> str:
     return parts[1] if len(parts) > 1 else parts[0]
 
 
+def _workspace(queue: bool) -> None:
+    os.chdir(tempfile.mkdtemp(prefix="pegasus-crossings-"))
+    if queue:
+        with open("queue.yaml", "w") as stream:
+            stream.write("- true\n")
+        then = os.path.getmtime("queue.yaml") - 60   # written before the run: settled
+        os.utime("queue.yaml", (then, then))
+
+
 def main(argv: list) -> int:
     listing = "--list" in argv
     argv = [arg for arg in argv if arg != "--list"]
@@ -60,12 +69,7 @@ def main(argv: list) -> int:
         functions.add((name(caller), caller.f_code.co_name, callee, frame.f_code.co_name))
 
     from pegasus import main as entry
-    os.chdir(tempfile.mkdtemp(prefix="pegasus-crossings-"))
-    if argv[0] != "adhoc":
-        with open("queue.yaml", "w") as stream:
-            stream.write("- true\n")
-        then = os.path.getmtime("queue.yaml") - 60   # written before the run: settled
-        os.utime("queue.yaml", (then, then))
+    _workspace(argv[0] != "adhoc")
     sys.setprofile(profile)
     try:
         status = entry.main(ARGS[argv[0]])
