@@ -5,7 +5,6 @@ import pytest
 
 from pegasus.errors import SpecError
 from pegasus.spec.hosts import load_hosts
-from pegasus.spec import validate
 from pegasus.spec.validate import validate_text
 from pegasus.templates.template import Templates
 from pegasus.transports import transport
@@ -330,14 +329,3 @@ def test_slots_variable_is_the_allocation_not_the_job_key(tmp_path):
     assert job.variables(host, slots="0,1")["slots"] == "0,1"
 
 
-def test_check_templates_reports_a_variable_a_host_lacks(tmp_path):
-    subhosts = hosts(tmp_path, "- hostname: a\n  gpu: 0\n- b\n")
-    message = spec_error(validate.check_templates, jobs("- echo {{ gpu }}\n", "q.yaml"),
-                         subhosts, Templates())
-    assert "q.yaml:1:" in message and "'gpu'" in message and "sub-host b" in message
-
-
-def test_check_templates_accepts_variables_every_host_has(tmp_path):
-    subhosts = hosts(tmp_path, "- hostname: a\n  gpu: 0\n- hostname: b\n  gpu: 1\n")
-    validate.check_templates(jobs("- echo {{ gpu }} {{ hostname }} {{ slots }}\n"),
-                         subhosts, Templates())

@@ -112,18 +112,15 @@ class Child:
     """A process spawned by the loop: its pid, its stdin pipe (or None), and
     its exit status once known (as in subprocess: -N for signal N)."""
 
-    __slots__ = ("pid", "argv", "stdin", "returncode", "_on_exit", "_open_streams",
-                 "_exited", "started")
+    __slots__ = ("pid", "stdin", "returncode", "_on_exit", "_open_streams", "_exited")
 
-    def __init__(self, pid, argv, stdin, on_exit, streams):
+    def __init__(self, pid, stdin, on_exit, streams):
         self.pid = pid
-        self.argv = argv
         self.stdin = stdin
         self.returncode = None
         self._on_exit = on_exit
         self._open_streams = streams
         self._exited = False
-        self.started = time.monotonic()
 
     @property
     def done(self):
@@ -282,7 +279,7 @@ class Loop:
             raise
         for fd in close_after:
             os.close(fd)
-        child = Child(pid, argv, our_in, on_exit, 2)
+        child = Child(pid, our_in, on_exit, 2)
         self._children[pid] = child
         for fd, emit in ((out_read, on_stdout), (err_read, on_stderr)):
             os.set_blocking(fd, False)

@@ -17,7 +17,6 @@ from ..templates.template import Where
 from . import yamlfile
 from .canonical import dump_entry
 
-JOB_KEYS = ("command", "timeout", "slots", "allocation_policy", "retries")
 POLICIES = ("first_fit", "buddy")
 
 # Counted before anything is expanded, so that a typo (three lists of a

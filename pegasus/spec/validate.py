@@ -199,27 +199,3 @@ def _host_kinds(subhosts: Sequence) -> Dict[frozenset, Any]:
     for host in subhosts:
         kinds.setdefault(frozenset(host.params), host)
     return kinds
-
-
-def check_templates(jobs: Sequence[Job], subhosts: Sequence, templates: Templates) -> None:
-    """Render every job on every kind of sub-host, so that an unknown
-    variable or helper is reported before anything runs (for callers that
-    hold jobs rather than entries)."""
-    problems: List[Problem] = []
-    seen = set()
-    for job in jobs:
-        if "{{" not in job.command:
-            continue
-        for host_keys, host in _host_kinds(subhosts).items():
-            key = (job.command, frozenset(job.params), host_keys)
-            if key in seen:
-                continue
-            seen.add(key)
-            try:
-                templates.render(job.command, job.variables(host, slots="0"), job.where,
-                                 owner="sub-host %s" % host.label)
-            except SpecError as exc:
-                problems.extend(exc.problems)
-                break
-    if problems:
-        raise SpecError(problems)

@@ -72,7 +72,6 @@ class Summary(Handler):
         self.failed: List = []
         self.cancelled: List = []
         self.unreachable: List = []
-        self.lost: List = []
         self.jobs: set = set()   # per job: the jobs seen
         self.subhosts = 0
         self.tallies: Dict[int, HostTally] = {}
@@ -87,9 +86,6 @@ class Summary(Handler):
 
     def on_host_failed(self, host, reason):
         self.unreachable.append((host, reason))
-
-    def on_host_lost(self, host, reason):
-        self.lost.append((host, reason))
 
     def on_job_finished(self, outcome):
         if outcome.host is not None:
