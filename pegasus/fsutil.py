@@ -39,7 +39,7 @@ class UnsafePath(PegasusError):
 
     exit_status = 2
 
-    def __init__(self, path, why: str, hint: str, owner: Optional[int] = None):
+    def __init__(self, path: str, why: str, hint: str, owner: Optional[int] = None):
         self.path = os.fsdecode(path)
         self.why = why
         self.owner = owner
@@ -121,7 +121,8 @@ def judge(info: os.stat_result, path: str, links_ok: bool = False,
 
 
 def _opened(open_it: Callable[[int], int], flags: int, path: str, links_ok: bool,
-            owner_ok, not_opened: Callable[[OSError], None]) -> int:
+            owner_ok: Optional[Callable[[int], bool]],
+            not_opened: Callable[[OSError], None]) -> int:
     """Open with `open_it(flags)` (never following a link, never
     truncating before the file is judged), judge, then truncate if asked."""
     truncate = flags & os.O_TRUNC

@@ -109,7 +109,7 @@ def test_slurm_current_outside_an_allocation_says_so_at_its_line(inside, monkeyp
 def test_an_entry_without_hostname_names_slurm_in_its_hint(inside):
     with pytest.raises(SpecError) as caught:
         hosts(inside, "- gpu: 1\n")
-    assert "(or 'slurm: ...')" in caught.value.first.hint
+    assert "(or 'slurm: ...')" in (caught.value.first.hint or "")
 
 
 def command_line(**given):

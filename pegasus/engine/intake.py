@@ -20,7 +20,7 @@ from ..events import notices
 from ..events.handler import Handler
 from ..fsutil import UnsafePath
 from .returns import Returns
-from .sources import Busy, Changed, QueueSource
+from .sources import Busy, Changed, Coming, QueueSource
 from .timer import Alarm
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ class Intake:
     def pump_soon(self) -> None:
         self.loop.call_soon(self.pump)
 
-    def retry(self, seq: int, job) -> None:
+    def retry(self, seq: int, job: Job) -> None:
         """`job`, taken by this runner, runs again (before the queue's
         head); `seq`: its run that just ended."""
         self.retries.append((seq, job))
@@ -249,7 +249,7 @@ class Intake:
                 self.events.on_notice(notices.QueueEmpty())
             self._poll_later()
 
-    def _being_written(self, coming) -> None:
+    def _being_written(self, coming: Optional[Coming]) -> None:
         """The queue's last entry is still being written (`coming`): wait
         for it -- a run without -d too, as long as it is a matter of the
         settle time, but not for a writer that keeps its last line open."""

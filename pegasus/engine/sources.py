@@ -109,11 +109,11 @@ class MemoryQueue(QueueSource):
         taken, self.jobs = self.jobs[:count], self.jobs[count:]
         return taken
 
-    def put_back(self, jobs):
+    def put_back(self, jobs: Sequence[Job]) -> None:
         self.jobs[:0] = list(jobs)
 
-    def marker(self):
+    def marker(self) -> Hashable:
         return len(self.jobs)
 
-    def left(self):
+    def left(self) -> Optional[int]:
         return len(self.jobs)

@@ -11,12 +11,12 @@ class Timer:
 
     __slots__ = ("when", "callback", "cancelled")
 
-    def __init__(self, when, callback):
+    def __init__(self, when: float, callback: Callable[[], None]):
         self.when = when
         self.callback = callback
         self.cancelled = False
 
-    def cancel(self):
+    def cancel(self) -> None:
         self.cancelled = True
 
 

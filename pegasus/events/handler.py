@@ -14,7 +14,7 @@ value, not a sentence; ui/words.py alone turns it into words.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, List, Optional
+from typing import TYPE_CHECKING, Any, Iterable, List, Optional
 
 if TYPE_CHECKING:
     from ..spec.hosts import SubHost
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 class Handler:
     """Receives the events of a run. Every method is a no-op here."""
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         unknown = [name for name in vars(cls)
                    if name.startswith("on_") and not hasattr(Handler, name)]
@@ -85,47 +85,47 @@ class Fanout(Handler):
         """`handler` hears every event before the others."""
         self.handlers.insert(0, handler)
 
-    def on_host_ready(self, host, was_down):
+    def on_host_ready(self, host: SubHost, was_down: bool) -> None:
         for handler in self.handlers:
             handler.on_host_ready(host, was_down)
 
-    def on_host_failed(self, host, reason):
+    def on_host_failed(self, host: SubHost, reason: str) -> None:
         for handler in self.handlers:
             handler.on_host_failed(host, reason)
 
-    def on_host_lost(self, host, reason):
+    def on_host_lost(self, host: SubHost, reason: str) -> None:
         for handler in self.handlers:
             handler.on_host_lost(host, reason)
 
-    def on_job_started(self, launch):
+    def on_job_started(self, launch: Launch) -> None:
         for handler in self.handlers:
             handler.on_job_started(launch)
 
-    def on_job_line(self, launch, stream, text):
+    def on_job_line(self, launch: Launch, stream: str, text: str) -> None:
         for handler in self.handlers:
             handler.on_job_line(launch, stream, text)
 
-    def on_job_finished(self, outcome):
+    def on_job_finished(self, outcome: Outcome) -> None:
         for handler in self.handlers:
             handler.on_job_finished(outcome)
 
-    def on_notice(self, notice):
+    def on_notice(self, notice: Notice) -> None:
         for handler in self.handlers:
             handler.on_notice(notice)
 
-    def on_run_started(self, run):
+    def on_run_started(self, run: RunInfo) -> None:
         for handler in self.handlers:
             handler.on_run_started(run)
 
-    def on_queue_left(self, count):
+    def on_queue_left(self, count: Optional[int]) -> None:
         for handler in self.handlers:
             handler.on_queue_left(count)
 
-    def on_status_requested(self):
+    def on_status_requested(self) -> None:
         for handler in self.handlers:
             handler.on_status_requested()
 
-    def on_run_finished(self):
+    def on_run_finished(self) -> None:
         for handler in self.handlers:
             handler.on_run_finished()
 

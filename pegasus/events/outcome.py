@@ -55,7 +55,7 @@ class Tail:
 
     __slots__ = ("lines", "chars")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.lines: List[str] = []
         self.chars = 0
 

@@ -16,11 +16,16 @@ Both answer the same questions:
 
 from __future__ import annotations
 
-from typing import ClassVar, Dict, List, Optional, Sequence, Set, Tuple
+from typing import TYPE_CHECKING, ClassVar, Dict, List, Optional, Sequence, Set, Tuple
 
 from ..events.outcome import Outcome, Reason
 from .halting import HaltCounter, HaltRule
 from .placement import Planner
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+    from ..spec.hosts import SubHost
+    from ..spec.jobs import Job
 
 # Endings that may be tried again with --retries; never a cancel.
 RETRIABLE = frozenset([None, Reason.TIMEOUT, Reason.HOST_LOST, Reason.NOT_STARTED])
@@ -45,7 +50,7 @@ class Place:
         self.detail = detail
         self.attempt = attempt
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Place(%r, %r, %r, %r)" % (self.host, self.slots, self.reason, self.detail)
 
 
@@ -58,7 +63,7 @@ class Tries:
 
     __slots__ = ("job", "attempts", "failed_on")
 
-    def __init__(self, job):
+    def __init__(self, job: Job):
         self.job = job              # keeps the key (the job's id) from being reused
         self.attempts = 0
         self.failed_on: List[int] = []
@@ -77,7 +82,8 @@ class Verdict:
     __slots__ = ("retry", "requeue", "job_done", "aborting", "halting", "pause", "lifted",
                  "hold")
 
-    def __init__(self, retry=False, requeue=False, job_done=True, aborting=False,
+    def __init__(self, retry: bool = False, requeue: bool = False, job_done: bool = True,
+                 aborting: bool = False,
                  halting: Optional[HaltRule] = None, pause: Optional[float] = None):
         self.retry = retry          # run it again, elsewhere if possible
         self.requeue = requeue      # cancelled: back to the queue when the run ends
@@ -95,7 +101,8 @@ class Policy:
     # Whether every job runs on every sub-host (else: once, somewhere).
     fans_out: ClassVar[bool] = False
 
-    def __init__(self, subhosts: Sequence, settings, max_running: Optional[int] = None):
+    def __init__(self, subhosts: Sequence[SubHost], settings: Settings,
+                 max_running: Optional[int] = None):
         self.subhosts = subhosts
         self.settings = settings
         self.planner = Planner(subhosts)
@@ -153,14 +160,14 @@ class Policy:
         ones take jobs again: which (queue mode pauses)."""
         return []
 
-    def forget(self, job) -> None:
+    def forget(self, job: Job) -> None:
         """`job` will not run again in this run (it went back to the queue
         file): drop what was kept about its attempts."""
 
     def capacity(self) -> int:
         raise NotImplementedError
 
-    def accept(self, job) -> Optional[List[Place]]:
+    def accept(self, job: Job) -> Optional[List[Place]]:
         raise NotImplementedError
 
     def release(self, place: Place) -> None:

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from ..events.outcome import Reason
+from typing import TYPE_CHECKING, List, Optional, Sequence
+
+from ..events.outcome import Outcome, Reason
 from .base import Place, Policy, Verdict
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+    from ..spec.hosts import SubHost
+    from ..spec.jobs import Job
 
 
 class BroadcastPolicy(Policy):
@@ -18,19 +25,20 @@ class BroadcastPolicy(Policy):
 
     fans_out = True
 
-    def __init__(self, subhosts, settings, max_running=None):
+    def __init__(self, subhosts: Sequence[SubHost], settings: Settings,
+                 max_running: Optional[int] = None):
         super().__init__(subhosts, settings, max_running)
         self.outstanding = 0
         self.failed = False       # some run of the current job failed
         self.cancelled = False    # some run of the current job was cancelled
         self.cut_off = False      # ... or cut off by the end of its allocation
 
-    def capacity(self):
+    def capacity(self) -> int:
         if self.outstanding or not self.ready or not self.taking:
             return 0
         return 1
 
-    def accept(self, job):
+    def accept(self, job: Job) -> Optional[List[Place]]:
         if self.outstanding:
             return None
         plan = self.planner.plan(job)
@@ -48,10 +56,10 @@ class BroadcastPolicy(Policy):
         self.failed = self.cancelled = self.cut_off = False
         return places
 
-    def release(self, place):
+    def release(self, place: Place) -> None:
         self.outstanding -= 1
 
-    def finished(self, outcome, place):
+    def finished(self, outcome: Outcome, place: Place) -> Verdict:
         self.release(place)
         self.failed = self.failed or outcome.counts_as_failed
         self.cancelled = self.cancelled or outcome.reason is Reason.CANCELLED

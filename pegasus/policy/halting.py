@@ -21,7 +21,7 @@ class HaltRule(NamedTuple):
     percent: bool
 
     @classmethod
-    def parse(cls, value) -> Optional["HaltRule"]:
+    def parse(cls, value: Optional[tuple]) -> Optional[HaltRule]:
         """From the command line's (when, what, number, percent)."""
         return None if value is None else cls(*value)
 

@@ -9,9 +9,13 @@ placement, or the reason, that a run would.
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, Optional, Sequence, Tuple
 
 from .slots import Misfit, misfit
+
+if TYPE_CHECKING:
+    from ..spec.hosts import SubHost
+    from ..spec.jobs import Job
 
 
 class Plan:
@@ -45,11 +49,11 @@ class Plan:
 class Planner:
     """Plans for the jobs of one run over its sub-hosts."""
 
-    def __init__(self, subhosts: Sequence):
+    def __init__(self, subhosts: Sequence[SubHost]):
         self.sizes = [host.slots for host in subhosts]
         self._plans: Dict[Tuple[int, str], Plan] = {}
 
-    def plan(self, job) -> Plan:
+    def plan(self, job: Job) -> Plan:
         key = (job.slots, job.allocation_policy)
         found = self._plans.get(key)
         if found is None:

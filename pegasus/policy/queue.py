@@ -4,13 +4,19 @@ fails job after job at once is paused (blackholes.py)."""
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Set
 
 from ..events.outcome import Outcome, Reason
 from .base import NOT_THE_JOBS, RETRIABLE, Place, Policy, Tries, Verdict
 from .blackholes import HostHealth
 from .halting import HaltRule
 from .slots import SlotAllocator
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+    from ..spec.hosts import SubHost
+    from ..spec.jobs import Job
+    from .placement import Plan
 
 
 class QueuePolicy(Policy):
@@ -21,7 +27,8 @@ class QueuePolicy(Policy):
     taken job (`Tries`). A sub-host that fails job after job at once is
     paused while a healthy one can take the jobs (health.py)."""
 
-    def __init__(self, subhosts, settings, max_running=None):
+    def __init__(self, subhosts: Sequence[SubHost], settings: Settings,
+                 max_running: Optional[int] = None):
         super().__init__(subhosts, settings, max_running)
         self.allocators = [SlotAllocator(host.slots) for host in subhosts]
         self.running = [0] * len(subhosts)
@@ -29,19 +36,20 @@ class QueuePolicy(Policy):
         self.tries: Dict[int, Tries] = {}   # id(taken job) -> its runs, while it is retried
         self.health = HostHealth(getattr(settings, "black_hole", None))
 
-    def _halt_rule(self):
+    def _halt_rule(self) -> Optional[HaltRule]:
         rule = super()._halt_rule()
         if rule is None and self.settings.error_aborts:
             rule = HaltRule("soon", "fail", 1, False)   # -e, in queue mode
         return rule
 
     @property
-    def usable(self):
+    def usable(self) -> Set[int]:
         return self.ready - self.health.paused
 
     def _room(self, index: int) -> int:
         free = self.allocators[index].free
-        sessions = self.subhosts[index].transport.sessions
+        transport = self.subhosts[index].transport
+        sessions = transport.sessions if transport is not None else None
         if sessions is not None:
             free = min(free, sessions - self.running[index])
         return max(0, self.health.room(index, free, self.running[index]))
@@ -51,14 +59,14 @@ class QueuePolicy(Policy):
         budget, all sub-hosts together); None: no cap."""
         return None if self.max_running is None else max(0, self.max_running - self.total)
 
-    def capacity(self):
+    def capacity(self) -> int:
         if not self.taking:
             return 0
         room = sum(self._room(index) for index in self.usable)
         budget = self._budget()
         return room if budget is None else min(room, budget)
 
-    def accept(self, job):
+    def accept(self, job: Job) -> Optional[List[Place]]:
         if self._budget() == 0:
             return None
         plan = self.planner.plan(job)
@@ -79,7 +87,7 @@ class QueuePolicy(Policy):
             return [Place(index, slots, attempt=attempt)]
         return None
 
-    def _candidates(self, plan, failed_on: List[int]) -> List[int]:
+    def _candidates(self, plan: Plan, failed_on: List[int]) -> List[int]:
         """Where a job may go, in hosts.yaml order. A retry goes where the
         job has not failed yet; failing that, anywhere but where it failed
         last -- waiting, if need be, for such a sub-host to have room or to
@@ -96,13 +104,14 @@ class QueuePolicy(Policy):
                 return [index for index in fitting if index not in avoid]
         return fitting
 
-    def release(self, place):
+    def release(self, place: Place) -> None:
         if place.host is not None and place.reason is None:
+            assert place.slots is not None   # a place on a sub-host has its slots
             self.allocators[place.host].release(place.slots)
             self.running[place.host] -= 1
             self.total -= 1
 
-    def finished(self, outcome, place):
+    def finished(self, outcome: Outcome, place: Place) -> Verdict:
         self.release(place)
         verdict = Verdict()
         if outcome.reason in NOT_THE_JOBS:
@@ -134,7 +143,7 @@ class QueuePolicy(Policy):
             allowed = self.settings.retries
         return place.attempt <= allowed
 
-    def forget(self, job) -> None:
+    def forget(self, job: Job) -> None:
         self.tries.pop(id(job), None)
 
     def resume(self, index: int) -> None:
@@ -148,7 +157,7 @@ class QueuePolicy(Policy):
         return any(other != index and other not in self.down and self.health.healthy(other)
                    for other in range(len(self.subhosts)))
 
-    def lift_pauses(self):
+    def lift_pauses(self) -> List[int]:
         if not self.health.paused or self._healthy_besides(None):
             return []
         return self.health.lift()
