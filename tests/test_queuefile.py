@@ -577,6 +577,7 @@ def test_a_runner_checks_its_queue_once_before_its_first_take(tmp_path, monkeypa
     path = tmp_path / "queue.yaml"
     write(path, "".join("- echo %d\n" % number for number in range(1000)))
     loaded = run.load(cli.parse_args(["q", "-w", "localhost", "-Q", str(path)]))
+    assert loaded.queue is not None
     assert len(calls) == 1
     assert commands(take(loaded.queue, 2)) == ["echo 0", "echo 1"]
     assert len(calls) == 1, "the first take checked the whole file again"

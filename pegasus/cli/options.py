@@ -3,10 +3,15 @@ Standard library only (see __init__.py)."""
 
 import argparse
 import time
+from typing import Any, Callable, Optional, Tuple
 
-def _bounded(convert, low, above, words):
+# An argparse type: the text of an option's value -> its value.
+Convert = Callable[[str], Any]
+
+
+def _bounded(convert: Convert, low: float, above: bool, words: str) -> Convert:
     """An argparse type: `convert`ed, and above (or at least) `low`."""
-    def check(text):
+    def check(text: str) -> Any:
         value = convert(text)
         if not (value > low if above else value >= low):
             raise argparse.ArgumentTypeError("must be " + words)
@@ -30,7 +35,7 @@ _positive = _bounded(int, 1, False, "1 or more")
 PREFIXES = ("brackets", "colon", "none")
 
 
-def _halt(text):
+def _halt(text: str) -> Tuple[str, str, int, bool]:
     """GNU parallel's `--halt now|soon,fail|success=N|P%` -> (when, what,
     number, percent)."""
     when, _, rule = text.partition(",")
@@ -45,7 +50,7 @@ def _halt(text):
     return (when, what, int(number), percent)
 
 
-def _black_hole(text):
+def _black_hole(text: str) -> Optional[Tuple[int, float]]:
     """`K/S` (K jobs in a row that failed within S seconds) or `off`."""
     if text == "off":
         return None
@@ -62,7 +67,7 @@ def _black_hole(text):
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def _since(text):
+def _since(text: str) -> float:
     """`--since 2h` (a while ago: s, m, h, d) or `2026-12-01T09:00` (local
     time) -> seconds since the epoch."""
     if text[-1:] in _UNITS and text[:-1].replace(".", "", 1).isdigit():
@@ -76,14 +81,14 @@ def _since(text):
                                      "(2026-12-01T09:00); not %r" % text)
 
 
-def _queue_file(group):
+def _queue_file(group: Any) -> None:
     group.add_argument(
         "-Q", "--queue-file", metavar="FILE", default="queue.yaml",
         help="the queue (default: %(default)s)")
 
 
-def _compatible(parser, *, daemon=False, period=False, ignore=False, editor=False,
-                hosts=False):
+def _compatible(parser: argparse.ArgumentParser, *, daemon: bool = False, period: bool = False,
+                ignore: bool = False, editor: bool = False, hosts: bool = False) -> None:
     """Options Pegasus 1.4 accepted in every mode: where they do nothing,
     they are still accepted (with a note), so that 1.4 scripts run."""
     group = parser.add_argument_group("accepted for Pegasus 1.4 scripts, no effect here")
@@ -104,7 +109,7 @@ def _compatible(parser, *, daemon=False, period=False, ignore=False, editor=Fals
                            help="no effect in this mode")
 
 
-def add_run_options(parser, fans_out):
+def add_run_options(parser: argparse.ArgumentParser, fans_out: bool) -> None:
     files = parser.add_argument_group("files and hosts")
     _queue_file(files)
     files.add_argument(
@@ -250,7 +255,7 @@ def add_run_options(parser, fans_out):
     _compatible(parser, editor=True, ignore=not fans_out)
 
 
-def add_lock_options(parser):
+def add_lock_options(parser: argparse.ArgumentParser) -> None:
     files = parser.add_argument_group("files")
     _queue_file(files)
     parser.add_argument(
@@ -290,7 +295,7 @@ def add_lock_options(parser):
     _compatible(parser, daemon=True, period=True, ignore=True, hosts=True)
 
 
-def add_add_options(parser):
+def add_add_options(parser: argparse.ArgumentParser) -> None:
     _queue_file(parser.add_argument_group("files"))
     parser.add_argument(
         "--prepend", action="store_true",
@@ -301,7 +306,7 @@ def add_add_options(parser):
              "per line, from stdin)")
 
 
-def add_status_options(parser):
+def add_status_options(parser: argparse.ArgumentParser) -> None:
     _queue_file(parser.add_argument_group("files"))
     parser.add_argument(
         "--json", action="store_true",
@@ -320,7 +325,7 @@ def add_status_options(parser):
         help="with --watch: seconds between two looks (default: %(default)g)")
 
 
-def _job_number(text):
+def _job_number(text: str) -> Tuple[Optional[str], int]:
     """`--job 37` or `--job RUNNER:37` -> (runner or None, 37)."""
     runner, _, number = text.rpartition(":")
     if not number.isdigit() or int(number) < 1:

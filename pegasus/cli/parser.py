@@ -5,6 +5,7 @@ reads to write man/pegasus.1 (pyproject.toml, scripts/manpage)."""
 
 import argparse
 import sys
+from typing import List, Optional, Set
 
 from . import __version__
 from .options import (
@@ -20,7 +21,7 @@ __all__ = ["__version__", "build_parser", "parse_args"]
 PROG = "pegasus"
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the `pegasus` command."""
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -35,7 +36,8 @@ def build_parser():
         parser_class=argparse.ArgumentParser)
     modes.required = True
 
-    def mode(name, alias, summary, text, epilog=None):
+    def mode(name: str, alias: Optional[str], summary: str, text: str,
+             epilog: Optional[str] = None) -> argparse.ArgumentParser:
         return modes.add_parser(name, aliases=[alias] if alias else [], help=summary,
                                 description=text, epilog=epilog,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -57,7 +59,7 @@ MODE_NAMES = {"q": "queue", "queue": "queue", "b": "broadcast", "broadcast": "br
               "l": "lock", "lock": "lock", "add": "add", "status": "status"}
 
 
-def _takes_value(parser):
+def _takes_value(parser: argparse.ArgumentParser) -> Set[str]:
     """Every option string of every mode that takes a value."""
     found = set()
     for action in parser._actions:
@@ -69,7 +71,7 @@ def _takes_value(parser):
     return found
 
 
-def mode_first(argv, parser):
+def mode_first(argv: List[str], parser: argparse.ArgumentParser) -> List[str]:
     """Options may come before the mode, as Pegasus 1.4's parser allowed
     (`pegasus -d q`, `pegasus --queue-file x.yaml q`): move the mode first."""
     takes_value = _takes_value(parser)
@@ -84,7 +86,7 @@ def mode_first(argv, parser):
     return argv
 
 
-def parse_args(argv=None):
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """Parse the command line; the mode is normalised to its long name.
     `args.notes` lists the options given that do nothing in this mode."""
     parser = build_parser()

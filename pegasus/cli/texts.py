@@ -2,6 +2,8 @@
 options of other tools (pdsh, clush, parallel...) given by mistake. Standard
 library only (see __init__.py)."""
 
+from typing import List
+
 DESCRIPTION = """\
 Run the shell commands listed in queue.yaml on the SSH hosts listed in
 hosts.yaml. queue.yaml is a live queue: pegasus takes entries from its top as
@@ -175,7 +177,7 @@ PEERS = {
 }
 
 
-def peer_hints(extras):
+def peer_hints(extras: List[str]) -> List[str]:
     """One line per unknown option a peer takes, naming pegasus's way."""
     hints: list = []
     for word in extras:

@@ -9,10 +9,12 @@ import shlex
 import signal
 import subprocess
 import sys
-from typing import List
+from argparse import Namespace
+from typing import List, Optional, TextIO
 
 from ..errors import Problem, SpecError, UsageError
 from ..queuefile import QueueFile
+from ..queuefile.editing import EditCopy
 from ..spec import canonical, yamlfile
 from ..spec.validate import QueueValidator
 from ..templates.template import Templates
@@ -22,11 +24,11 @@ EXIT_EDITOR_FAILED = 1   # the editor failed: queue.yaml is as it was before
 EXIT_INVALID = 2
 
 
-def _say(text):
+def _say(text: str) -> None:
     write_all(sys.stderr, "pegasus: %s\n" % text)
 
 
-def editor_argv(args):
+def editor_argv(args: Namespace) -> List[str]:
     """The editor command: --editor, $VISUAL, $EDITOR, vi; split as a shell
     would split it (`code --wait`), never run through a shell."""
     command = args.editor or os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
@@ -39,7 +41,7 @@ def editor_argv(args):
     return argv
 
 
-def acquire(queue):
+def acquire(queue: QueueFile) -> None:
     """Take the queue lock, saying so if someone else holds it."""
     if queue.try_lock():
         return
@@ -48,7 +50,7 @@ def acquire(queue):
     queue.lock()
 
 
-def run(args) -> int:
+def run(args: Namespace) -> int:
     # `pegasus l` knows no hosts: templates are checked for syntax only.
     validator = QueueValidator(Templates())
     queue = QueueFile(args.queue_file, validator=validator)
@@ -93,7 +95,7 @@ def _editor_failed(queue: QueueFile, status: int) -> int:
     return EXIT_EDITOR_FAILED
 
 
-def _edit(args, queue: QueueFile, argv: List[str]) -> int:
+def _edit(args: Namespace, queue: QueueFile, argv: List[str]) -> int:
     # The editor edits a copy: what scripts append to queue.yaml meanwhile
     # is kept whatever becomes of the edit (queuefile/editing.py).
     copy = queue.edit_copy()
@@ -103,7 +105,7 @@ def _edit(args, queue: QueueFile, argv: List[str]) -> int:
         copy.close()
 
 
-def _edit_copy(args, queue: QueueFile, argv: List[str], copy) -> int:
+def _edit_copy(args: Namespace, queue: QueueFile, argv: List[str], copy: EditCopy) -> int:
     while True:
         status = run_editor(argv, copy.path)
         if status != 0:
@@ -130,14 +132,14 @@ def _edit_copy(args, queue: QueueFile, argv: List[str], copy) -> int:
         return EXIT_INVALID
 
 
-def _commit(queue: QueueFile, copy) -> None:
+def _commit(queue: QueueFile, copy: EditCopy) -> None:
     saved = copy.commit()
     if saved is not None:
         _say("%s was rewritten by another program while you edited it; that version is "
              "saved as %s" % (queue.path, saved))
 
 
-def _choose(args):
+def _choose(args: Namespace) -> str:
     """Ask what to do with an invalid edit (on a terminal), or follow
     --on-invalid."""
     if not (sys.stdin.isatty() and sys.stderr.isatty()):
@@ -160,7 +162,7 @@ def _choose(args):
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _entries_from_stdin(text):
+def _entries_from_stdin(text: str) -> List[yamlfile.Entry]:
     """stdin holds a YAML list of entries, or one command per line."""
     control = _CONTROL.search(text)
     if control is not None:
@@ -178,7 +180,8 @@ def _entries_from_stdin(text):
             if line.strip()]
 
 
-def new_entries(args, validator, stdin=None) -> List[yamlfile.Entry]:
+def new_entries(args: Namespace, validator: QueueValidator,
+                stdin: Optional[TextIO] = None) -> List[yamlfile.Entry]:
     """The entries --append asks for, checked."""
     entries = []
     for number, item in enumerate(args.append, 1):
@@ -195,7 +198,7 @@ def new_entries(args, validator, stdin=None) -> List[yamlfile.Entry]:
     return entries
 
 
-def entries_text(entries):
+def entries_text(entries: List[yamlfile.Entry]) -> str:
     """YAML list items for `entries`: a plain command stays a one-line item."""
     parts = []
     for entry in entries:
@@ -206,8 +209,10 @@ def entries_text(entries):
     return "".join(parts)
 
 
-def append(args, queue: QueueFile, stdin=None) -> int:
-    entries = new_entries(args, queue.validator, stdin)
+def append(args: Namespace, queue: QueueFile, stdin: Optional[TextIO] = None) -> int:
+    validator = queue.validator
+    assert isinstance(validator, QueueValidator)   # as run() made the queue
+    entries = new_entries(args, validator, stdin)
     if not entries:
         _say("nothing to add")
         return 0
@@ -229,7 +234,7 @@ def append(args, queue: QueueFile, stdin=None) -> int:
     return 0
 
 
-def requeue(args, queue: QueueFile) -> int:
+def requeue(args: Namespace, queue: QueueFile) -> int:
     """--requeue KIND: jobs back from the outcome record (requeue.py)."""
     from ..spec.jobs import canonical_command
     from ..ui.words import first_line, plural
@@ -252,7 +257,7 @@ def requeue(args, queue: QueueFile) -> int:
     return 0
 
 
-def add(args) -> int:
+def add(args: Namespace) -> int:
     """`pegasus add WORDS...`: `pegasus l --append 'WORDS...'`."""
     args.append, args.requeue, args.editor = [args.command], None, None
     args.append_where = "pegasus add"   # what its errors call the command

@@ -7,13 +7,23 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from typing import List
+from argparse import Namespace
+from typing import TYPE_CHECKING, Any, List, Optional, Sequence
 
 from ..errors import (
     EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_READER_LEFT, EXIT_USAGE, UsageError,
 )
 from ..ui.terminal import say as _say
 from ..ui.terminal import write_all
+
+if TYPE_CHECKING:
+    from ..engine.runner import RunResult
+    from ..errors import OutputLost
+    from ..queuefile import QueueFile
+    from ..settings import Settings
+    from ..spec.hosts import SubHost
+    from ..spec.yamlfile import Entry
+    from ..templates.template import Templates
 
 
 class Loaded:
@@ -22,7 +32,8 @@ class Loaded:
     (commands given after `--`, --dry-run), since a run takes from the
     queue file itself."""
 
-    def __init__(self, settings, templates, subhosts, queue, jobs, count=None):
+    def __init__(self, settings: Settings, templates: Templates, subhosts: Sequence[SubHost],
+                 queue: Optional[QueueFile], jobs: Any, count: Optional[int] = None):
         self.settings = settings
         self.templates = templates
         self.subhosts = subhosts
@@ -31,7 +42,7 @@ class Loaded:
         self.count = len(jobs) if count is None else count
 
 
-def load(args) -> Loaded:
+def load(args: Namespace) -> Loaded:
     from ..queuefile import QueueFile
     from ..settings import Settings
     from ..spec.hostlist import load_subhosts
@@ -69,7 +80,7 @@ def load(args) -> Loaded:
     return Loaded(settings, templates, subhosts, queue, jobs, count)
 
 
-def command_entries(args) -> list:
+def command_entries(args: Namespace) -> List[Entry]:
     """The jobs given after `--`: one entry each, named by their place."""
     from ..spec.yamlfile import Entry, Value
     if args.daemon:
@@ -82,7 +93,7 @@ def command_entries(args) -> list:
 ADHOC = "the command line"
 
 
-def run(args) -> int:
+def run(args: Namespace) -> int:
     """`pegasus q` and `pegasus b`."""
     from ..engine.runner import STATUS_SIGNALS
     from ..policy import modes as policy
@@ -140,7 +151,8 @@ def run(args) -> int:
                        from_file=loaded.queue is not None)
 
 
-def exit_status(args, result, lost=None, from_file: bool = True) -> int:
+def exit_status(args: Namespace, result: RunResult, lost: Optional[OutputLost] = None,
+                from_file: bool = True) -> int:
     if result.cancelled:
         return EXIT_CANCELLED
     if lost is not None:
@@ -174,7 +186,8 @@ def exit_status(args, result, lost=None, from_file: bool = True) -> int:
 class Handlers:
     """What the command line asks to see and keep of a run."""
 
-    def __init__(self, args, per_job: bool, runs_per_job: int, recorded: bool = False):
+    def __init__(self, args: Namespace, per_job: bool, runs_per_job: int,
+                 recorded: bool = False):
         from ..events.handler import Fanout
         from ..ui.printer import Printer
         from ..ui.joblog import JobLog, LogDir

@@ -19,7 +19,8 @@ import re
 import struct
 import sys
 import time
-from typing import Any, Dict, List, Optional
+from argparse import Namespace
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import PegasusError, SpecError
 from ..queuefile import QueueFile
@@ -27,8 +28,7 @@ from ..queuefile.journal import SUFFIX, read_records, unfinished
 from ..queuefile.outcomerecord import FAILED, KINDS, OK, OutcomeRecord
 from ..queuefile.statedir import StateDir
 from ..spec import yamlfile
-from ..spec.jobs import job_count
-from ..spec.jobs import canonical_command
+from ..spec.jobs import canonical_command, job_count
 from ..ui.terminal import display_width, write_all
 from ..ui.words import first_line, mean_time, plural, seconds
 
@@ -77,7 +77,7 @@ def _runner(path: str, records: List[dict], now: float) -> Dict[str, Any]:
             "running": sorted(running.values(), key=lambda job: job["seq"])}
 
 
-def _journals(state: StateDir, now: float):
+def _journals(state: StateDir, now: float) -> Tuple[List[dict], List[dict]]:
     runners: List[dict] = []
     recoverable: List[dict] = []
     top = state.find()   # judged as every reader does (statedir.py)
@@ -157,7 +157,7 @@ def per_subhost(runners: List[dict], records: List[dict]) -> List[dict]:
         owners = {records[-1].get("runner")}
     rows: Dict[str, Dict[str, Any]] = {}
 
-    def row(host):
+    def row(host: str) -> Dict[str, Any]:
         return rows.setdefault(host, {"host": host, "running": [], "done": 0, "failed": 0,
                                       "time": 0.0, "timed": 0})
     for record in records:
@@ -323,7 +323,7 @@ def job_lines(record: Dict[str, Any], queue_path: str) -> List[str]:
     return out
 
 
-def show_job(args) -> int:
+def show_job(args: Namespace) -> int:
     runner, seq = args.job
     record = find_job(args.queue_file, seq, runner)
     if not record:
@@ -337,7 +337,7 @@ def show_job(args) -> int:
     return 0
 
 
-def run(args) -> int:
+def run(args: Namespace) -> int:
     yamlfile.read_text(args.queue_file, "queue")  # a missing queue file: exit 2
     if args.job is not None:
         return show_job(args)
