@@ -22,8 +22,13 @@ if TYPE_CHECKING:
 class Coming(Protocol):
     """A source's last entry, still being written (queuefile/settle.py)."""
 
-    retry: float   # look again after this many seconds
-    held: bool     # it waits for a writer that keeps it open, without a time limit
+    @property
+    def retry(self) -> float:
+        """Look again after this many seconds."""
+
+    @property
+    def held(self) -> bool:
+        """It waits for a writer that keeps it open, without a time limit."""
 
 
 class Chooser(Protocol):

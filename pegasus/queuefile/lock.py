@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Callable, Optional, Protocol
+from typing import Any, Callable, Optional, Protocol
 
 import fasteners
 
@@ -38,12 +38,12 @@ class _Lock(fasteners.InterProcessLock):
         self.name = path
         self.owned_by = owned_by
 
-    def _do_open(self):
+    def _do_open(self) -> None:
         if self.lockfile is None or self.lockfile.closed:  # type: ignore[has-type]
             fd = self.judged(open_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
             self.lockfile = os.fdopen(fd, "a")
 
-    def judged(self, how, *args):
+    def judged(self, how: Callable[..., Any], *args: Any) -> Any:
         """`how(path, *args)`, a lock file of another user's refused with
         `owned_by`."""
         try:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Hashable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from ..engine.sources import Chooser
 from ..errors import SpecError
@@ -119,7 +119,7 @@ class QueueFile:
         self._lock.unlock()
 
     @contextlib.contextmanager
-    def locked(self, timeout=None):
+    def locked(self, timeout: Optional[float] = None) -> Iterator[QueueFile]:
         self.lock(timeout)
         try:
             yield self
@@ -157,7 +157,7 @@ class QueueFile:
     def read(self) -> str:
         return self.reader.read()
 
-    def check(self, text: str, stat: object = None) -> None:
+    def check(self, text: str, stat: Optional[tuple] = None) -> None:
         """Validate `text` unless it is known good; raise SpecError."""
         self.reader.check(text, stat)
 
@@ -169,7 +169,7 @@ class QueueFile:
         """Changes whenever queue.yaml is rewritten or edited."""
         return self.reader.stat_key()
 
-    def marker(self):
+    def marker(self) -> Hashable:
         """Changes whenever queue.yaml, or a replaced file someone still
         writes to, changes."""
         inbox = self.replacer.inbox

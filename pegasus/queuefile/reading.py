@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from typing import Callable, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 from ..errors import SpecError
 from ..events import notices
@@ -60,7 +60,7 @@ class QueueReader:
     def read(self) -> str:
         return yamlfile.read_text(self.target, "queue", name=self.path)
 
-    def check(self, text: str, stat=None) -> None:
+    def check(self, text: str, stat: Optional[tuple] = None) -> None:
         """Validate `text` unless it is known good; raise SpecError. `stat`:
         which file, and how much of its end is left out, `text` is of."""
         if stat is not None and stat == self._trusted_stat:
@@ -73,7 +73,7 @@ class QueueReader:
                 self.notices.append(notices.QueueWarning(str(problem)))
         self._trusted_stat = stat
 
-    def load(self):
+    def load(self) -> Any:
         """Read and check queue.yaml as a run starts (a runner holds the lock;
         a dry run need not): what the validator made of it. If it does not
         pass while its last entry is still being written (settle.py), that
@@ -94,7 +94,7 @@ class QueueReader:
                 return self._load(settled_only=True)
             time.sleep(coming.retry)
 
-    def _load(self, settled_only: bool):
+    def _load(self, settled_only: bool) -> Any:
         data, info = self.read_bytes()
         if info is None:
             self.read()  # says why it cannot be read
@@ -110,7 +110,7 @@ class QueueReader:
         self._trusted_stat = ((info.st_ino, info.st_size, info.st_mtime_ns), left_out)
         return checked
 
-    def stat_key(self):
+    def stat_key(self) -> Optional[Tuple[int, int, int]]:
         """Changes whenever queue.yaml is rewritten or edited."""
         try:
             st = os.stat(self.target)

@@ -34,7 +34,7 @@ AT_FDCWD = -100
 RENAME_EXCHANGE = 2
 
 
-def _renameat2():
+def _renameat2() -> Any:
     try:
         return getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
     except OSError:  # pragma: no cover - no C library to ask

@@ -21,7 +21,7 @@ from ..spec import canonical, yamlfile, yamlstream
 from ..spec.jobs import Job, check_job_keys, iter_jobs, job_count
 
 
-def _head_loader(text):
+def _head_loader(text: str) -> Any:
     """A loader that composes one node at a time, on libyaml's events when
     PyYAML has them. libyaml reads the text a piece at a time, so that a
     take from a big file reads (and copies) little more than its head."""
@@ -30,7 +30,7 @@ def _head_loader(text):
     parser: Any = getattr(getattr(yaml, "_yaml", None), "CParser", None)
     if parser is not None:
         class Loader(parser, Composer, Resolver):
-            def __init__(self, stream):
+            def __init__(self, stream: Any):
                 parser.__init__(self, stream)
                 Composer.__init__(self)
                 Resolver.__init__(self)
@@ -43,7 +43,7 @@ class HeadItem:
 
     __slots__ = ("entry", "start", "end")
 
-    def __init__(self, entry, start, end):
+    def __init__(self, entry: yamlfile.Entry, start: int, end: int):
         self.entry = entry
         self.start = start  # offset of the start of the line of its '-'
         self.end = end      # offset just past its last line
@@ -59,19 +59,19 @@ class Head:
 
     __slots__ = ("items", "column", "insert_at", "simple", "empty_flow")
 
-    def __init__(self):
-        self.items = []
+    def __init__(self) -> None:
+        self.items: List[HeadItem] = []
         self.column = 0
-        self.insert_at = None
+        self.insert_at: Optional[int] = None
         self.simple = True
-        self.empty_flow = None  # (start, end) of a `[]`, `~` or `null` root
+        self.empty_flow: Optional[Tuple[int, int]] = None  # a `[]`, `~` or `null` root
 
 
-def _line_start(text, offset):
+def _line_start(text: str, offset: int) -> int:
     return text.rfind("\n", 0, offset) + 1
 
 
-def _block_scalar_end(text, node):
+def _block_scalar_end(text: str, node: yaml.Node) -> Tuple[int, int]:
     """Where a literal or folded block scalar ends: after its last content
     line. The blank lines after it separate it from what follows, unless its
     header keeps them as content (`|+`)."""
@@ -84,7 +84,7 @@ def _block_scalar_end(text, node):
     return (last, last - _line_start(text, last))
 
 
-def _leaves_end(text, node, start):
+def _leaves_end(text: str, node: yaml.Node, start: int) -> Optional[Tuple[int, int]]:
     """The furthest (index, column) of the scalars and flow collections of
     `node`; None if an alias points before `start`."""
     best: Optional[Tuple[int, int]] = (node.end_mark.index, node.end_mark.column)
@@ -136,7 +136,7 @@ def scan_head(text: str, path: str, want: int) -> Head:
         loader.dispose()
 
 
-def _not_a_block_list(loader, head: Head, text: str, path: str) -> Head:
+def _not_a_block_list(loader: Any, head: Head, text: str, path: str) -> Head:
     """An empty document (`~`, `null`, nothing: an empty queue), or a root
     that is not a list, which the full parse reports."""
     if loader.check_event(yaml.ScalarEvent):
@@ -151,7 +151,7 @@ def _not_a_block_list(loader, head: Head, text: str, path: str) -> Head:
     return head
 
 
-def _scan_items(loader, head: Head, text: str, path: str, want: int) -> None:
+def _scan_items(loader: Any, head: Head, text: str, path: str, want: int) -> None:
     """The entries of a block list, from its top, until `want` jobs."""
     jobs = 0
     previous_end = 0
@@ -198,13 +198,13 @@ def splice(text: str, head: Head, taken_items: int, rest_jobs: Iterable[Job]) ->
     return text[:first] + "".join(kept) + rest + text[last:]
 
 
-def _newline(text):
+def _newline(text: str) -> str:
     """The line end `text` uses: CRLF if its first line ends so, else LF."""
     first = text.find("\n")
     return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
 
 
-def _newlines_of(text, items_text):
+def _newlines_of(text: str, items_text: str) -> str:
     """`items_text` (written with LF) with the line ends `text` uses."""
     newline = _newline(text)
     return items_text if newline == "\n" else items_text.replace("\n", newline)
@@ -231,7 +231,7 @@ def insert_top(text: str, head: Head, items_text: str) -> str:
     return text[:at] + items_text + text[at:]
 
 
-def _indent(items_text, column):
+def _indent(items_text: str, column: int) -> str:
     pad = " " * column
     return "".join(pad + line if line.strip() else line
                    for line in items_text.splitlines(True))
