@@ -7,13 +7,14 @@ test_queue_mode.py."""
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, List, NamedTuple, Optional, Tuple
 
 import pytest
 
 from pegasus.engine.intake import LOCK_RETRY, Choice, Intake
 from pegasus.engine.sources import Busy, MemoryQueue
 from pegasus.events import handler as events
+from pegasus.events import notices
 from pegasus.events.handler import EVENTS, Fanout, Handler
 from pegasus.policy.blackholes import FIRST_PAUSE, MAX_PAUSE, HostHealth
 from pegasus.policy.halting import MIN_FOR_PERCENT, HaltCounter, HaltRule
@@ -283,6 +284,38 @@ def test_an_empty_queue_without_d_is_exhausted():
     taker, _source, _policy, owner, _loop = intake(["a"])
     taker.pump()
     assert owner.started == [("a", 0)] and taker.exhausted
+
+
+class Heard(Handler):
+    def __init__(self) -> None:
+        self.notices: List[object] = []
+
+    def on_notice(self, notice: Any) -> None:
+        self.notices.append(notice)
+
+
+class Settling(NamedTuple):
+    retry: float
+    held: bool
+
+
+def test_a_daemon_says_the_queue_is_empty_once_its_last_entry_has_settled():
+    """The first take found the queue empty but for an entry still being
+    written: it waits for it, and says the queue is empty once that is so
+    (and then only once)."""
+    taker, source, _policy, _owner, loop = intake(["a"], sizes=(1, 1), daemon=True)
+    heard = Heard()
+    taker.events = heard
+    comings = [Settling(0.5, False)]
+    source.settling = lambda: comings.pop() if comings else None  # type: ignore[method-assign]
+    taker.pump()
+    assert not any(isinstance(n, notices.QueueEmpty) for n in heard.notices)
+    settle = [callback for delay, callback in loop.later if delay == 0.5]
+    assert len(settle) == 1
+    settle[0]()
+    taker.pump()
+    assert [n for n in heard.notices if isinstance(n, notices.QueueEmpty)] == [
+        notices.QueueEmpty()]
 
 
 def test_a_choice_takes_up_to_the_first_job_the_policy_refuses_and_can_give_back():

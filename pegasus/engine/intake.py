@@ -62,6 +62,7 @@ class Intake:
         self.daemon = daemon
         self.owner = owner
         self.empty = False            # the last take found no more jobs
+        self.told_empty = False       # ... and a daemon said so
         self.waiting = False          # ... but for the last entry, still being written
         self.told_held = False        # said that it waits for its writer
         self.seen: Hashable = None    # the source's marker when last found empty/bad
@@ -191,11 +192,11 @@ class Intake:
 
     def _put_back(self) -> None:
         if self.back.put_back():
-            self.empty = False  # what went back is there to take
+            self.empty = self.told_empty = False  # what went back is there to take
 
     def _requeue(self) -> None:
         if self.back.requeue_now():
-            self.empty = False
+            self.empty = self.told_empty = False
 
     def _recover(self) -> None:
         if not self.back.recover():
@@ -234,8 +235,9 @@ class Intake:
         if self.broken is not None:
             self.broken = None
             self.events.on_notice(notices.QueueValidAgain(self.source.name))
-        was_empty = self.empty
         self.empty = choice.offered < want and len(choice.places) == choice.offered
+        if not self.empty:
+            self.told_empty = False
         coming = self.source.settling() if self.empty else None
         self._being_written(coming)
         self.seen = self.source.marker() if self.empty and not self.waiting else None
@@ -245,7 +247,10 @@ class Intake:
         if self.waiting and coming is not None:
             self._settle.set(coming.retry)
         elif self.empty:
-            if self.daemon and not was_empty:
+            if self.daemon and not self.told_empty:
+                # Said once the queue is empty, its last entry settled
+                # (a first take that waited for it said nothing yet).
+                self.told_empty = True
                 self.events.on_notice(notices.QueueEmpty())
             self._poll_later()
 
