@@ -1,7 +1,16 @@
 """Typed errors. Each layer raises its own; main.py alone turns them into a
 message and an exit status."""
 
+from __future__ import annotations
+
 import errno
+from typing import Iterable, Optional, Union
+
+# The exit statuses of every mode.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+# The reader of pegasus's output left (`pegasus q | head`): the status of a
+# writer that SIGPIPE ended, 128 + 13, which `set -o pipefail` scripts know.
+EXIT_READER_LEFT = 141
 
 
 class PegasusError(Exception):
@@ -21,20 +30,21 @@ class Problem:
 
     __slots__ = ("path", "line", "message", "hint")
 
-    def __init__(self, path, line, message, hint=None):
+    def __init__(self, path: str, line: Optional[int], message: str,
+                 hint: Optional[str] = None):
         self.path = path
         self.line = line
         self.message = message
         self.hint = hint
 
-    def __str__(self):
+    def __str__(self) -> str:
         where = self.path if self.line is None else "%s:%d" % (self.path, self.line)
         text = "%s: %s" % (where, self.message)
         if self.hint:
             text += "\n  hint: " + self.hint
         return text
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Problem(%r, %r, %r)" % (self.path, self.line, self.message)
 
 
@@ -43,18 +53,19 @@ class SpecError(PegasusError):
 
     exit_status = 2
 
-    def __init__(self, problems):
+    def __init__(self, problems: Union[Problem, Iterable[Problem]]):
         if isinstance(problems, Problem):
             problems = [problems]
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
 
     @classmethod
-    def at(cls, path, line, message, hint=None):
+    def at(cls, path: str, line: Optional[int], message: str,
+           hint: Optional[str] = None) -> SpecError:
         return cls(Problem(path, line, message, hint))
 
     @property
-    def first(self):
+    def first(self) -> Problem:
         return self.problems[0]
 
 
@@ -68,7 +79,7 @@ class LockError(PegasusError):
 
     exit_status = 2
 
-    def __init__(self, path, reason):
+    def __init__(self, path: str, reason: str):
         super().__init__(
             "cannot lock %s: %s\n  hint: pegasus needs fcntl locks on the queue's "
             "directory; on NFS they need the lock service (rpc.statd/lockd for "

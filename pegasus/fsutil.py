@@ -39,7 +39,7 @@ class UnsafePath(PegasusError):
 
     exit_status = 2
 
-    def __init__(self, path, why: str, hint: str, owner: Optional[int] = None):
+    def __init__(self, path: str, why: str, hint: str, owner: Optional[int] = None):
         self.path = os.fsdecode(path)
         self.why = why
         self.owner = owner
@@ -121,7 +121,8 @@ def judge(info: os.stat_result, path: str, links_ok: bool = False,
 
 
 def _opened(open_it: Callable[[int], int], flags: int, path: str, links_ok: bool,
-            owner_ok, not_opened: Callable[[OSError], None]) -> int:
+            owner_ok: Optional[Callable[[int], bool]],
+            not_opened: Callable[[OSError], None]) -> int:
     """Open with `open_it(flags)` (never following a link, never
     truncating before the file is judged), judge, then truncate if asked."""
     truncate = flags & os.O_TRUNC
@@ -378,46 +379,15 @@ class Directory:
 
 
 def read_all(fd: int) -> bytes:
-    chunks: List[bytes] = []
+    """Everything left to read from `fd`: a regular file is read in one call
+    when it has not grown meanwhile (no second copy to join)."""
+    size = os.fstat(fd).st_size
+    first = os.read(fd, max(size, 1 << 16) + 1)
+    if not first:
+        return first
+    chunks = [first]
     while True:
         chunk = os.read(fd, 1 << 20)
         if not chunk:
-            return b"".join(chunks)
+            return first if len(chunks) == 1 else b"".join(chunks)
         chunks.append(chunk)
-
-
-def output_directory(path: str) -> Directory:
-    """A directory pegasus writes new files into (--log-dir): made if
-    missing, with the umask's mode; yours, reached through your own links
-    only. Raises UnsafePath."""
-    path = resolve(path.rstrip(os.sep) or os.sep)
-    parent = os.path.dirname(path)
-    if parent:
-        os.makedirs(parent, exist_ok=True)
-    directory = Directory.at(path, create=True, mode=0o777)
-    assert directory is not None
-    info = directory.info()
-    if not mine(info.st_uid):
-        directory.close()
-        raise UnsafePath(path, "belongs to another user, %s" % who(info.st_uid),
-                         "pegasus writes your jobs' output only into a directory of yours "
-                         "(its owner could read it, or swap the files for links): name "
-                         "another directory", owner=info.st_uid)
-    return directory
-
-
-def check_output_directory(path: str) -> None:
-    """Refuse now what output_directory would refuse, making nothing."""
-    path = resolve(path.rstrip(os.sep) or os.sep)
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if not stat.S_ISDIR(info.st_mode):
-        raise UnsafePath(path, "is %s, not a directory" % kind(info.st_mode),
-                         "name a directory for --log-dir")
-    if not mine(info.st_uid):
-        raise UnsafePath(path, "belongs to another user, %s" % who(info.st_uid),
-                         "pegasus writes your jobs' output only into a directory of yours "
-                         "(its owner could read it, or swap the files for links): name "
-                         "another directory", owner=info.st_uid)

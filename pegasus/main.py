@@ -1,28 +1,18 @@
-"""Entry point: wires the files, the engine and the output together, and is
-the one place where errors become messages and exit statuses."""
+"""Entry point: dispatches to the mode asked for (modes/), and is the one
+place where errors become messages and exit statuses."""
 
 from __future__ import annotations
 
 import os
-import signal
 import sys
 from typing import Callable, Dict, List, Optional
 
-from . import cli
-from .errors import OutputLost, PegasusError, SpecError, UsageError
-from .terminal import write_all
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
-# The reader of pegasus's output left (`pegasus q | head`): the status of a
-# writer that SIGPIPE ended, 128 + 13, which `set -o pipefail` scripts know.
-EXIT_READER_LEFT = 141
-
-
-def _say(message: str) -> None:
-    try:
-        write_all(sys.stderr, "pegasus: %s\n" % message)
-    except OutputLost:
-        pass  # stderr is gone: nowhere left to say it; the exit status tells
+from .cli.parser import parse_args
+from .errors import (
+    EXIT_CANCELLED, EXIT_FAILED, EXIT_READER_LEFT, EXIT_USAGE, OutputLost, PegasusError,
+    SpecError,
+)
+from .ui.terminal import say as _say
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -38,7 +28,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def _main(argv: Optional[List[str]]) -> int:
     try:
-        args = cli.parse_args(argv)
+        args = parse_args(argv)
         for note in args.notes:
             _say("note: " + note)
         return _modes()[args.mode](args)
@@ -108,220 +98,9 @@ def _settle_streams() -> None:
             os.close(devnull)
 
 
-class Loaded:
-    """hosts.yaml and queue.yaml, read and checked as the run will use them:
-    `count` jobs; the jobs themselves (`jobs`) only where the run uses them
-    (commands given after `--`, --dry-run), since a run takes from the
-    queue file itself."""
-
-    def __init__(self, settings, templates, subhosts, queue, jobs, count=None):
-        self.settings = settings
-        self.templates = templates
-        self.subhosts = subhosts
-        self.queue = queue
-        self.jobs = jobs
-        self.count = len(jobs) if count is None else count
-
-
-def load(args) -> Loaded:
-    from . import transports
-    from .hostlist import load_subhosts
-    from .queuefile import QueueFile
-    from .report import check_files
-    from .settings import Settings
-    from .template import Templates
-    from .validate import QueueValidator
-
-    settings = Settings.from_args(args)
-    templates = Templates()
-    subhosts = load_subhosts(args, templates)
-    transports.attach(subhosts, settings)
-    validator = QueueValidator(templates, subhosts)
-    if args.commands:
-        return Loaded(settings, templates, subhosts, None,
-                      validator.check_entries(command_entries(args)))
-    queue = QueueFile(args.queue_file, consumed_path=getattr(args, "consumed_file", None),
-                      validator=validator)
-    where = os.path.dirname(os.path.abspath(queue.consumed_path))
-    if not os.path.isdir(where):
-        raise UsageError("cannot record taken jobs in %s: no directory %s" % (
-            queue.consumed_path, where))
-    jobs = count = None
-    if args.dry_run:
-        jobs = queue.load()   # nothing beside the queue is written
-    else:
-        # Files beside the queue that are not the user's are refused before
-        # anything is read or written there (fsutil, queuefile/statedir.py).
-        queue.verify()
-        check_files(None if args.joblog == "-" else args.joblog, args.log_dir)
-        with queue.locked():  # what appenders left beside the queue is gathered first
-            count = len(queue.load())
-    for problem in validator.take_warnings():
-        _say(str(problem))
-    return Loaded(settings, templates, subhosts, queue, jobs, count)
-
-
-def command_entries(args) -> list:
-    """The jobs given after `--`: one entry each, named by their place."""
-    from .yamlfile import Entry, Value
-    if args.daemon:
-        raise UsageError("-d waits for new entries in a queue file; commands given after -- "
-                         "are all there is")
-    return [Entry(ADHOC, number, {"command": Value([command], False, number)}, True)
-            for number, command in enumerate(args.commands, 1)]
-
-
-ADHOC = "the command line"
-
-
-def run(args) -> int:
-    """`pegasus q` and `pegasus b`."""
-    from . import policy
-    from .runner import STATUS_SIGNALS
-    for signum in STATUS_SIGNALS:
-        # Asked for a status while still loading: no answer yet, but no death.
-        signal.signal(signum, signal.SIG_IGN)
-    loaded = load(args)
-    fans_out = policy.fans_out(args.mode)
-    if args.dry_run:
-        from .dryrun import dry_run_lines
-        chunk: List[str] = []
-        for line in dry_run_lines(fans_out, loaded.jobs, loaded.subhosts, loaded.templates):
-            chunk.append(line + "\n")
-            if len(chunk) >= 1000:
-                write_all(sys.stdout, "".join(chunk))
-                chunk = []
-        write_all(sys.stdout, "".join(chunk))
-        return EXIT_OK
-    coming = loaded.queue.unsettled if loaded.queue is not None else None
-    if not loaded.count and not args.daemon and (coming is None or coming.held):
-        if coming is None:
-            _say("%s is empty: nothing to run" % args.queue_file)
-        else:
-            from . import events, words
-            _say(words.notice(events.EntryBeingWritten(args.queue_file)))
-        return EXIT_OK
-
-    from .report import print_summary
-    from .runner import Runner
-    from .sources import MemoryQueue, QueueSource
-
-    handlers = Handlers(args, fans_out, len(loaded.subhosts) if fans_out else 1,
-                        recorded=loaded.queue is not None)
-    source: QueueSource
-    if loaded.queue is None:
-        source = MemoryQueue(list(loaded.jobs.jobs()))
-    else:
-        from .queuefile import LiveQueue
-        source = LiveQueue(loaded.queue)
-    runner = Runner(loaded.settings, loaded.subhosts, source, loaded.templates,
-                    handlers.fanout)
-    handlers.printer.attach(runner.loop)
-    handlers.printer.on_lost = runner.output_lost
-    try:
-        result = runner.run()
-    finally:
-        handlers.close()
-    try:
-        print_summary(handlers.summary)
-    except OSError:
-        pass  # stderr is gone: the status is all that can tell
-    handlers.printer.finish()
-    return exit_status(args, result, handlers.printer.lost,
-                       from_file=loaded.queue is not None)
-
-
-def exit_status(args, result, lost=None, from_file: bool = True) -> int:
-    if result.cancelled:
-        return EXIT_CANCELLED
-    if lost is not None:
-        # The run stopped (or ended) unseen; what it stopped went back to the
-        # queue, and stderr said so if it could.
-        return EXIT_READER_LEFT if lost.reader_left else EXIT_FAILED
-    if result.queue_problem is not None:
-        if result.queue_unwritable:
-            _say("stopped: %s; what is left in %s was not run" % (
-                result.queue_problem.split("\n")[0], args.queue_file))
-        else:
-            _say("stopped with %s invalid: what is left in it was not run" % args.queue_file)
-        return EXIT_USAGE
-    if not result.connected and not result.runs:
-        _say("no host could be connected: nothing was run, the queue is untouched")
-        return EXIT_FAILED
-    if result.stranded:
-        from .words import plural
-        # Exit 0 means every job the run took finished well: not so here.
-        _say("no sub-host is left to run jobs on (every one is unreachable, lost, or its "
-             "allocation ended): %s" % (
-            "what is left in %s was not run" % args.queue_file if from_file
-            else "%s of the command line not run" % plural(result.left or 0, "job was",
-                                                           "jobs were")))
-        return EXIT_FAILED
-    if result.halted is not None and ",success=" in result.halted:
-        return EXIT_OK   # as GNU parallel: a success rule met is a success
-    return EXIT_FAILED if result.failed or result.aborted else EXIT_OK
-
-
-class Handlers:
-    """What the command line asks to see and keep of a run."""
-
-    def __init__(self, args, per_job: bool, runs_per_job: int, recorded: bool = False):
-        from .events import Fanout
-        from .output import Printer
-        from .report import JobLog, LogDir, Summary
-
-        progress = getattr(args, "progress", False)
-        if args.gather:
-            from .gather import Gatherer
-            self.printer: Printer = Gatherer(runs_per_job, color=args.color, progress=progress)
-        else:
-            self.printer = Printer(color=args.color, print_period=args.print_period,
-                                   progress=progress, prefix=args.prefix,
-                                   job_stderr=args.job_stderr)
-        from .terminal import columns
-        self.summary = Summary(per_job=per_job, record=recorded,
-                               width=columns(sys.stderr) if sys.stderr.isatty() else 0)
-        joblog = None
-        if args.joblog == "-":   # on stdout, as GNU parallel's, among the jobs' lines
-            joblog = JobLog(None, write=self.printer.write_out)
-        elif args.joblog:
-            joblog = JobLog(args.joblog)
-        self.files = [joblog, LogDir(args.log_dir) if args.log_dir else None]
-        self.fanout = Fanout([self.summary] + self.files + [self.printer])
-
-    def close(self) -> None:
-        self.printer.close()
-        for handler in self.files:
-            if handler is not None:
-                handler.close()
-
-
-def lock(args) -> int:
-    """`pegasus l`."""
-    from . import lockmode
-    return lockmode.run(args)
-
-
-def add(args) -> int:
-    """`pegasus add WORDS...`: `pegasus l --append 'WORDS...'`."""
-    from . import lockmode
-    args.append, args.requeue, args.editor = [args.command], None, None
-    args.append_where = "pegasus add"   # what its errors call the command
-    return lockmode.run(args)
-
-
-def status(args) -> int:
-    """`pegasus status`."""
-    from . import status as status_mode
-    return status_mode.run(args)
-
-
 def _modes() -> Dict[str, Callable[..., int]]:
     """What runs each mode (asked once a mode is known: `--help` and
     `--version` import nothing more than the command line needs)."""
-    from .policy import POLICIES
-    modes: Dict[str, Callable[..., int]] = {name: run for name in POLICIES}
-    modes["lock"] = lock
-    modes["add"] = add
-    modes["status"] = status
-    return modes
+    from .modes import lock, run, status
+    return {"queue": run.run, "broadcast": run.run, "lock": lock.run, "add": lock.add,
+            "status": status.run}

@@ -4,7 +4,10 @@ the parts that need it (no module-level state)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
+
+if TYPE_CHECKING:
+    from argparse import Namespace
 
 
 @dataclass
@@ -58,7 +61,7 @@ class Settings:
     fanout: Optional[int] = None          # -f: at most this many runs at once, None: no cap
 
     @classmethod
-    def from_args(cls, args) -> "Settings":
+    def from_args(cls, args: Namespace) -> Settings:
         return cls(
             mode=args.mode, daemon=args.daemon, timeout=args.timeout,
             kill_grace=args.kill_grace,
@@ -72,7 +75,7 @@ class Settings:
             files_per_job=1 if getattr(args, "log_dir", None) else 0)
 
 
-def _ssh_settings(args) -> SshSettings:
+def _ssh_settings(args: Namespace) -> SshSettings:
     settings = SshSettings(config_file=args.ssh_config, options=list(args.ssh_option),
                            user=args.user)
     if args.connect_timeout is not None:

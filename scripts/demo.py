@@ -31,8 +31,7 @@ import signal
 import sys
 import tempfile
 
-from demolib import (DemoError, Interrupted, OutputWatch, Pegasus, Processes, Screen,
-                     start_sshd)
+from demolib import DemoError, Interrupted, OutputWatch, Pegasus, Processes, Screen, start_sshd
 
 ALIASES = 3
 

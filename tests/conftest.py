@@ -12,7 +12,7 @@ sys.path.insert(0, os.path.join(REPO, "scripts"))
 from loopback_sshd import LoopbackSshd, find_sshd  # noqa: E402
 
 # The private Slurm cluster's fixtures (slurm, slurm_allocation).
-pytest_plugins = ["slurm_plugin"]
+pytest_plugins = ["helpers.slurm_plugin"]
 
 # A test that uses one of these needs a service beyond Python (a private sshd, tmux,
 # Slurm): it is an integration test. The others are unit tests, which

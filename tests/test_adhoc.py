@@ -4,8 +4,7 @@ hosts from -w/-x, jobs after --, nothing written anywhere, on the real sshd."""
 import os
 
 import pytest
-
-from runpegasus import Workspace
+from helpers.runpegasus import Workspace
 
 
 @pytest.fixture

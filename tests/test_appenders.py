@@ -9,8 +9,7 @@ import subprocess
 import sys
 
 import pytest
-
-from runpegasus import Workspace, wait_for
+from helpers.runpegasus import Workspace, wait_for
 
 COUNT = 100          # entries each writer adds
 PAUSE = "0.01"       # seconds between two of them

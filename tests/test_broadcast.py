@@ -6,8 +6,7 @@ import socket
 from typing import Dict, List
 
 import pytest
-
-from runpegasus import Workspace, wait_for
+from helpers.runpegasus import Workspace, wait_for
 
 
 @pytest.fixture

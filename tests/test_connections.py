@@ -1,11 +1,11 @@
 """connections.judge for ssh sub-hosts, without a process: a fake loop
 stands for the event loop, and the test plays the master's life."""
 
-from pegasus import transports
-from pegasus.connections import SETTLE_DELAY, Connections
+from pegasus.engine.connections import SETTLE_DELAY, Connections
 from pegasus.settings import Settings
-from pegasus.spec import SubHost
-from pegasus.ssh import MASTER_READY, ControlDirectory
+from pegasus.spec.hosts import SubHost
+from pegasus.transports import transport
+from pegasus.transports.ssh import MASTER_READY, ControlDirectory
 
 
 class Master:
@@ -45,10 +45,13 @@ class Listener:
     def connection_lost(self, connection, reason, jobs_lost):
         self.log.append("host down")
 
+    def connection_failed(self, connection, reason, first):
+        self.log.append("failed")
+
 
 def connected(log):
     subhosts = [SubHost(0, "far-1", {})]
-    transports.attach(subhosts, Settings())
+    transport.attach(subhosts, Settings())
     loop = Loop()
     control = ControlDirectory()
     connections = Connections(loop, subhosts, control, 1, Listener(log))

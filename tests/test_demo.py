@@ -11,7 +11,6 @@ import sys
 import threading
 
 import pytest
-
 from procs import processes_mentioning, stop_process
 
 pytestmark = pytest.mark.integration

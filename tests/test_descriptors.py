@@ -9,7 +9,7 @@ import resource
 import subprocess
 import sys
 
-from runpegasus import Workspace, environment
+from helpers.runpegasus import Workspace, environment
 
 
 def limited(soft_and_hard):
@@ -76,10 +76,9 @@ def test_under_a_low_limit_a_broadcast_runs_everywhere_a_few_at_a_time(tmp_path,
 # (EMFILE), through no fault of theirs.
 SHORT_OF_DESCRIPTORS = """
 import os, sys, threading
-import pegasus.runner as runner
-Jobs = runner.Jobs
-def jobs_then_fill(*args, **kwargs):
-    made = Jobs(*args, **kwargs)
+from pegasus.engine import connections
+start = connections.Connections.start
+def fill_then_start(self):
     taken = []
     try:
         while True:
@@ -90,8 +89,8 @@ def jobs_then_fill(*args, **kwargs):
         for fd in taken:
             os.close(fd)
     threading.Timer(1.0, give_back).start()
-    return made
-runner.Jobs = jobs_then_fill
+    start(self)
+connections.Connections.start = fill_then_start
 from pegasus.main import main
 sys.exit(main())
 """

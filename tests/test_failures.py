@@ -7,9 +7,9 @@ import os
 import signal
 
 import pytest
+from helpers.runpegasus import Workspace, connected, wait_for
 
-from pegasus.validate import validate_text
-from runpegasus import Workspace, connected, wait_for
+from pegasus.spec.validate import validate_text
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ import time
 
 import psutil
 import pytest
-
-from runpegasus import Workspace, connected, environment, wait_for
+from helpers.runpegasus import Workspace, connected, environment, wait_for
 
 
 @pytest.fixture
@@ -196,7 +195,7 @@ def test_killing_the_runner_at_random_moments_loses_no_job(work):
     """SIGKILL the runner again and again during a 200-job run; restart it
     each time. At every step queue.yaml parses and each job is in
     queue.yaml or consumed.yaml; at the end every job has run."""
-    from pegasus.validate import validate_text
+    from pegasus.spec.validate import validate_text
     records = work.file("records")
     os.mkdir(records)
     work.hosts("- hostname: [node-1, node-2]\n  k: [a, b]\n")

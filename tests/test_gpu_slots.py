@@ -6,8 +6,7 @@ import random
 import signal
 
 import pytest
-
-from runpegasus import Workspace, connected, wait_for
+from helpers.runpegasus import Workspace, connected, wait_for
 
 
 @pytest.fixture

@@ -7,15 +7,18 @@ import json
 
 import pytest
 
-from pegasus import cli, ssh, transports
+from pegasus.cli import parser as cli
 from pegasus.errors import UsageError
-from pegasus.outcome import Launch, Outcome
-from pegasus.output import Printer, colon_tag
-from pegasus.report import JobLog
+from pegasus.events.outcome import Launch, Outcome
 from pegasus.settings import Settings, SshSettings
-from pegasus.slurm import Node
-from pegasus.spec import Job, SubHost
-from pegasus.watch import frame, steady
+from pegasus.spec.jobs import Job
+from pegasus.spec.hosts import SubHost
+from pegasus.transports import ssh, transport
+from pegasus.transports.srun import Node
+from pegasus.ui.prefixes import colon_tag
+from pegasus.ui.printer import Printer
+from pegasus.ui.joblog import JobLog
+from pegasus.ui.watch import frame, steady
 
 
 def argv(settings, destination):
@@ -47,22 +50,22 @@ def test_f_caps_the_connections_opened_at_once_too():
 
 def test_l_with_another_user_reaches_localhost_over_ssh():
     local = SubHost(0, "localhost", {})
-    assert transports.choose(local) is transports.LocalTransport
-    assert transports.choose(local, "ann") is transports.SshTransport
+    assert transport.choose(local) is transport.LocalTransport
+    assert transport.choose(local, "ann") is transport.SshTransport
 
 
 def test_l_with_another_user_is_refused_for_srun_nodes():
     node = SubHost(0, "n1", {}, slurm=Node("77"))
     with pytest.raises(UsageError, match="launcher: ssh"):
-        transports.choose(node, "ann")
+        transport.choose(node, "ann")
 
 
 def test_l_naming_oneself_changes_nothing():
-    me = transports._me()
+    me = transport._me()
     settings = Settings.from_args(cli.parse_args(["q", "-l", me]))
     host = SubHost(0, "localhost", {})
-    transports.attach([host], settings)
-    assert isinstance(host.transport, transports.LocalTransport)
+    transport.attach([host], settings)
+    assert isinstance(host.transport, transport.LocalTransport)
 
 
 def printer(**options):

@@ -15,9 +15,8 @@ import threading
 import uuid
 
 import pytest
-
-from runpegasus import Workspace, environment, pegasus_argv, wait_for
-from tmuxscreen import Screen, have_tmux
+from helpers.runpegasus import Workspace, environment, pegasus_argv, wait_for
+from helpers.tmuxscreen import Screen, have_tmux
 
 SWEEP = """\
 - command: 'echo lr={{ lr }} seed={{ seed }}; [ {{ seed }} != 7 ] || { echo boom >&2; exit 3; }'

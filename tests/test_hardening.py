@@ -13,8 +13,7 @@ import sys
 import uuid
 
 import pytest
-
-from runpegasus import Workspace, environment, wait_for
+from helpers.runpegasus import Workspace, environment, wait_for
 
 OTHER_UID, OTHER_GID = 4242, 4343
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: files of another user")
@@ -219,13 +218,14 @@ def test_a_job_the_system_refuses_to_spawn_fails_without_crashing_the_runner():
     # Validation refuses a NUL in a command; should one reach the engine all
     # the same (here straight from memory), spawning it fails -- as that
     # job's outcome, and the next job runs.
-    from pegasus import transports
-    from pegasus.events import Handler
-    from pegasus.runner import Runner
+    from pegasus.engine.runner import Runner
+    from pegasus.engine.sources import MemoryQueue
+    from pegasus.events.handler import Handler
     from pegasus.settings import Settings
-    from pegasus.sources import MemoryQueue
-    from pegasus.spec import Job, SubHost
-    from pegasus.template import Templates
+    from pegasus.spec.jobs import Job
+    from pegasus.spec.hosts import SubHost
+    from pegasus.templates.template import Templates
+    from pegasus.transports import transport
 
     class Record(Handler):
         def __init__(self):
@@ -236,7 +236,7 @@ def test_a_job_the_system_refuses_to_spawn_fails_without_crashing_the_runner():
 
     settings = Settings()
     hosts = [SubHost(0, "localhost", {})]
-    transports.attach(hosts, settings)
+    transport.attach(hosts, settings)
     record = Record()
     runner = Runner(settings, hosts, MemoryQueue([Job("echo a\0b"), Job("true")]),
                     Templates(), record)

@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-
 from loopback_sshd import LoopbackSshd
 
 TIMEOUT = 30  # seconds; a safety net, not a synchronisation

@@ -12,11 +12,9 @@ strings): `var` below is text, like the crates' own test variable.
 import os
 
 import pytest
+from helpers.rendering import render, render_error
 
-from pegasus.helpers import HELPER_NAMES
-from rendering import render, render_error
-
-
+from pegasus.templates.helpers import HELPER_NAMES
 
 # --- string helpers ---------------------------------------------------------------
 

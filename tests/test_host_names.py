@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from pegasus import hostlist, hostnames, nodeset, slurm
 from pegasus.errors import SpecError, UsageError
+from pegasus.spec import hostlist, hostnames, nodeset
+from pegasus.spec import allocation
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -83,16 +84,16 @@ def test_the_ambiguous_padding_message_offers_both_readings():
 
 
 def test_slurm_node_names_follow_the_same_rule(monkeypatch):
-    monkeypatch.setattr(slurm, "nodes_of", lambda where, **_: ("7", ["n1", "n;2"], True))
+    monkeypatch.setattr(allocation, "nodes_of", lambda where, **_: ("7", ["n1", "n;2"], True))
     with pytest.raises(UsageError) as info:
         hostlist._allocation("current")
     assert "--slurm: node name 'n;2' holds ';'" in str(info.value)
 
 
 def test_slurm_entry_node_names_follow_the_same_rule(monkeypatch, tmp_path):
-    from pegasus.spec import load_hosts
-    from pegasus.template import Templates
-    monkeypatch.setattr(slurm, "nodes_of", lambda where, **_: ("7", ["n1", "n$2"], True))
+    from pegasus.spec.hosts import load_hosts
+    from pegasus.templates.template import Templates
+    monkeypatch.setattr(allocation, "nodes_of", lambda where, **_: ("7", ["n1", "n$2"], True))
     path = tmp_path / "hosts.yaml"
     path.write_text("- node-1\n- slurm: current\n")
     with pytest.raises(SpecError) as info:

@@ -2,7 +2,7 @@
 .`): the wheel holds the whole source tree and the man page, and the installed
 command runs every mode, on localhost and over the loopback sshd.
 
-The wheel is built once per session (tests/installed.py); every other integration
+The wheel is built once per session (tests/helpers/installed.py); every other integration
 test runs its `pegasus` too. The tests without an sshd run under every Python of
 `scripts/test --all-pythons`, which builds and installs the wheel under each."""
 
@@ -13,9 +13,8 @@ import subprocess
 import sys
 
 import pytest
-
-from installed import REPO, Installed, build, installed
-from runpegasus import Workspace, environment
+from helpers.installed import REPO, Installed, build, installed
+from helpers.runpegasus import Workspace, environment
 
 import pegasus
 
@@ -169,7 +168,8 @@ def test_pip_install_user_gives_a_working_command(wheel, tmp_path):
 
 def test_a_subpackage_left_out_of_pyproject_fails_the_wheel_check(tmp_path, monkeypatch):
     """The check above has teeth: a checkout whose pyproject.toml lists only the top
-    package gives a wheel without pegasus/queuefile/, and the check names it."""
+    package gives a wheel without its subpackages (pegasus/queuefile/...), and the check
+    names it."""
     copy = tmp_path / "checkout"
     shutil.copytree(REPO, str(copy), ignore=shutil.ignore_patterns(
         ".git", ".venv*", "__pycache__", "*.egg-info", "build", "dist", ".*_cache", "tests",
@@ -180,15 +180,15 @@ def test_a_subpackage_left_out_of_pyproject_fails_the_wheel_check(tmp_path, monk
     end = text.index("\n\n", start)
     pyproject.write_text(text[:start] + '[tool.setuptools]\npackages = ["pegasus"]'
                          + text[end:])
-    monkeypatch.setattr("installed.REPO", str(copy))
+    monkeypatch.setattr("helpers.installed.REPO", str(copy))
     broken = build(str(tmp_path / "build"))
     assert "pegasus/queuefile/queue.py" not in broken.wheel_files()
     work = Workspace(tmp_path)
     work.hosts("- localhost\n")
     work.queue("- true\n")
-    result = run([broken.pegasus, "q"], cwd=tmp_path)     # a queue file needs queuefile/
+    result = run([broken.pegasus, "q"], cwd=tmp_path)     # a run needs its subpackages
     assert result.returncode != 0
-    assert "pegasus.queuefile" in result.stderr
+    assert "No module named 'pegasus." in result.stderr
 
 
 # Over the loopback sshd.

@@ -10,12 +10,12 @@ import subprocess
 import sys
 
 import pytest
+from helpers.runpegasus import REPO, Workspace, wait_for
 
+from pegasus.modes.status import _runner
 from pegasus.queuefile.journal import COMPACT_AT, Journal, dead_journals, read_records, unfinished
 from pegasus.queuefile.statedir import StateDir
-from pegasus.spec import Job
-from pegasus.status import _runner
-from runpegasus import REPO, Workspace, wait_for
+from pegasus.spec.jobs import Job
 
 PAD = "x" * 200
 

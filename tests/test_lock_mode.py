@@ -12,9 +12,8 @@ import time
 import fasteners
 import psutil
 import pytest
-
-from runpegasus import Workspace, environment, wait_for
-from tmuxscreen import Screen, have_tmux
+from helpers.runpegasus import Workspace, environment, wait_for
+from helpers.tmuxscreen import Screen, have_tmux
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ def test_a_held_lock_is_not_an_error(tmp_path):
         # fcntl locks are per process: another process must try.
         code = ("import sys; from pegasus.queuefile import QueueFile; "
                 "sys.exit(0 if not QueueFile(sys.argv[1]).try_lock() else 1)")
-        from runpegasus import environment
+        from helpers.runpegasus import environment
         assert subprocess.run([sys.executable, "-c", code, str(tmp_path / "queue.yaml")],
                               env=environment(), check=False).returncode == 0
     finally:

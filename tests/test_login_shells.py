@@ -18,9 +18,8 @@ import tempfile
 
 import psutil
 import pytest
-
 from loopback_sshd import LoopbackSshd, find_sshd
-from runpegasus import Workspace, wait_for
+from helpers.runpegasus import Workspace, wait_for
 
 pytestmark = pytest.mark.integration
 

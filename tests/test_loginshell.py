@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pegasus import loginshell, ssh
-from pegasus.helpers import shell_quote
+from pegasus.templates.helpers import shell_quote
+from pegasus.transports import loginshell, ssh
 
 # The nine login shells, by program name (csh: the BSD one, as Debian's csh).
 PROGRAMS = ["sh", "bash", "dash", "zsh", "ksh93", "mksh", "bsd-csh", "tcsh", "fish"]

@@ -1,4 +1,4 @@
-"""man/pegasus.1 is generated from pegasus/cli.py; it must not fall behind."""
+"""man/pegasus.1 is generated from pegasus/cli/; it must not fall behind."""
 
 import os
 import subprocess
@@ -28,7 +28,7 @@ def test_committed_manpage_matches_the_parser(tmp_path):
                    capture_output=True)
     assert PAGE.exists(), "man/pegasus.1 is missing: run scripts/manpage"
     assert without_date(PAGE.read_text()) == without_date(fresh.read_text()), (
-        "man/pegasus.1 is out of date with pegasus/cli.py: run scripts/manpage and commit "
+        "man/pegasus.1 is out of date with pegasus/cli/: run scripts/manpage and commit "
         "the result")
 
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pegasus import nodeset
+from pegasus.spec import nodeset
 
 
 @pytest.mark.parametrize("name, expected", [

@@ -11,12 +11,15 @@ import signal
 import subprocess
 
 import pytest
+from helpers.runpegasus import Workspace, environment, wait_for
 
-from pegasus import events, terminal
-from pegasus.outcome import Launch, Outcome
-from pegasus.output import Printer
-from pegasus.spec import Job, SubHost
-from runpegasus import Workspace, environment, wait_for
+from pegasus.events import notices
+from pegasus.events.handler import RunInfo
+from pegasus.events.outcome import Launch, Outcome
+from pegasus.spec.jobs import Job
+from pegasus.spec.hosts import SubHost
+from pegasus.ui import terminal
+from pegasus.ui.printer import Printer
 
 COLOR = re.compile(r"\x1b\[([0-9;]+)m\[")
 
@@ -89,11 +92,11 @@ def test_print_period_prints_the_nth_line_of_each_stream_apart():
 
 def test_queue_empty_is_said_once_the_last_job_is_done():
     printer = Printer(stdout=io.StringIO(), stderr=io.StringIO(), color="never")
-    printer.on_run_started(events.RunInfo("queue", False, 1, True, "queue.yaml", 0.0))
+    printer.on_run_started(RunInfo("queue", False, 1, True, "queue.yaml", 0.0))
     run = launch(1, SubHost(0, "node-1", {}))
     printer.on_job_started(run)
     printer.on_queue_left(0)
-    printer.on_notice(events.QueueEmpty())
+    printer.on_notice(notices.QueueEmpty())
     assert "queue empty" not in printed(printer)[1], "a job still runs: not waiting yet"
     printer.on_job_finished(Outcome(run, 1.0, returncode=0))
     out, err = printed(printer)
@@ -103,11 +106,11 @@ def test_queue_empty_is_said_once_the_last_job_is_done():
 
 def test_queue_empty_is_not_said_when_a_job_came_meanwhile():
     printer = Printer(stdout=io.StringIO(), stderr=io.StringIO(), color="never")
-    printer.on_run_started(events.RunInfo("queue", False, 1, True, "queue.yaml", 0.0))
+    printer.on_run_started(RunInfo("queue", False, 1, True, "queue.yaml", 0.0))
     host = SubHost(0, "node-1", {})
     first = launch(1, host)
     printer.on_job_started(first)
-    printer.on_notice(events.QueueEmpty())
+    printer.on_notice(notices.QueueEmpty())
     printer.on_job_started(launch(2, host))
     printer.on_job_finished(Outcome(first, 1.0, returncode=0))
     assert "queue empty" not in printed(printer)[1]
@@ -123,7 +126,7 @@ def test_on_a_terminal_each_flush_is_one_write_that_redraws_the_status_line(monk
         monkeypatch.delenv("TERM", raising=False)
         printer = Printer(stdout=stream, stderr=stream, color="never")
         assert printer.screen.live
-        printer.on_run_started(events.RunInfo("queue", False, 1, False, "queue.yaml", 0.0))
+        printer.on_run_started(RunInfo("queue", False, 1, False, "queue.yaml", 0.0))
         printer.on_queue_left(3)
         run = launch(1, SubHost(0, "node-1", {}))
         printer.on_job_started(run)

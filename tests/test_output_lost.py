@@ -16,12 +16,12 @@ from typing import List
 
 import psutil
 import pytest
+from helpers.runpegasus import Workspace, wait_for
 
+from pegasus.engine.loop import Loop
 from pegasus.errors import OutputLost
-from pegasus.loop import Loop
-from pegasus.output import Printer
-from pegasus.validate import validate_text
-from runpegasus import Workspace, wait_for
+from pegasus.spec.validate import validate_text
+from pegasus.ui.printer import Printer
 
 READER_LEFT = 141
 WATCHES_PIPES = hasattr(selectors, "EpollSelector") or not hasattr(selectors, "KqueueSelector")
@@ -249,6 +249,16 @@ def test_an_append_whose_stderr_reader_left_is_made_once_and_says_so_by_its_stat
 
 # --- the parts, without processes ----------------------------------------------------------------
 
+class Told:
+    """An OutputListener that keeps what it hears."""
+
+    def __init__(self, heard: List[OutputLost]):
+        self.heard = heard
+
+    def output_lost(self, lost: OutputLost) -> None:
+        self.heard.append(lost)
+
+
 def test_the_printer_tells_once_that_stdout_is_lost_and_goes_on_with_stderr():
     out_read, out_write = os.pipe()
     err_read, err_write = os.pipe()
@@ -256,7 +266,7 @@ def test_the_printer_tells_once_that_stdout_is_lost_and_goes_on_with_stderr():
     lost: List[OutputLost] = []
     with open(out_write, "w") as stdout, open(err_write, "w") as stderr:
         printer = Printer(stdout=stdout, stderr=stderr, color="never")
-        printer.on_lost = lost.append
+        printer.tell_when_lost(Told(lost))
         printer._emit(printer._out, "one\n")
         printer._emit(printer._out, "two\n")
         printer._emit(printer._err, "still said\n")

@@ -15,8 +15,7 @@ import sys
 import time
 
 import pytest
-
-from runpegasus import Workspace, wait_for
+from helpers.runpegasus import Workspace, wait_for
 
 # Between two pieces of one entry, inside the writer: well under the settle
 # time (0.75 s), so that the pieces make one entry.

@@ -8,8 +8,7 @@ import subprocess
 
 import psutil
 import pytest
-
-from runpegasus import Workspace, environment, wait_for
+from helpers.runpegasus import Workspace, environment, wait_for
 
 QUIZ_HOSTS = """\
 - hostname: [node-1, node-2]
@@ -83,7 +82,7 @@ def _heredoc(payload, out):
 
 def test_commands_reach_the_remote_shell_byte_exact(work):
     from pegasus.queuefile import QueueFile
-    from pegasus.spec import Job
+    from pegasus.spec.jobs import Job
 
     work.hosts("- node-1\n")
     payloads = TORTURE + ["\n".join(TORTURE), "x" * 100 * 1024]

@@ -14,13 +14,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pegasus import canonical, queuetext
-from pegasus.queuefile import queue as queuefile
-from pegasus.queuefile import replace
 from pegasus.errors import SpecError
-from pegasus.queuefile import QueueFile
-from pegasus.validate import validate_text
-from pegasus.spec import Job
+from pegasus.queuefile import QueueChanged, QueueFile, replace
+from pegasus.queuefile import queue as queuefile
+from pegasus.queuefile import text as queuetext
+from pegasus.spec import canonical
+from pegasus.spec.jobs import Job
+from pegasus.spec.validate import validate_text
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -49,18 +49,27 @@ def make_queue(tmp_path, text, **kwargs):
     return QueueFile(str(path), **kwargs)
 
 
-def take(queue, limit=1, accept=None):
-    """Take up to `limit` jobs; `accept(job)` may refuse one (FIFO: taking
-    stops there)."""
-    def choose(candidates):
+class Accepting:
+    """A chooser (engine.sources.Chooser) that takes the jobs `accept(job)`
+    accepts, up to the first it refuses (FIFO)."""
+
+    def __init__(self, accept):
+        self.accept = accept
+
+    def choose(self, candidates):
         count = 0
         for job in candidates:
-            if not accept(job):
+            if not self.accept(job):
                 break
             count += 1
         return count
+
+
+def take(queue, limit=1, accept=None):
+    """Take up to `limit` jobs; `accept(job)` may refuse one (FIFO: taking
+    stops there)."""
     with queue.locked():
-        return queue.take_locked(limit, choose if accept else None)
+        return queue.take_locked(limit, Accepting(accept) if accept else None)
 
 
 def commands(jobs):
@@ -366,7 +375,7 @@ def test_a_take_racing_an_unlocked_append_records_each_job_once(tmp_path, monkey
         return real_mkstemp(*args, **kwargs)
 
     monkeypatch.setattr(replace.tempfile, "mkstemp", racing_mkstemp)
-    with pytest.raises(queuefile.QueueChanged):
+    with pytest.raises(QueueChanged):
         take(queue)
     assert commands(take(queue)) == ["a"]
     assert read(queue.consumed_path) == "- command: a\n"
@@ -554,7 +563,9 @@ def test_large_queue_is_validated_once_while_only_this_object_writes_it(tmp_path
 
 
 def test_a_runner_checks_its_queue_once_before_its_first_take(tmp_path, monkeypatch):
-    from pegasus import cli, main, validate
+    from pegasus.cli import parser as cli
+    from pegasus.modes import run
+    from pegasus.spec import validate
     calls = []
     original = validate.QueueValidator.__call__
 
@@ -565,7 +576,8 @@ def test_a_runner_checks_its_queue_once_before_its_first_take(tmp_path, monkeypa
     monkeypatch.setattr(validate.QueueValidator, "__call__", counting)
     path = tmp_path / "queue.yaml"
     write(path, "".join("- echo %d\n" % number for number in range(1000)))
-    loaded = main.load(cli.parse_args(["q", "-w", "localhost", "-Q", str(path)]))
+    loaded = run.load(cli.parse_args(["q", "-w", "localhost", "-Q", str(path)]))
+    assert loaded.queue is not None
     assert len(calls) == 1
     assert commands(take(loaded.queue, 2)) == ["echo 0", "echo 1"]
     assert len(calls) == 1, "the first take checked the whole file again"
@@ -598,7 +610,7 @@ def test_taking_from_a_large_queue_parses_only_its_head(tmp_path, monkeypatch):
         return loader
 
     monkeypatch.setattr(queuetext, "_head_loader", counting_loader)
-    monkeypatch.setattr(queuefile.yamlfile, "compose",
+    monkeypatch.setattr(queuetext.yamlfile, "compose",
                         lambda *args: pytest.fail("the whole file was parsed"))
     take(queue)
     assert len(composed) == 1

@@ -3,10 +3,11 @@ by how they ended and by the parameter values they share, each run by
 #seq, sub-host, parameters and last stderr line, long groups folded, and a
 table per sub-host; and the bounded tail of a run's output it reads."""
 
-from pegasus import events, outcome
-from pegasus.outcome import Launch, Outcome, Reason, Tail
-from pegasus.report import Summary
-from pegasus.spec import Job, SubHost
+from pegasus.events import handler, outcome
+from pegasus.events.outcome import Launch, Outcome, Reason, Tail
+from pegasus.spec.jobs import Job
+from pegasus.spec.hosts import SubHost
+from pegasus.ui.report import Summary
 
 HOSTS = [SubHost(i, "node-%d" % (i + 1), {}) for i in range(4)]
 
@@ -20,7 +21,7 @@ def run(seq, host, params, returncode=0, err=(), reason=None, retried=False, dur
 
 def summary_of(outcomes, subhosts=4, **options):
     summary = Summary(**options)
-    summary.on_run_started(events.RunInfo("queue", False, subhosts, False, "queue.yaml", 0.0))
+    summary.on_run_started(handler.RunInfo("queue", False, subhosts, False, "queue.yaml", 0.0))
     for each in outcomes:
         summary.on_job_finished(each)
     return summary.lines()

@@ -6,10 +6,9 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 import bench
 import procs
+import pytest
 from benchlib.core import Row
 from benchlib.registry import all_cases
 

@@ -16,11 +16,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pegasus import ssh, wrapper
-from runpegasus import Workspace, wait_for
+from pegasus.transports import ssh, wrapper
+from helpers.runpegasus import Workspace, wait_for
 
 MARKER = b"pegasus-end-0123456789abcdef01234567"
-SUBREAPER = os.path.join(os.path.dirname(__file__), "subreaper.py")
+SUBREAPER = os.path.join(os.path.dirname(__file__), "helpers", "subreaper.py")
 
 
 # --- the marker, cut out of the bytes ---------------------------------------------------

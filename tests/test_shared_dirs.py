@@ -8,10 +8,10 @@ that no file outside is changed (content, size and link count), and that
 nothing of the run lands in a file the other user can read.
 """
 
+import functools
 import hashlib
 import json
 import os
-import functools
 import pwd
 import shutil
 import site
@@ -21,8 +21,7 @@ import sys
 import tempfile
 
 import pytest
-
-from runpegasus import REPO, Workspace, environment
+from helpers.runpegasus import REPO, Workspace, environment
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="needs root: a second account (nobody) plants the files")

@@ -2,12 +2,14 @@
 
 import pytest
 
-from pegasus import transports
-from pegasus.outcome import Reason
-from pegasus.policy import BroadcastPolicy, QueuePolicy
+from pegasus.events.outcome import Reason
+from pegasus.policy.broadcast import BroadcastPolicy
+from pegasus.policy.queue import QueuePolicy
+from pegasus.policy.slots import BUDDY, FIRST_FIT, SlotAllocator, misfit
 from pegasus.settings import Settings
-from pegasus.slots import BUDDY, FIRST_FIT, SlotAllocator, misfit
-from pegasus.spec import Job, SubHost
+from pegasus.spec.jobs import Job
+from pegasus.spec.hosts import SubHost
+from pegasus.transports import transport
 
 
 def impossible(size, count, policy):
@@ -111,7 +113,7 @@ def hosts(*sizes):
 
 def make(policy_class, subhosts, sessions=None):
     settings = Settings(sessions=sessions if sessions is not None else 10 ** 6)
-    transports.attach(subhosts, settings)
+    transport.attach(subhosts, settings)
     return policy_class(subhosts, settings)
 
 
@@ -180,7 +182,7 @@ def test_the_sessions_cap_does_not_apply_to_localhost():
 
 
 def _end(policy, place, job, returncode):
-    from pegasus.outcome import Launch, Outcome
+    from pegasus.events.outcome import Launch, Outcome
     host = policy.subhosts[place.host]
     launch = Launch(0, job, host, tuple(place.slots), job.command, 0.0, place.attempt)
     return policy.finished(Outcome(launch, 60.0, returncode), place)

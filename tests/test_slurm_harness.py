@@ -6,7 +6,6 @@ import os
 import subprocess
 
 import pytest
-
 from procs import exists as _exists
 from slurm_cluster import LocalSlurm
 

@@ -11,8 +11,7 @@ import signal
 
 import psutil
 import pytest
-
-from runpegasus import Workspace, environment, pegasus_argv, wait_for
+from helpers.runpegasus import Workspace, environment, pegasus_argv, wait_for
 from test_queue_mode import TORTURE, _heredoc
 
 TIMEOUT = 60   # seconds; a safety net, not a synchronisation
@@ -73,7 +72,7 @@ def test_a_20_job_queue_runs_once_each_spread_over_both_nodes(slurm, slurm_alloc
 
 
 def test_commands_reach_the_node_byte_exact(slurm_allocation, work):
-    from pegasus.spec import Job
+    from pegasus.spec.jobs import Job
 
     job = slurm_allocation(2)
     work.hosts("- slurm: current\n")
@@ -233,7 +232,7 @@ def test_a_node_set_down_mid_job_is_host_lost_and_the_other_node_carries_on(
 def _cut_off_by_the_end_of_the_allocation(slurm, job, work, end, *args):
     """Four long jobs run on the allocation's two nodes, two more wait in
     the queue; `end()` ends the allocation. pegasus's stderr comes back."""
-    from pegasus.validate import validate_text
+    from pegasus.spec.validate import validate_text
     marks = work.file("m")
     os.mkdir(marks)
     work.hosts("- slurm: current\n  slots: 2\n")
@@ -287,7 +286,7 @@ def test_a_node_failure_that_ends_the_allocation_cuts_off_every_node_s_jobs(
 def test_a_batch_job_ended_without_a_signal_beforehand_loses_no_job(slurm, work):
     # The allocation's end reaches pegasus (SIGTERM, the batch script being
     # pegasus itself) and its steps at once; no --signal=B:TERM@N.
-    from pegasus.validate import validate_text
+    from pegasus.spec.validate import validate_text
     marks = work.file("m")
     os.mkdir(marks)
     work.queue("- command: touch %s/{{ n }}; exec sleep 300\n  n: [1, 2, 3, 4, 5, 6]\n" % marks)

@@ -1,6 +1,6 @@
 """Slurm without a cluster: node lists, hosts.yaml entries for an allocation,
 the srun command line and its environment, and what srun's own lines mean
-(pegasus/slurm.py). The real cluster is in test_slurm_runs.py."""
+(pegasus/transports/srun.py). The real cluster is in test_slurm_runs.py."""
 
 import os
 import signal
@@ -9,13 +9,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from pegasus import slurm, transports, wrapper
 from pegasus.errors import SpecError, UsageError
-from pegasus.hostlist import load_subhosts
-from pegasus.outcome import Reason
+from pegasus.events.outcome import Reason
 from pegasus.settings import Settings
-from pegasus.spec import load_hosts
-from pegasus.template import Templates
+from pegasus.spec.hostlist import load_subhosts
+from pegasus.spec.hosts import load_hosts
+from pegasus.templates.template import Templates
+from pegasus.spec import allocation
+from pegasus.transports import srun, transport, wrapper
 
 JOB = "4242"
 
@@ -48,13 +49,13 @@ def hosts(path, text):
     ("n7", ["n7"]),
 ])
 def test_slurm_node_lists_expand_in_slurm_order(listed, nodes):
-    assert slurm.expand_nodelist(listed) == nodes
+    assert allocation.expand_nodelist(listed) == nodes
 
 
 def test_scontrol_fields_are_read_even_beside_fields_with_spaces():
     line = ("JobId=7 JobName=my job UserId=ann(1) JobState=RUNNING Reason=None "
             "Command=/home/ann/run me.sh NodeList=node[1-3] BatchHost=node1\n")
-    assert slurm.job_fields(line) == {"JobState": "RUNNING", "NodeList": "node[1-3]"}
+    assert allocation.job_fields(line) == {"JobState": "RUNNING", "NodeList": "node[1-3]"}
 
 
 # --- hosts.yaml entries ----------------------------------------------------------------
@@ -65,7 +66,7 @@ def test_a_slurm_entry_is_one_sub_host_per_node_times_its_parameters(inside):
         ("gpu-a01", {"gpu": "0"}), ("gpu-a01", {"gpu": "1"}),
         ("gpu-a02", {"gpu": "0"}), ("gpu-a02", {"gpu": "1"}),
         ("login1", {"gpu": "0"}), ("login1", {"gpu": "1"}), ("node-9", {})]
-    assert subhosts[0].slurm == slurm.Node(JOB, "srun", current=True, gpus=False)
+    assert subhosts[0].slurm == allocation.Node(JOB, "srun", current=True, gpus=False)
     assert subhosts[-1].slurm is None
     assert [h.index for h in subhosts] == list(range(7))
 
@@ -78,7 +79,7 @@ def test_slots_make_pegasus_hand_out_the_gpus(inside):
 def test_the_launcher_chooses_the_transport(inside):
     subhosts = hosts(inside, "- slurm: current\n- slurm: %s\n  launcher: ssh\n- localhost\n"
                      % JOB)
-    transports.attach(subhosts, Settings())
+    transport.attach(subhosts, Settings())
     kinds = [h.transport.kind for h in subhosts]
     assert kinds == ["srun"] * 3 + ["ssh"] * 3 + ["local"]
 
@@ -108,7 +109,7 @@ def test_slurm_current_outside_an_allocation_says_so_at_its_line(inside, monkeyp
 def test_an_entry_without_hostname_names_slurm_in_its_hint(inside):
     with pytest.raises(SpecError) as caught:
         hosts(inside, "- gpu: 1\n")
-    assert "(or 'slurm: ...')" in caught.value.first.hint
+    assert "(or 'slurm: ...')" in (caught.value.first.hint or "")
 
 
 def command_line(**given):
@@ -136,7 +137,7 @@ def test_slurm_option_with_w_or_outside_an_allocation_is_a_usage_error(inside, m
 # --- the step ------------------------------------------------------------------------
 
 def test_each_job_is_one_overlapping_step_on_its_node_claiming_no_memory():
-    argv = slurm.srun_argv("77", "node3", ["sh", "-c", "x"])
+    argv = srun.srun_argv("77", "node3", ["sh", "-c", "x"])
     assert argv == ["srun", "--jobid=77", "--overlap", "-N1", "-n1", "-w", "node3", "--mem=0",
                     "--job-name=pegasus", "--", "sh", "-c", "x"]
 
@@ -144,9 +145,9 @@ def test_each_job_is_one_overlapping_step_on_its_node_claiming_no_memory():
 def test_another_job_s_slurm_variables_stay_out_of_the_step_but_slurm_conf_stays():
     environ = {"SLURM_JOB_ID": "1", "SLURM_MEM_PER_NODE": "9", "SLURM_CONF": "/c",
                "HOME": "/h", "CUDA_VISIBLE_DEVICES": "5"}
-    other = slurm.step_environment(environ, slurm.Node("2", current=False))
+    other = srun.step_environment(environ, allocation.Node("2", current=False))
     assert other == {"SLURM_CONF": "/c", "HOME": "/h", "CUDA_VISIBLE_DEVICES": "5"}
-    own = slurm.step_environment(environ, slurm.Node("1", current=True, gpus=True))
+    own = srun.step_environment(environ, allocation.Node("1", current=True, gpus=True))
     assert own == {"SLURM_JOB_ID": "1", "SLURM_MEM_PER_NODE": "9", "SLURM_CONF": "/c",
                    "HOME": "/h"}
 
@@ -157,7 +158,7 @@ def _devices(slots, slurm_set=None):
     if slurm_set is not None:
         env["CUDA_VISIBLE_DEVICES"] = slurm_set
     argv = wrapper.wrapped_local('printf %s "${CUDA_VISIBLE_DEVICES-unset}"', 1.0,
-                                 slurm.GPU_SETUP, slots)
+                                 srun.GPU_SETUP, slots)
     read, write = os.pipe()   # the wrapper's stdin, held open while it runs
     try:
         result = subprocess.run(argv, env=env, stdin=read, stdout=subprocess.PIPE,
@@ -179,7 +180,7 @@ def test_the_job_s_gpus_are_its_slots_or_the_gpus_slurm_gave_at_those_places():
 
 # --- what srun says ---------------------------------------------------------------------
 
-WORDS = slurm.StepMessages(JOB, "node2")
+WORDS = srun.StepMessages(JOB, "node2")
 STEP = "slurmstepd-node2: error: *** STEP %s.3 ON node2 CANCELLED AT 2026-01-01T10:00:00" % JOB
 
 
@@ -290,6 +291,9 @@ class Listener:
     def connection_lost(self, connection, reason, jobs_lost):
         self.heard.append(("lost", connection.host.hostname, reason, jobs_lost))
 
+    def connection_failed(self, connection, reason, first):
+        self.heard.append(("failed", connection.host.hostname, reason))
+
 
 class StateLoop:
     """A loop that records what Connections runs to ask Slurm, and lets the
@@ -314,10 +318,10 @@ class StateLoop:
 
 
 def _judged(inside):
-    from pegasus.connections import Connections
+    from pegasus.engine.connections import Connections
 
     subhosts = hosts(inside, "- slurm: current\n")
-    transports.attach(subhosts, Settings())
+    transport.attach(subhosts, Settings())
     listener = Listener()
     loop = StateLoop()
     connections = Connections(loop, subhosts, None, 1, listener)

@@ -3,16 +3,17 @@ cartesian expansion, literal scalars, host ranges, special keys."""
 
 import pytest
 
-from pegasus import spec, transports, validate
 from pegasus.errors import SpecError
-from pegasus.validate import validate_text
-from pegasus.template import Templates
+from pegasus.spec.hosts import load_hosts
+from pegasus.spec.validate import validate_text
+from pegasus.templates.template import Templates
+from pegasus.transports import transport
 
 
 def hosts(tmp_path, text):
     path = tmp_path / "hosts.yaml"
     path.write_text(text)
-    return spec.load_hosts(str(path), Templates())
+    return load_hosts(str(path), Templates())
 
 
 def jobs(text, path="queue.yaml"):
@@ -300,18 +301,18 @@ def test_hosts_file_with_no_host_is_an_error(tmp_path):
 @pytest.mark.parametrize("name", ["localhost", "LocalHost", "LOCALHOST", "127.0.0.1", "::1"])
 def test_localhost_is_detected_in_any_case(tmp_path, name):
     [host] = hosts(tmp_path, "- '%s'\n" % name)
-    assert transports.choose(host) is transports.LocalTransport
+    assert transport.choose(host) is transport.LocalTransport
 
 
 @pytest.mark.parametrize("name", ["node-1", "ann@localhost", "localhost2", "127.0.0.2"])
 def test_other_hosts_are_not_local(tmp_path, name):
     [host] = hosts(tmp_path, "- '%s'\n" % name)
-    assert transports.choose(host) is transports.SshTransport
+    assert transport.choose(host) is transport.SshTransport
 
 
 def test_plain_ipv6_loopback_is_read_as_a_host_name(tmp_path):
     [host] = hosts(tmp_path, "- ::1\n")
-    assert host.hostname == "::1" and transports.choose(host) is transports.LocalTransport
+    assert host.hostname == "::1" and transport.choose(host) is transport.LocalTransport
 
 
 # --- variables ---------------------------------------------------------------------
@@ -328,14 +329,3 @@ def test_slots_variable_is_the_allocation_not_the_job_key(tmp_path):
     assert job.variables(host, slots="0,1")["slots"] == "0,1"
 
 
-def test_check_templates_reports_a_variable_a_host_lacks(tmp_path):
-    subhosts = hosts(tmp_path, "- hostname: a\n  gpu: 0\n- b\n")
-    message = spec_error(validate.check_templates, jobs("- echo {{ gpu }}\n", "q.yaml"),
-                         subhosts, Templates())
-    assert "q.yaml:1:" in message and "'gpu'" in message and "sub-host b" in message
-
-
-def test_check_templates_accepts_variables_every_host_has(tmp_path):
-    subhosts = hosts(tmp_path, "- hostname: a\n  gpu: 0\n- hostname: b\n  gpu: 1\n")
-    validate.check_templates(jobs("- echo {{ gpu }} {{ hostname }} {{ slots }}\n"),
-                         subhosts, Templates())

@@ -10,9 +10,8 @@ import socket
 
 import psutil
 import pytest
-
 from loopback_sshd import LoopbackSshd, free_port, user_name, write_file
-from runpegasus import Workspace, wait_for
+from helpers.runpegasus import Workspace, wait_for
 
 
 def _masters(pid):

@@ -14,9 +14,8 @@ import signal
 import subprocess
 
 import pytest
-
 from loopback_sshd import read_public_key, user_name
-from runpegasus import Workspace, environment, wait_for
+from helpers.runpegasus import Workspace, environment, wait_for
 
 REAL_SSH = shutil.which("ssh") or "ssh"
 

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from pegasus import ssh
 from pegasus.settings import SshSettings
+from pegasus.transports import ssh
 
 # What a master printed, and why it failed.
 MAXSTARTUPS_ERROR = ["kex_exchange_identification: read: Connection reset by peer"]

@@ -6,9 +6,9 @@ import os
 import signal
 
 import pytest
+from helpers.runpegasus import Workspace, wait_for
 
-from pegasus.validate import validate_text
-from runpegasus import Workspace, wait_for
+from pegasus.spec.validate import validate_text
 
 
 @pytest.fixture

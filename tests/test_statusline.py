@@ -3,10 +3,13 @@ ETA a status line shows, what it says, and how often it is drawn."""
 
 import pytest
 
-from pegasus import events, words
-from pegasus.outcome import Launch, Outcome, Reason
-from pegasus.spec import Job, SubHost
-from pegasus.statusline import REDRAW, REFRESH, Mode, StatusLine, Tally
+from pegasus.events import notices
+from pegasus.events.handler import RunInfo
+from pegasus.events.outcome import Launch, Outcome, Reason
+from pegasus.spec.jobs import Job
+from pegasus.spec.hosts import SubHost
+from pegasus.ui import words
+from pegasus.ui.statusline import REDRAW, REFRESH, Mode, StatusLine, Tally
 
 
 class Clock:
@@ -57,7 +60,7 @@ HOSTS = [SubHost(i, "node-%d" % (i + 1), {}) for i in range(4)]
 
 
 def run_info(clock, fans_out=False, subhosts=4, daemon=False):
-    return events.RunInfo("broadcast" if fans_out else "queue", fans_out, subhosts, daemon,
+    return RunInfo("broadcast" if fans_out else "queue", fans_out, subhosts, daemon,
                           "queue.yaml", clock())
 
 
@@ -137,7 +140,7 @@ def test_eta_counts_the_sub_hosts_taking_jobs_not_those_lost():
 
 def test_eta_counts_no_more_jobs_at_once_than_f_lets_run():
     run = Run()
-    run.tally.on_run_started(events.RunInfo("queue", False, 4, False, "queue.yaml",
+    run.tally.on_run_started(RunInfo("queue", False, 4, False, "queue.yaml",
                                             run.clock(), fanout=2))
     run.tally.on_queue_left(8)
     launch = run.start(HOSTS[0])
@@ -199,7 +202,7 @@ def test_an_idle_daemon_says_it_waits_and_shows_no_eta():
     run = Run(daemon=True)
     launch = run.start(HOSTS[0])
     run.tally.on_queue_left(0)
-    run.tally.on_notice(events.QueueEmpty())
+    run.tally.on_notice(notices.QueueEmpty())
     assert not run.tally.snapshot().idle  # a job still runs
     assert "1 running" in words.status(run.tally.snapshot())
     assert "queue empty" in words.status(run.tally.snapshot())

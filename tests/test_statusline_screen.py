@@ -6,9 +6,8 @@ resize, and saying when a daemon waits."""
 import re
 
 import pytest
-
-from runpegasus import Workspace, environment
-from tmuxscreen import Screen, have_tmux
+from helpers.runpegasus import Workspace, environment
+from helpers.tmuxscreen import Screen, have_tmux
 
 pytestmark = pytest.mark.skipif(not have_tmux(), reason="tmux is not installed")
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from helpers.rendering import WHERE, render, render_error
 
-from pegasus import spec
 from pegasus.errors import TemplateError
-from pegasus.validate import validate_text
-from pegasus.template import Templates, shell_quote
-from rendering import WHERE, render, render_error
+from pegasus.spec.hosts import SubHost
+from pegasus.spec.validate import validate_text
+from pegasus.templates.template import Templates, shell_quote
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -44,7 +44,7 @@ def test_helper_results_are_not_escaped_either():
 
 def test_yaml_value_with_html_characters_renders_unchanged():
     [job] = validate_text("- command: echo {{ x }}\n  x: 'a&b <c> \"d\" ''e'' `f`'\n", "q.yaml")
-    host = spec.SubHost(0, "n", {})
+    host = SubHost(0, "n", {})
     rendered = Templates().render(job.command, job.variables(host), job.where)
     assert rendered == "echo a&b <c> \"d\" 'e' `f`"
 
@@ -214,14 +214,14 @@ def test_shell_quote_round_trips_through_sh_for_any_text(text):
 # --- variables ----------------------------------------------------------------------
 
 def test_host_parameters_win_over_job_parameters_when_rendering():
-    host = spec.SubHost(0, "node-1", {"gpu": "3"})
+    host = SubHost(0, "node-1", {"gpu": "3"})
     [job] = validate_text("- command: '{{ hostname }} {{ gpu }} {{ lr }}'\n"
                           "  gpu: 0\n  lr: 0.1\n", "q.yaml")
     assert Templates().render(job.command, job.variables(host), job.where) == "node-1 3 0.1"
 
 
 def test_slots_variable_renders_the_allocated_indices():
-    host = spec.SubHost(0, "n", {}, slots=4)
+    host = SubHost(0, "n", {}, slots=4)
     [job] = validate_text("- command: use {{ slots }}\n  slots: 2\n", "q.yaml")
     assert Templates().render(job.command, job.variables(host, slots="2,3"), job.where) == "use 2,3"
 
@@ -231,9 +231,9 @@ def test_slots_variable_renders_the_allocated_indices():
 def test_each_distinct_template_is_parsed_once_and_each_shape_compiled_once(monkeypatch):
     import pybars
 
-    import pegasus.template
+    import pegasus.templates.template
     compiled, parsed = [], []
-    original_compile, original_parse = pybars.Compiler.compile, pegasus.template.parse
+    original_compile, original_parse = pybars.Compiler.compile, pegasus.templates.template.parse
 
     def counting_compile(self, source, *args, **kwargs):
         compiled.append(source)
@@ -244,7 +244,7 @@ def test_each_distinct_template_is_parsed_once_and_each_shape_compiled_once(monk
         return original_parse(source)
 
     monkeypatch.setattr(pybars.Compiler, "compile", counting_compile)
-    monkeypatch.setattr(pegasus.template, "parse", counting_parse)
+    monkeypatch.setattr(pegasus.templates.template, "parse", counting_parse)
     templates = Templates()
     for number in range(50):
         assert templates.render("a {{ x }}", {"x": str(number)}, WHERE) == "a %d" % number

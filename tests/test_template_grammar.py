@@ -10,14 +10,12 @@ import re
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from helpers.rendering import WHERE, render, render_error
 
 from pegasus.errors import TemplateError
-from pegasus.template import Templates
-from pegasus.template_emit import canonical
-from pegasus.template_syntax import parse
-from rendering import WHERE, render, render_error
-
-
+from pegasus.templates.emit import canonical
+from pegasus.templates.syntax import parse
+from pegasus.templates.template import Templates
 
 # --- escapes, raw blocks, comments ---------------------------------------------------
 

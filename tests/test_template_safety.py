@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from pegasus import queuefile  # noqa: F401 - imported here, not while armed (see below)
 from pegasus.errors import TemplateError
 from pegasus.main import main
-from pegasus.template import Templates, Where
+from pegasus.templates.template import Templates, Where
 
 CANARY_DIR = tempfile.mkdtemp(prefix="pegasus-canary-")
 CANARY = os.path.join(CANARY_DIR, "canary")

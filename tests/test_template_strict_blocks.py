@@ -6,9 +6,8 @@ without. Only `#if`/`#unless` (and the helpers `default`, `first_non_empty`,
 pegasus leaves out is an unknown helper, also as a block."""
 
 import pytest
-
-from rendering import render, render_error
-from runpegasus import Workspace
+from helpers.rendering import render, render_error
+from helpers.runpegasus import Workspace
 
 
 @pytest.mark.parametrize("source", [

@@ -3,8 +3,8 @@ width, read again when the window is resized. Run under a pseudo-terminal."""
 
 import fcntl
 import os
-import re
 import pty
+import re
 import select
 import signal
 import struct
@@ -13,8 +13,7 @@ import termios
 import time
 
 import pytest
-
-from runpegasus import Workspace, environment, wait_for
+from helpers.runpegasus import Workspace, environment, wait_for
 
 
 def set_width(fd, columns):
@@ -128,7 +127,7 @@ def _screen_env(term):
 
 @pytest.fixture
 def screen():
-    from tmuxscreen import Screen, have_tmux
+    from helpers.tmuxscreen import Screen, have_tmux
     if not have_tmux():
         pytest.skip("tmux is not installed")
     screens = []

@@ -13,13 +13,13 @@ import time
 import psutil
 import pytest
 
-from pegasus import wrapper
+from pegasus.transports import wrapper
 
 SHELLS = [name for name in ("sh", "bash", "dash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish")
           if shutil.which(name)]
 
 
-SUBREAPER = os.path.join(os.path.dirname(__file__), "subreaper.py")
+SUBREAPER = os.path.join(os.path.dirname(__file__), "helpers", "subreaper.py")
 
 
 def start(shell, command, grace=1.0):

@@ -4,9 +4,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from pegasus import canonical, yamlfile
 from pegasus.errors import SpecError
-from pegasus.spec import Job, expand_entry
+from pegasus.spec import canonical, yamlfile, yamlstream
+from pegasus.spec.jobs import Job, expand_entry
 
 
 def read_entries(text, main_key="command", path="q.yaml"):
@@ -163,7 +163,7 @@ def streamed(text, main_key="command", instead=()):
     """What stream_entries gives: (entries, problems), or the SpecError it raises."""
     problems: list = []
     try:
-        found = list(yamlfile.stream_entries(text, "q.yaml", main_key, problems, instead))
+        found = list(yamlstream.stream_entries(text, "q.yaml", main_key, problems, instead))
     except SpecError as exc:
         return str(exc)
     return [shape(entry) for entry in found], [str(problem) for problem in problems]

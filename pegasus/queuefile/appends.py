@@ -8,8 +8,9 @@ import stat
 import time
 from typing import Callable, List, Optional, Tuple
 
-from .. import events, yamlfile
 from ..errors import SpecError
+from ..events import notices
+from ..fsutil import read_all
 from .inbox import EMPTY, Basis, Kept, collect, unfinished, writing
 from .replace import Replacer
 from .statedir import StateDir
@@ -29,7 +30,7 @@ def read_bytes(target: str, name: str) -> Tuple[bytes, Optional[os.stat_result]]
         if not stat.S_ISREG(info.st_mode):
             raise SpecError.at(name, None, "is not a regular file",
                                "name the queue file itself with -Q")
-        return yamlfile._read_all(fd), info
+        return read_all(fd), info
     finally:
         os.close(fd)
 
@@ -38,7 +39,7 @@ class Appends:
     """The kept files of one queue, and what arrives in them."""
 
     def __init__(self, name: str, target: str, state: StateDir, replacer: Replacer,
-                 notices: List[events.Notice]):
+                 notices: List[notices.Notice]):
         self.name = name
         self.target = target
         self.state = state
@@ -65,7 +66,7 @@ class Appends:
 
         arrivals = collect(self.inbox, live_inode, live)
         for data in arrivals.rewritten:
-            self.notices.append(events.QueueRewritten(self.name, self.save_apart(data)))
+            self.notices.append(notices.QueueRewritten(self.name, self.save_apart(data)))
         if not arrivals.tails:
             return False
         old = live()

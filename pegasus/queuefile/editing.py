@@ -23,10 +23,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from .appends import read_bytes
 from .inbox import EMPTY, Basis
+
+if TYPE_CHECKING:
+    from .queue import QueueFile
 
 
 class EditCopy:
@@ -35,13 +38,14 @@ class EditCopy:
     directory's edit/ (statedir.py judges it as the rest), reached by its
     descriptor; the editor is given its path."""
 
-    def __init__(self, queue):
+    def __init__(self, queue: QueueFile):
         self.queue = queue
         queue.wait_settled()
         self.before: Optional[bytes] = queue.settled_bytes()
         queue.state.ensure()
-        self.directory = queue.state.edits(create=True)
-        assert self.directory is not None
+        directory = queue.state.edits(create=True)
+        assert directory is not None   # made if missing
+        self.directory = directory
         self.name = os.path.basename(queue.target)
         self.path = self.directory.file(self.name)
         self.directory.unlink(self.name)  # one left by an editing session that was killed

@@ -195,7 +195,7 @@ class Arrivals:
     and files whose text was rewritten rather than appended to (saved
     apart, never merged: see queue.py)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.tails: List[Arrival] = []
         self.rewritten: List[bytes] = []
 

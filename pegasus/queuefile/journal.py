@@ -32,10 +32,13 @@ import fcntl
 import json
 import os
 import socket
-from typing import Dict, List
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from ..errors import LockError
 from ..fsutil import Directory, open_file
+
+if TYPE_CHECKING:
+    from ..spec.jobs import Job
 from .statedir import StateDir
 
 SUFFIX = ".journal"
@@ -43,7 +46,7 @@ COMPACTING = ".compact"      # SUFFIX + this: a compacted journal being written
 COMPACT_AT = 256 * 1024      # bytes written since the journal was last compacted
 
 
-def append_record(path_or_fd, record) -> int:
+def append_record(path_or_fd: Union[str, int], record: Dict[str, Any]) -> int:
     """Append `record` as a line; returns its size."""
     data = (json.dumps(record, separators=(",", ":")) + "\n").encode("utf-8")
     if isinstance(path_or_fd, int):
@@ -57,7 +60,7 @@ def append_record(path_or_fd, record) -> int:
     return len(data)
 
 
-def read_records(fd):
+def read_records(fd: int) -> List[Dict[str, Any]]:
     """The journal's records, skipping a torn last line."""
     os.lseek(fd, 0, os.SEEK_SET)
     chunks = []
@@ -75,7 +78,7 @@ def read_records(fd):
     return records
 
 
-def unfinished(records):
+def unfinished(records: List[Dict[str, Any]]) -> List[str]:
     """The canonical YAML of the jobs taken and committed but never ended,
     in the order they were taken."""
     taken = {}
@@ -120,7 +123,7 @@ class Journal:
         self._written = 0
         self._previous = -1      # the journal before the last compaction, still locked
 
-    def _create(self, base: str):
+    def _create(self, base: str) -> Tuple[str, int]:
         """A new journal file: a dead runner's journal of the same name (a
         PID used again) is left for recovery, never overwritten."""
         for number in range(1000):
@@ -139,7 +142,7 @@ class Journal:
         self._written += append_record(self.fd, record)
         self._state.add(record)
 
-    def begin(self, jobs) -> int:
+    def begin(self, jobs: Sequence[Job]) -> int:
         """Before queue.yaml is replaced: record the jobs taken."""
         self._txn += 1
         self._append({"t": self._txn, "jobs": [[job.ticket, job.canonical()] for job in jobs]})
@@ -209,7 +212,7 @@ class _State:
     taken and not over (by transaction), the latest note of each kind,
     the runs started and not ended."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.txns: Dict[int, list] = {}          # txn -> [[ticket, yaml], ...]
         self.committed: set = set()
         self.tickets: Dict[int, int] = {}        # ticket -> txn
@@ -270,18 +273,18 @@ class DeadJournal:
         self.jobs = unfinished(read_records(fd))
 
     @property
-    def owner(self):
+    def owner(self) -> str:
         return os.path.basename(self.path)[:-len(SUFFIX)]
 
-    def remove(self):
+    def remove(self) -> None:
         self.top.unlink(self.name)
         os.close(self.fd)
 
-    def release(self):
+    def release(self) -> None:
         os.close(self.fd)
 
 
-def dead_journals(top: Directory, own_name=None) -> List["DeadJournal"]:
+def dead_journals(top: Directory, own_name: Optional[str] = None) -> List[DeadJournal]:
     """The journals in the state directory `top` whose runner is dead
     (their lock is free). Each is opened as everything there is (a file of
     yours, no link, one name: fsutil), or refused."""
@@ -301,7 +304,7 @@ def dead_journals(top: Directory, own_name=None) -> List["DeadJournal"]:
     return found
 
 
-def _dead(top: Directory, name: str):
+def _dead(top: Directory, name: str) -> Optional[int]:
     """A descriptor of `name` in `top`, locked, if its runner is dead; else
     None. A journal compacted meanwhile (another file at `name` now) is
     alive."""

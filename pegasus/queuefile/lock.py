@@ -4,13 +4,13 @@ The kernel drops it when its holder dies, however it dies; the file is
 never deleted. It is opened as pegasus opens what it writes
 (fsutil.open_file: a file of yours, never through another user's link):
 one of another user is their queue's, and a second user is told so
-(`owned_by`)."""
+(`Holder.not_yours`)."""
 
 from __future__ import annotations
 
 import os
 import threading
-from typing import Callable, Optional
+from typing import Any, Callable, Optional, Protocol
 
 import fasteners
 
@@ -18,25 +18,39 @@ from ..errors import LockError, PegasusError
 from ..fsutil import UnsafePath, check_writable, open_file
 
 
+class Holder(Protocol):
+    """The queue a lock is of (queue.QueueFile)."""
+
+    def lock_taken(self) -> None:
+        """What every holder of the lock does first, the lock just taken;
+        if it raises, the lock is let go again."""
+
+    def not_yours(self, path: str, uid: int) -> Exception:
+        """The error for a lock file of another user's (`uid`)."""
+
+    def claim(self) -> None:
+        """Raise if this user may not make the lock file, which is missing
+        (statedir.StateDir.claim): it is made by the queue's owner alone."""
+
+
 class _Lock(fasteners.InterProcessLock):
     """fasteners' lock, its file opened by fsutil.open_file (by its name as
     text: fasteners keeps the path as bytes)."""
 
-    def __init__(self, path: str, owned_by: Callable[[str, int], Exception],
-                 claim: Callable[[], None]):
+    def __init__(self, path: str, holder: Holder):
         super().__init__(path)
         self.name = path
-        self.owned_by = owned_by
-        self.claim = claim
+        self.owned_by = holder.not_yours
+        self.claim = holder.claim
 
-    def _do_open(self):
+    def _do_open(self) -> None:
         if self.lockfile is None or self.lockfile.closed:  # type: ignore[has-type]
             if not os.path.lexists(self.name):
                 self.claim()   # made by the queue's owner alone
             fd = self.judged(open_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
             self.lockfile = os.fdopen(fd, "a")
 
-    def judged(self, how, *args):
+    def judged(self, how: Callable[..., Any], *args: Any) -> Any:
         """`how(path, *args)`, a lock file of another user's refused with
         `owned_by`."""
         try:
@@ -48,18 +62,12 @@ class _Lock(fasteners.InterProcessLock):
 
 
 class QueueLock:
-    """The lock of one queue; `first()` is what every holder does first
-    (if it raises, the lock is let go again). `owned_by(path, uid)` is the
-    error for a lock file of another user's; `claim()` raises if this user
-    may not make the lock file (statedir.StateDir.claim)."""
+    """The lock of one queue, taken for its `holder` (see Holder)."""
 
-    def __init__(self, path: str, first: Callable[[], None],
-                 owned_by: Callable[[str, int], Exception] = lambda path, uid: LockError(
-                     path, "it belongs to another user"),
-                 claim: Callable[[], None] = lambda: None):
+    def __init__(self, path: str, holder: Holder):
         self.path = path
-        self.first = first
-        self._lock = _Lock(path, owned_by, claim)
+        self.holder = holder
+        self._lock = _Lock(path, holder)
 
     def check(self) -> None:
         """Refuse now a lock file pegasus may not use; create nothing."""
@@ -75,7 +83,7 @@ class QueueLock:
 
     def _held(self) -> None:
         try:
-            self.first()
+            self.holder.lock_taken()
         except BaseException:
             self.unlock()
             raise

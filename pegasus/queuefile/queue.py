@@ -1,6 +1,6 @@
 """queue.yaml and its lock: taken from the top, put back to, appended to and
 replaced; consumed.yaml, the record of what was taken. The text surgery is
-queuetext.py; how a replace is made safe is replace.py.
+text.py; how a replace is made safe is replace.py.
 
 Every holder of the lock first settles a replace its predecessor died in
 (replace.py), then gathers what appenders wrote to replaced files since
@@ -18,39 +18,31 @@ to the new one at once (gather), before the appender's next write lands.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
-import time
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Hashable, Iterator, List, Optional, Sequence, Tuple, Union
 
-
-from .. import canonical, events, yamlfile
+from ..engine.sources import Chooser
 from ..errors import SpecError
+from ..events import notices
 from ..fsutil import check_writable, open_file, resolve
-from ..queuetext import Candidates, append_bottom, insert_top, scan_head, splice
-from ..sources import Changed
-from ..spec import Job
-from ..validate import validate_text
-from .appends import Appends, read_bytes
+from ..spec.jobs import Job
+from ..spec.validate import Checked, validate_text
+from .appends import Appends
 from .editing import EditCopy
 from .inbox import EMPTY, Basis
+from .journal import Journal, Recoveries
 from .lock import QueueLock
-from .journal import Journal, Recoveries, dead_journals
-from .outcomes import OutcomeRecord
+from .outcomerecord import OutcomeRecord
+from .reading import QueueReader
 from .replace import Replacer
-from .settle import WAIT_AT_MOST, LastEntry, Unsettled
+from .settle import Unsettled
 from .statedir import StateDir, another_users_queue
+from .take import TakeSteps
+from .recovery import recover
+from .text import Candidates, TopJobs, with_items
 
 LOCK_SUFFIX = ".lock"
 
-# choose(candidates) -> how many of the first candidates to take.
-Choose = Callable[[List[Job]], int]
-
-
-class QueueChanged(Changed):
-    """queue.yaml was changed by a writer that does not take the lock (an
-    editor, `>>`) while we were taking from it: nothing was taken; try
-    again."""
 
 
 class QueueFile:
@@ -73,19 +65,26 @@ class QueueFile:
         self.journal = journal
         self.state = StateDir(self.target)
         self.replacer = Replacer(self.target, self.state)
-        self._recoveries = Recoveries(self.state)
-        self._outcomes = OutcomeRecord(self.state)
-        self.notices: List[events.Notice] = []   # for whoever shows them
-        self.left: Optional[int] = None          # jobs in the queue, as far as known
-        self._trusted: Optional[bytes] = None    # digest of the last text known valid
-        self._trusted_stat: Optional[tuple] = None  # (stat_key, end left out) as we wrote it
-        self._left_out = 0                       # the end of the text last read, not checked
-        self._arrived = 0                        # ... of which this much was appended to it
-        self._lock = QueueLock(self.lock_path, first=self._locked, owned_by=self._not_yours,
-                               claim=self.state.claim)
+        self.recoveries = Recoveries(self.state)
+        self.outcomes = OutcomeRecord(self.state)
+        self.notices: List[notices.Notice] = []   # for whoever shows them
+        self._lock = QueueLock(self.lock_path, self)
         self.appends = Appends(self.path, self.target, self.state, self.replacer,
                                self.notices)
-        self._last = LastEntry(self.target, self.path, self.appends)
+        self.reader = QueueReader(self.path, self.target, self.validator, self.appends,
+                                  self.notices)
+
+    def keep_journal(self, journal: Optional[Journal]) -> None:
+        """Record every take in `journal` from now on (crash recovery); None:
+        no more."""
+        self.journal = journal
+
+    def take_notices(self) -> List[notices.Notice]:
+        """The notices about the queue since last asked (for whoever shows
+        them). The list is emptied in place: appends.py adds to it too."""
+        found = list(self.notices)
+        self.notices.clear()
+        return found
 
     # --- what is beside the queue ------------------------------------------
 
@@ -99,9 +98,15 @@ class QueueFile:
         self._lock.check()
         check_writable(self.consumed_path)
 
-    def _not_yours(self, path: str, uid: int):
-        """A second user's refusal (statedir.another_users_queue)."""
+    def not_yours(self, path: str, uid: int) -> Exception:
+        """A second user's refusal (statedir.another_users_queue); for the
+        lock (lock.Holder)."""
         return another_users_queue(path, uid, self.path)
+
+    def claim(self) -> None:
+        """Refuse to make the lock file beside another user's queue
+        (statedir.StateDir.claim); for the lock (lock.Holder)."""
+        self.state.claim()
 
     # --- the lock -------------------------------------------------------
 
@@ -119,16 +124,17 @@ class QueueFile:
         self._lock.unlock()
 
     @contextlib.contextmanager
-    def locked(self, timeout=None):
+    def locked(self, timeout: Optional[float] = None) -> Iterator[QueueFile]:
         self.lock(timeout)
         try:
             yield self
         finally:
             self.unlock()
 
-    def _locked(self) -> None:
-        """What every holder of the lock does first: settle a replace its
-        predecessor died in, then gather what appenders wrote meanwhile."""
+    def lock_taken(self) -> None:
+        """What every holder of the lock does first (lock.Holder): settle a
+        replace its predecessor died in, then gather what appenders wrote
+        meanwhile."""
         if self.state.find() is not None:
             self.replacer.settle()
             self.gather()
@@ -139,252 +145,112 @@ class QueueFile:
         """Move what arrived in replaced queue files to the end of the live
         one (appends.py)."""
         if self.appends.gather():
-            self._trusted = self._trusted_stat = None
+            self.reader.distrust()
 
     def edit_copy(self) -> EditCopy:
         """The copy of queue.yaml an editor edits (editing.py); the caller
         holds the lock."""
         return EditCopy(self)
 
-    # --- reading --------------------------------------------------------
+    # --- reading (reading.py) ---------------------------------------------
 
-    def _read_bytes(self) -> Tuple[bytes, Optional[os.stat_result]]:
-        return read_bytes(self.target, self.path)
+    @property
+    def left(self) -> Optional[int]:
+        """Jobs in the queue, as far as known."""
+        return self.reader.left
 
     def read(self) -> str:
-        return yamlfile.read_text(self.target, "queue", name=self.path)
+        return self.reader.read()
 
-    def check(self, text: str, stat=None) -> None:
-        """Validate `text` unless it is known good; raise SpecError. `stat`:
-        which file, and how much of its end is left out, `text` is of."""
-        if stat is not None and stat == self._trusted_stat:
-            return  # the file is as we wrote it
-        digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest()
-        if digest != self._trusted:
-            self.left = len(self.validator(text, self.path))
-            self._trusted = digest
-            for problem in getattr(self.validator, "take_warnings", list)():
-                self.notices.append(events.QueueWarning(str(problem)))
-        self._trusted_stat = stat
+    def check(self, text: str, stat: Optional[tuple] = None) -> None:
+        """Validate `text` unless it is known good; raise SpecError."""
+        self.reader.check(text, stat)
 
-    def load(self):
-        """Read and check queue.yaml as a run starts (a runner holds the lock;
-        a dry run need not): what the validator made of it. If it does not
-        pass while its last entry is still being written (settle.py), that
-        entry is awaited for a moment, or left out while it waits for its
-        writer: a half-written entry is not bad input -- but a bad one is,
-        before anything is taken. What was checked is then known good, so
-        that the first take does not check it again."""
-        deadline = time.monotonic() + WAIT_AT_MOST
-        while True:
-            try:
-                return self._load(settled_only=False)
-            except SpecError as exc:
-                problem = exc
-            coming = self.unsettled
-            if coming is None:
-                raise problem
-            if coming.held or time.monotonic() >= deadline:
-                return self._load(settled_only=True)
-            time.sleep(coming.retry)
+    def load(self) -> Checked:
+        """Read and check queue.yaml as a run starts (reading.py)."""
+        return self.reader.load()
 
-    def _load(self, settled_only: bool):
-        try:
-            data, info = self._read_bytes()
-        except SpecError:
-            info = None   # not a regular file: read() says what it is
-        if info is None:
-            self.read()  # says why it cannot be read
-            raise SpecError.at(self.path, None, "no such file")
-        text, cut = self._last.decode(data, info.st_mtime_ns)
-        del data  # a big queue is not held twice while it is checked
-        left_out = len(text) - cut if settled_only else 0
-        if left_out:
-            text = text[:cut]
-        checked = self.validator(text, self.path)   # its warnings are the caller's to show
-        self.left = len(checked)
-        self._trusted = hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest()
-        self._trusted_stat = ((info.st_ino, info.st_size, info.st_mtime_ns), left_out)
-        return checked
-
-    def stat_key(self):
+    def stat_key(self) -> Optional[tuple]:
         """Changes whenever queue.yaml is rewritten or edited."""
-        try:
-            st = os.stat(self.target)
-        except OSError:
-            return None
-        return (st.st_ino, st.st_size, st.st_mtime_ns)
+        return self.reader.stat_key()
 
-    def marker(self):
+    def marker(self) -> Hashable:
         """Changes whenever queue.yaml, or a replaced file someone still
         writes to, changes."""
         inbox = self.replacer.inbox
         return self.stat_key(), tuple(
             (kept.name, inbox.size(kept)) for kept in inbox.all())
 
+
     @property
     def unsettled(self) -> Optional[Unsettled]:
         """The last entry, if the last look found it still being written."""
-        return self._last.unsettled
+        return self.reader.unsettled
 
     def read_settled(self) -> str:
-        """The text of queue.yaml that has settled: all of it, or all but
-        its last entry while that is still being written."""
-        data, info = self._read_bytes()
-        if info is None:
-            return self.read()  # says why there is no file
-        text, cut = self._last.decode(data, info.st_mtime_ns)
-        return text[:cut]
+        """The text of queue.yaml that has settled (reading.py)."""
+        return self.reader.read_settled()
 
     def wait_settled(self) -> None:
         """Wait (a little) for the last entry to settle; the caller holds
         the lock."""
-        self._last.wait(self.gather)
+        self.reader.last.wait(self.gather)
+
 
     def settled_bytes(self) -> Optional[bytes]:
         """queue.yaml's bytes but an entry still being written at its end."""
-        return self._last.settled_bytes()
-
-    def _read_checked(self, taking: bool = False) -> Tuple[str, tuple, Basis, int]:
-        """The live text, its stat and basis, and how much of it has
-        settled; what has settled is checked. `taking`: while the last entry
-        may still be on its way, the whole text is checked, and if it does
-        not pass (the entry is half-written, or bad), nothing has settled
-        yet: nothing is taken from a queue that may be invalid, and nobody
-        is told of a half-written entry."""
-        data, info = self._read_bytes()
-        if info is None:
-            yamlfile.read_text(self.target, "queue", name=self.path)  # says why
-            raise SpecError.at(self.path, None, "no such file")
-        stat = (info.st_ino, info.st_size, info.st_mtime_ns)
-        text, cut = self._last.decode(data, info.st_mtime_ns)
-        self._left_out = len(text) - cut   # the end of the text not checked
-        if taking and self.unsettled is not None and not self.unsettled.held:
-            self._left_out = 0
-            try:
-                if yamlfile.cut_character(text):
-                    raise SpecError.at(self.path, None, "ends inside a character")
-                self.check(text, (stat, 0))
-            except SpecError:
-                cut = 0
-        else:
-            self.check(text[:cut], (stat, self._left_out))
-        basis = Basis.of(data, info.st_mtime_ns)
-        self._arrived = self.appends.arrived(data, info)
-        return text, stat, basis, cut
+        return self.reader.settled_bytes()
 
     # --- taking ---------------------------------------------------------
 
-    def take_locked(self, limit: int, choose: Optional[Choose] = None) -> List[Job]:
+    def take_locked(self, limit: int, chooser: Optional[Chooser] = None) -> List[Job]:
         """Take up to `limit` jobs from the top; the caller holds the lock.
 
-        `choose(candidates)` is offered the first jobs (at most `limit`) and
+        `chooser.choose(candidates)` is offered the first jobs (at most `limit`) and
         says how many of them to take (FIFO: a prefix); by default, all.
         Returns the jobs taken. Raises QueueChanged if someone rewrote the
         file meanwhile without the lock: then nothing was taken.
         """
-        text, stat, basis, cut = self._read_checked(taking=True)
-        try:
-            head = scan_head(text[:cut], self.path, limit)
-        except SpecError:
-            if cut == len(text):
-                raise
-            return []  # cut inside an entry that is not what it seemed: once it has settled
-        if head.simple:
-            candidates = Candidates([item.entry for item in head.items], limit)
-        elif cut < len(text):
-            return []  # rewritten whole, but only once its last entry is complete
-        else:  # a flow-style list or anchors: rewritten whole, in canonical form
-            entries = yamlfile.entries(yamlfile.compose(text, self.path), self.path, "command")
-            candidates = Candidates(entries, limit)
-        count = _count(candidates, choose)
+        text, stat, basis, cut = self.reader.read_checked(taking=True)
+        top = TopJobs.of(text, cut, self.path, limit)
+        del text
+        if top is None:
+            return []
+        count = _count(top.candidates, chooser)
         if count == 0:
             return []
-        items_used, rest = candidates.split(count)
-        if head.simple:
-            new_text = splice(text, head, items_used, rest)
-            del text  # a big queue: not held twice while it is written
-        else:
-            new_text = "".join([job.canonical() for job in rest] + [
-                canonical.dump_values(entry) for entry in entries[items_used:]])
-        taken = candidates.jobs[:count]
+        taken = top.candidates.jobs[:count]
+        new_text = top.rest(count)
+        del top  # a big queue: not held twice while it is written
         self._commit(new_text, stat, basis, taken)
-        if self.left is not None:
-            self.left = max(0, self.left - count)
+        if self.reader.left is not None:
+            self.reader.left = max(0, self.reader.left - count)
         # What was appended to the old file between reading it and the swap
         # goes to the new one now, before its writer's next piece does.
         with contextlib.suppress(OSError, SpecError):
             self.gather()
         return taken
 
-    def _commit(self, new_text: str, stat, basis: Basis, taken: List[Job]) -> None:
+    def _commit(self, new_text: str, stat: object, basis: Basis, taken: List[Job]) -> None:
         """Once the new text is on disk and the file is known unchanged:
-        consumed.yaml, then the journal, then queue.yaml. If the replace
-        fails, consumed.yaml and the journal are put back as they were."""
-        journal = self.journal
-        undo: List[Callable[[], None]] = []
-        txn: List[int] = []
-        consumed: List[int] = []
-
-        def before(inode, note):
-            if self.stat_key() != stat:
-                raise QueueChanged()
-            consumed.append(self._open_consumed())
-            size = os.fstat(consumed[0]).st_size
-            note(consumed=[self.consumed_path, size])
-            _append_jobs(consumed[0], taken)
-            undo.append(lambda: os.ftruncate(consumed[0], size))
-            if journal is not None:
-                for job in taken:
-                    job.ticket = journal.new_ticket()
-                txn.append(journal.begin(taken))
-                note(journal=journal.path, txn=txn[0])
-                undo.append(lambda: journal.abort(txn[0]))
-            if self.stat_key() != stat:  # again, just before the swap: taken back
-                raise QueueChanged()
-
-        swapped: List[bool] = []
-
-        def after():
-            swapped.append(True)   # taken: from here on nothing is undone
-            if journal is not None:
-                journal.commit(txn[0])
-
+        consumed.yaml, then the journal, then queue.yaml (take.py). If the
+        replace fails, consumed.yaml and the journal are put back as they
+        were."""
+        steps = TakeSteps(self, stat, taken)
         try:
             data = new_text.encode("utf-8", "surrogateescape")
-            self.replacer.replace(data, basis, before, after,
-                                  own=len(data) - min(self._arrived, len(data)))
+            self.replacer.replace(data, basis, steps,
+                                  own=len(data) - min(self.reader.arrived, len(data)))
         except BaseException:
-            if not swapped:
-                for step in reversed(undo):
-                    with contextlib.suppress(OSError):
-                        step()
+            steps.undo()
             raise
         finally:
-            for fd in consumed:
-                os.close(fd)
-        self._written(new_text, self._left_out)
+            steps.close()
+        self.reader.written(new_text, self.reader.left_out)
 
-    def _written(self, new_text: str, left_out: int) -> None:
-        """queue.yaml is now `new_text`, made by us, valid but (maybe) for
-        the last `left_out` characters (an entry still being written)."""
-        self._trusted = None
-        self._trusted_stat = (self.stat_key(), left_out)
-        self._last.settle.written(new_text)
-
-    def _open_consumed(self) -> int:
+    def open_consumed(self) -> int:
         """consumed.yaml, opened to append to: a file of yours (fsutil)."""
         return open_file(self.consumed_path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
-
-    def record_consumed(self, jobs: Sequence[Job]) -> None:
-        """Append `jobs` to consumed.yaml and flush them to disk."""
-        fd = self._open_consumed()
-        try:
-            _append_jobs(fd, jobs)
-        finally:
-            os.close(fd)
-
-    # --- putting back, appending, replacing ----------------------------------
 
     def put_back_locked(self, jobs: Sequence[Union[Job, str]]) -> None:
         """Put `jobs` (Job values, or their canonical YAML) back at the top of
@@ -402,81 +268,37 @@ class QueueFile:
             self.wait_settled()
         text, basis, cut = self._read_for_insert()
         being_written = text[cut:]
-        head = scan_head(text[:cut], self.path, 1)
-        if being_written and not head.items:
-            head.column = len(being_written) - len(being_written.lstrip(" "))
-        if not head.simple:
-            entries = yamlfile.entries(yamlfile.compose(text[:cut], self.path), self.path,
-                                       "command")
-            old = "".join(canonical.dump_values(e) for e in entries)
-            new_text = (items + old if top else old + items) + being_written
-        elif top or head.empty_flow is not None:
-            new_text = insert_top(text, head, items)
-        elif being_written:
-            head.insert_at = cut   # before the entry still being written
-            new_text = insert_top(text, head, items)
-        else:
-            new_text = append_bottom(text, head, items)
+        new_text = with_items(text, cut, self.path, items, top)
         left = len(self.validator(new_text[:len(new_text) - len(being_written)], self.path))
         data = new_text.encode("utf-8", "surrogateescape")
-        arrived = self._arrived + (0 if top else len(items.encode("utf-8")))
+        arrived = self.reader.arrived + (0 if top else len(items.encode("utf-8")))
         self.replacer.replace(data, basis, own=len(data) - min(arrived, len(data)))
-        self._written(new_text, len(being_written))
-        self.left = left
+        self.reader.written(new_text, len(being_written))
+        self.reader.left = left
 
     def _read_for_insert(self) -> Tuple[str, Basis, int]:
         try:
-            text, _stat, basis, cut = self._read_checked()
+            text, _stat, basis, cut = self.reader.read_checked()
         except SpecError as exc:
             if exc.first.message != "no such file":
                 raise
             text, basis, cut = "", EMPTY, 0
-            self._last.unsettled = None
-            self._arrived = 0
+            self.reader.nothing_read()
         return text, basis, cut
 
     def replace_bytes(self, data: bytes, basis: Basis) -> None:
         """Replace queue.yaml, read as `basis`, with `data` (not checked);
         the caller holds the lock."""
         self.replacer.replace(data, basis)
-        self._trusted = self._trusted_stat = None
+        self.reader.distrust()
 
     def recover_locked(self) -> List[Tuple[str, int]]:
         """Put back the jobs of dead runners' journals; the caller holds the
-        lock. Returns [(owner, number of jobs)]."""
-        top = self.state.find()
-        if top is None:
-            return []
-        own = self.journal.name if self.journal is not None else None
-        recovered = []
-        for dead in dead_journals(top, own):
-            try:
-                back, given_up = self._recoveries.count(dead.jobs)
-                if back:
-                    self.put_back_locked(back)
-                    recovered.append((dead.owner, len(back)))
-                for job in given_up:
-                    self._outcomes.given_up(job, dead.owner, self._recoveries.limit)
-                    self.notices.append(events.JobGivenUp(self.path, job,
-                                                          self._recoveries.limit))
-            except BaseException:
-                dead.release()
-                raise
-            dead.remove()
-        return recovered
+        lock. Returns [(owner, number of jobs)] (recovery.py)."""
+        return recover(self)
 
 
-def _append_jobs(fd: int, jobs: Sequence[Job]) -> None:
-    """Append `jobs` to the consumed record open at `fd`, flushed to disk."""
-    data = "".join(job.canonical() for job in jobs).encode("utf-8")
-    size = os.fstat(fd).st_size
-    if size and os.pread(fd, 1, size - 1) != b"\n":
-        data = b"\n" + data
-    os.write(fd, data)
-    os.fsync(fd)
-
-
-def _count(candidates: Candidates, choose: Optional[Choose]) -> int:
-    if choose is None:
+def _count(candidates: Candidates, chooser: Optional[Chooser]) -> int:
+    if chooser is None:
         return len(candidates.jobs)
-    return max(0, min(len(candidates.jobs), choose(list(candidates.jobs))))
+    return max(0, min(len(candidates.jobs), chooser.choose(list(candidates.jobs))))

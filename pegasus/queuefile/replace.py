@@ -23,7 +23,7 @@ import errno
 import json
 import os
 import tempfile
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Dict, Optional, Protocol
 
 from ..fsutil import new_file_mode, open_file
 from .inbox import LIVE, REPLACED, Basis, Inbox
@@ -34,7 +34,7 @@ AT_FDCWD = -100
 RENAME_EXCHANGE = 2
 
 
-def _renameat2():
+def _renameat2() -> Any:
     try:
         return getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
     except OSError:  # pragma: no cover - no C library to ask
@@ -106,6 +106,35 @@ def _own_basis(data: bytes, own: Optional[int], info: os.stat_result) -> Basis:
     return Basis.of(data[:max(own, 0)], 0)
 
 
+class CrashNote:
+    """The note of a replace in flight (PENDING in the state directory):
+    what the next holder of the lock settles if the writer dies."""
+
+    def __init__(self, replacer: Replacer, data: Dict[str, Any]):
+        self.replacer = replacer
+        self.data = data
+
+    def add(self, **what: Any) -> None:
+        """Add `what` to the note, written at once."""
+        self.data.update(what)
+        self.replacer.write_note(self.data)
+
+
+class Steps(Protocol):
+    """What a caller of `Replacer.replace` does around the swap (a take:
+    take.TakeSteps)."""
+
+    def before(self, inode: int, note: CrashNote) -> None:
+        """Just before the swap of the file made as inode `inode`: what it
+        does that must be undone if the swap never happens (a consumed.yaml
+        record, a journal entry) it first adds to `note`. If it raises,
+        nothing is replaced."""
+
+    def after(self) -> None:
+        """Once the swap is done, while the note still says so (the
+        journal's commit)."""
+
+
 class Replacer:
     """Replaces one queue file; every caller holds the queue lock."""
 
@@ -114,16 +143,10 @@ class Replacer:
         self.state = state
         self.inbox = Inbox(state)
 
-    def replace(self, data: bytes, basis: Basis,
-                before: Optional[Callable[[int, Callable[..., None]], None]] = None,
-                after: Optional[Callable[[], None]] = None,
+    def replace(self, data: bytes, basis: Basis, steps: Optional[Steps] = None,
                 own: Optional[int] = None) -> os.stat_result:
-        """Make `data` the queue, made from `basis` (what was read of it).
-        `before(inode, note)` runs just before the swap; what it does that
-        must be undone if the swap never happens (a consumed.yaml record, a
-        journal entry) it first tells `note(**what)` for the crash note. If
-        it raises, nothing is replaced. `after()` runs once the swap is
-        done, while the note still says so (the journal's commit). `own`:
+        """Make `data` the queue, made from `basis` (what was read of it),
+        with the caller's `steps` around the swap (see Steps). `own`:
         how much of `data`, from its start, is of pegasus's own making; the
         rest (appends it moved in, and what they carried) counts as arrived
         in the new file, should an editor that read an older version rename
@@ -133,16 +156,11 @@ class Replacer:
         swapped = False
         note: Dict[str, Any] = {"temporary": temporary, "inode": info.st_ino,
                                 "basis": list(basis)}
-
-        def add_to_note(**what):
-            note.update(what)
-            self._note(note)
-
         try:
             self.inbox.keep(temporary, info.st_ino, _own_basis(data, own, info), LIVE)
-            self._note(note)
-            if before is not None:
-                before(info.st_ino, add_to_note)
+            self.write_note(note)
+            if steps is not None:
+                steps.before(info.st_ino, CrashNote(self, note))
             swapped = exchange(temporary, self.target)
             if not swapped:
                 self._keep_old(self.target, basis)
@@ -158,8 +176,8 @@ class Replacer:
             if swapped:
                 self._retire(temporary, basis)
         finally:
-            if after is not None:
-                after()
+            if steps is not None:
+                steps.after()
             self._clear()
         return info
 
@@ -183,7 +201,7 @@ class Replacer:
 
     # --- the crash note ---------------------------------------------------------
 
-    def _note(self, note: Dict[str, Any]) -> None:
+    def write_note(self, note: Dict[str, Any]) -> None:
         fd = self.state.ensure().open(PENDING, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         try:
             os.write(fd, json.dumps(note).encode("utf-8"))

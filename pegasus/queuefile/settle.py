@@ -29,10 +29,10 @@ import math
 import time
 from typing import Callable, NamedTuple, Optional, Tuple
 
-from .. import yamlfile
 from ..errors import SpecError
-from ..queuetext import last_entry_start
+from ..spec import yamlfile
 from .appends import Appends, read_bytes
+from .text import last_entry_start
 
 # Pieces of one entry written up to half a second apart make one job; an
 # entry written at once starts this long after it was written.
@@ -56,7 +56,7 @@ class Settle:
     """The settle rule for one queue file, remembering the last entry it
     saw and since when it has not changed."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._key: Optional[bytes] = None
         self._since = 0.0
         self._settled = False   # what the last check found
@@ -71,7 +71,8 @@ class Settle:
         self._settled = found is None
         return found
 
-    def _check(self, text, mtime_ns, open_line, writing) -> Optional[Unsettled]:
+    def _check(self, text: str, mtime_ns: int, open_line: Callable[[], bool],
+               writing: Callable[[], Optional[bool]]) -> Optional[Unsettled]:
         start = last_entry_start(text)
         if start is None:
             return None

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from ..fsutil import Directory, UnsafePath, mine, mode_text, who
 
@@ -255,11 +255,12 @@ class StateDir:
 
 
 def _entry_problem(name: str, info: os.stat_result, kept_queue_file: bool,
-                   may_write_queue) -> List[str]:
+                   may_write_queue: Optional[Callable[[int], bool]]) -> List[str]:
     if stat.S_ISLNK(info.st_mode):
         return ["%s: is a symbolic link%s" % (name, "" if mine(info.st_uid) else
                                               " of another user, %s" % who(info.st_uid))]
     if not mine(info.st_uid) and not (kept_queue_file and stat.S_ISREG(info.st_mode)
+                                      and may_write_queue is not None
                                       and may_write_queue(info.st_uid)):
         return ["%s: belongs to another user, %s" % (name, who(info.st_uid))]
     if stat.S_ISDIR(info.st_mode) and info.st_mode & 0o077:

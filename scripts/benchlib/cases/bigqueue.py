@@ -12,10 +12,11 @@ import subprocess
 import time
 from typing import Callable, List, Optional, Tuple
 
+from procs import stop_process
+
 from benchlib.cases.take import write_big_queue
 from benchlib.core import RUN_TIMEOUT, STOP_GRACE, Bench, CaseError, Row, spread, tail
 from benchlib.registry import Target, case
-from procs import stop_process
 
 TARGET_FIRST_JOB = 1.5    # seconds to the first job of a 100,000-entry queue
 TARGET_RSS_MB = 60.0      # peak RSS until then

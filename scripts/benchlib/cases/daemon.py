@@ -7,8 +7,9 @@ import subprocess
 import time
 from typing import Dict, List, Optional
 
-from benchlib.core import Bench, CaseError, Row, tail
 from procs import stop_process
+
+from benchlib.core import Bench, CaseError, Row, tail
 from benchlib.registry import case
 
 JOBS = 100000

@@ -16,12 +16,22 @@ import subprocess
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
-from benchlib.core import RUN_TIMEOUT, STOP_GRACE, Bench, CaseError, Row, Skip, Timed, \
-    tail, verify_queue_run
+from procs import stop_process
+
+from benchlib.core import (
+    RUN_TIMEOUT,
+    STOP_GRACE,
+    Bench,
+    CaseError,
+    Row,
+    Skip,
+    Timed,
+    tail,
+    verify_queue_run,
+)
 from benchlib.memory import Memory, MemorySampler
 from benchlib.registry import Target, case
 from benchlib.report import fastest_peers
-from procs import stop_process
 
 FANOUT = 64              # pdsh -f, clush -f, parallel-ssh -p
 FANOUT_HOSTS = 64        # aliases in (f) and (g)

@@ -7,9 +7,10 @@ import subprocess
 import time
 from typing import Dict, List
 
+from procs import exists, stop_process, wait_until
+
 from benchlib.core import RUN_TIMEOUT, STOP_GRACE, Bench, CaseError, Timed, tail
 from benchlib.registry import case
-from procs import exists, stop_process, wait_until
 
 MASTER_EXIT_WAIT = 5.0   # seconds for a ControlMaster to go after `-O exit`
 MASTER_OPEN_WAIT = 60.0  # seconds for `ssh -M -fN` to authenticate and fork

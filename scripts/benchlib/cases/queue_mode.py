@@ -7,8 +7,7 @@ import subprocess
 import time
 from typing import List
 
-from benchlib.core import Bench, CaseError, Row, Skip, Timed, run_process, tail, \
-    verify_queue_run
+from benchlib.core import Bench, CaseError, Row, Skip, Timed, run_process, tail, verify_queue_run
 from benchlib.registry import Target, case, measured
 
 TARGET_PEGASUS_VS_LIMIT = 1.5     # (b) <= 1.5 x (a)

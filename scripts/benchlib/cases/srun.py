@@ -7,9 +7,10 @@ import subprocess
 import time
 from typing import Any, Dict, List
 
+from slurm_cluster import LocalSlurm, unavailable
+
 from benchlib.core import Bench, CaseError, Skip, Timed, run_process, tail, verify_queue_run
 from benchlib.registry import Target, case, measured
-from slurm_cluster import LocalSlurm, unavailable
 
 JOBS = 200
 NODES = 4

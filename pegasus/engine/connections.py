@@ -1,0 +1,553 @@
+"""The connections of a run: one per sub-host whose transport needs one
+(an ssh ControlMaster), opened a bounded number at a time, opened again
+when a server turned it away for now, watched for loss, tried again in the
+background while the host is down, and closed at the end. A sub-host whose
+transport needs no connection (localhost) is ready at once.
+
+This module alone decides whether a sub-host is lost: when it was up and
+its master exits, when a job's exit status may mean a failed connection,
+and when the transport's own lines on a job's stderr say the sub-host is
+gone (srun: a node failure), the last two in `judge`. It also decides when
+a Slurm allocation is over (its time limit, a cancel, a node failure that
+ends the job): srun's lines say so, or, when a step ended in a way that
+may be the job's end (a signal, a cancel), Slurm is asked (`state_argv`,
+one question at a time per allocation). Then every sub-host of the
+allocation is down at once, and the jobs it cut off end with ENDED: not
+their failure. Each master of a
+sub-host gets a control socket path of its own (a new generation each time
+it is opened), so a master that replaces one that died serves every later
+job.
+
+It tells its Listener (the runner) what happens.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import signal
+from typing import TYPE_CHECKING, Callable, List, Optional, Protocol, Sequence
+
+if TYPE_CHECKING:
+    from .loop import Child, Loop
+
+from ..events.outcome import Reason
+from ..transports import wrapper
+from ..transports.ssh import remove_socket
+from .allocations import Allocations
+from .loop import LineSplitter
+
+CONNECT_ATTEMPTS = 5       # for a server that turns connections away (MaxStartups)
+RECONNECT_DELAYS = (2, 5, 10, 20, 40, 60)  # trying again a host that is down
+SETTLE_DELAY = 0.5         # after an exit that may mean loss: time for a dying master to show it
+
+# judge()'s answer: None (the job's own end), Reason.HOST_LOST, or Reason.ENDED.
+Decide = Callable[[Optional[Reason]], None]
+
+
+class Connection:
+    """One sub-host's connection: its master process and its state."""
+
+    __slots__ = ("host", "transport", "control_path", "generation", "master", "state",
+                 "reason", "attempts", "stdout", "stderr", "closing", "failures", "verdicts",
+                 "session", "session_runs", "retiring", "renewing")
+
+    CONNECTING, READY, DOWN, CLOSED = "connecting", "ready", "down", "closed"
+
+    def __init__(self, host):
+        self.host = host
+        self.transport = host.transport
+        self.control_path = ""  # the current master's socket; jobs use it
+        self.generation = 0     # masters opened so far
+        self.master: Optional[Child] = None
+        self.state = None
+        self.reason = None
+        self.attempts = 0       # tries of the current connection attempt
+        self.stdout: List[str] = []  # what the master's session said before it was up
+        self.stderr: List[str] = []
+        self.closing = False
+        self.failures = 0       # connection attempts that failed in a row
+        self.verdicts: List[Decide] = []  # judge(): awaiting the master
+        self.session: Optional[SessionJob] = None   # the job its master's session runs
+        # Whether the master's session may run jobs: not where it refused
+        # (no setsid), nor once a job left processes behind there.
+        self.session_runs = True
+        self.retiring = False   # its session ended after a job that left processes
+        self.renewing = False   # a new master replaces a retired one
+
+    @property
+    def master_alive(self) -> bool:
+        return self.master is not None and self.master.returncode is None
+
+    @property
+    def gone(self) -> bool:
+        """The master died, and not because pegasus closed it."""
+        return not self.master_alive and not self.closing
+
+    def await_master(self, loop: Loop, decide: Decide) -> None:
+        """The master tells: if it ends, the sub-host was lost -- decided
+        only once that end is handled, so that the sub-host is down before
+        the job's fate is known (a retry must not be sent there); if it
+        still runs after SETTLE_DELAY, the job's own command exited 255."""
+        self.verdicts.append(decide)
+
+        def settle() -> None:
+            if decide in self.verdicts and self.master_alive:
+                self.verdicts.remove(decide)
+                decide(None)
+        loop.call_later(SETTLE_DELAY, settle)
+
+    def give_up(self) -> None:
+        """Being opened, it is given up: its master is stopped."""
+        master = self.master
+        if self.state == Connection.CONNECTING and self.master_alive:
+            assert master is not None
+            self.closing = True
+            master.signal(signal.SIGTERM)
+
+    def finish(self) -> None:
+        """The end: its master is told to finish -- its remote `read` sees
+        end-of-file and the master exits once its last session is over."""
+        if not self.master_alive:
+            return
+        self.closing = True
+        master = self.master
+        assert master is not None
+        if self.state == Connection.CONNECTING:
+            master.signal(signal.SIGTERM)
+        else:
+            master.close_stdin()
+
+
+class Listener(Protocol):
+    """Who hears what happens to the connections (the runner)."""
+
+    def connection_ready(self, connection: Connection, was_down: bool) -> None:
+        """`connection` is up and takes jobs; `was_down`: it had failed or
+        been lost before."""
+
+    def connection_failed(self, connection: Connection, reason: str, first: bool) -> None:
+        """`connection` could not be opened (`reason`); `first`: the first
+        failure in a row. It is tried again in the background."""
+
+    def connection_lost(self, connection: Connection, reason: str, jobs_lost: bool) -> None:
+        """`connection` was up and is gone (`reason`); `jobs_lost`: its
+        running jobs went with it (else each hears of its end from its own
+        transport). It is tried again in the background."""
+
+
+class SessionJob:
+    """A job that its sub-host's master runs in its own session
+    (wrapper.SESSION_LOOP), where runs.py would otherwise hold an ssh
+    process: it is written to, it ends once, with a returncode.
+
+    Its output is what the master's streams carry up to the job's markers.
+    It ends when both are in -- or, when it left processes behind that may
+    hold its output, when the master exits with them, as a session of its
+    own would have ended -- or when the master dies first: then `finished`
+    is False (the host was lost). `refused`: the session could not run it
+    (no setsid there); it did not run."""
+
+    __slots__ = ("connection", "splitters", "streams", "returncode", "finished", "refused",
+                 "done", "_on_end")
+
+    def __init__(self, connection: Connection, marker: bytes,
+                 on_line: Callable[[str, str], None], on_end: Callable[["SessionJob"], None]):
+        self.connection = connection
+        self.splitters = {
+            "out": LineSplitter(lambda text: on_line("out", text)),
+            "err": LineSplitter(lambda text: self._stderr(on_line, text))}
+        self.streams = {name: wrapper.MarkedStream(marker, splitter.feed,
+                                                   functools.partial(self._marked, name))
+                        for name, splitter in self.splitters.items()}
+        self.returncode: Optional[int] = None
+        self.finished = False
+        self.refused = False
+        self.done = False
+        self._on_end = on_end
+
+    def _stderr(self, on_line, text):
+        # The master's own complaints come on the same stream: they also
+        # tell why the connection went, if it goes.
+        connection = self.connection
+        if (len(connection.stderr) < 50
+                and connection.transport.own_message(text) is not None):
+            connection.stderr.append(text)
+        on_line("err", text)
+
+    def write(self, data: bytes) -> bool:
+        master = self.connection.master
+        if self.done or master is None:
+            return False
+        return master.write(data)
+
+    def take(self, stream: str, data: bytes) -> bytes:
+        """Bytes from the master's `stream` (b"": its end): the job's go
+        to its lines; returns what is not the job's."""
+        marked = self.streams[stream]
+        splitter = self.splitters[stream]
+        if not data:
+            marked.close()
+            splitter.close()
+            return b""
+        if marked.ended:
+            if self.connection.retiring:   # what its processes print later
+                splitter.feed(data)
+                return b""
+            return data
+        return marked.feed(data)
+
+    def _marked(self, stream: str) -> None:
+        """The marker of `stream` is in: the job's last line there is whole."""
+        self.splitters[stream].close()
+        if not all(each.ended for each in self.streams.values()):
+            return
+        said = self.streams["out"].said or []
+        connection = self.connection
+        if said[:1] == [wrapper.REFUSED]:
+            self.refused = True
+            connection.session_runs = False
+        else:
+            try:
+                self.returncode = int(said[0])
+            except (IndexError, ValueError):
+                self.returncode = 255
+            self.finished = True
+            if said[1:2] == ["1"]:
+                # It left processes that may hold its output: the session
+                # has ended, and the job ends with the master (_exited).
+                connection.retiring = True
+                connection.session_runs = False
+                return
+        connection.session = None
+        self.over()
+
+    def over(self) -> None:
+        """The job is over: its end is told, once."""
+        if self.done:
+            return
+        self.done = True
+        if not self.finished and not self.refused:
+            self.returncode = 255   # as ssh says when its connection is gone
+        self._on_end(self)
+
+
+class Connections:
+    """Every sub-host's connection, in hosts.yaml order."""
+
+    def __init__(self, loop, subhosts, control, limit: int, listener: Listener):
+        self.loop = loop
+        self.limit = limit
+        self.listener = listener
+        self.control = control
+        self.all = [Connection(host) for host in subhosts]
+        self.waiting: List[Connection] = []  # to be opened when fewer than `limit` are
+        self.opening = 0
+        self.retrying = 0       # turned away for now, to be opened again soon
+        self._opening_soon = False   # _open_more is due on the loop's next pass
+        self.active = True      # False once the run is ending: no more attempts
+        self.allocations = Allocations(loop)      # which Slurm allocations are over
+
+    def __getitem__(self, index: int) -> Connection:
+        return self.all[index]
+
+    def is_ready(self, index: int) -> bool:
+        return self.all[index].state == Connection.READY
+
+    def down_reason(self, index: int) -> Optional[str]:
+        """Why sub-host `index` is down (could not connect, or was lost);
+        None if it is not down."""
+        connection = self.all[index]
+        return connection.reason if connection.state == Connection.DOWN else None
+
+    def never_up(self) -> List:
+        """The sub-hosts that neither connected nor failed yet (their first
+        attempt still under way): worth a word when the run ends first."""
+        return [c.host for c in self.all
+                if c.state in (None, Connection.CONNECTING) and c.failures == 0
+                and not c.renewing]
+
+    @property
+    def settling(self) -> bool:
+        """Whether some connection is being opened, waits to be, or was
+        turned away for now and is about to be opened again: its sub-host
+        may yet join, or fail with a reason to report."""
+        return bool(self.opening or self.waiting or self.retrying)
+
+    def start(self) -> None:
+        """Sub-hosts that need no connection are ready at once; the others
+        are opened."""
+        for connection in self.all:
+            connection.transport.prepare(self.control)
+            if connection.transport.needs_connection:
+                self.waiting.append(connection)
+            else:
+                self._ready(connection)
+        self._open_more()
+
+    def judge(self, index: int, returncode: Optional[int], said: Sequence[str],
+              decide: Decide, child=None) -> None:
+        """Whether a job that ended with `returncode` on sub-host `index`,
+        its transport having said `said` on its stderr, ended because the
+        sub-host was lost (HOST_LOST) or its allocation is over (ENDED; the
+        connection's `reason` says why), or by itself (None): `decide` is
+        called with the answer, now or a moment later (a dying master may
+        take that long to show it, Slurm that long to answer). A job that
+        the master's session ran (`child`, a SessionJob) tells: its markers
+        came through the connection, or the master died first."""
+        connection = self.all[index]
+        if isinstance(child, SessionJob):
+            decide(None if child.finished else _lost(connection.gone))
+            return
+        transport = connection.transport
+        over = transport.over_by(said)
+        if over is not None:
+            self._over(connection, over)
+            decide(Reason.ENDED)
+            return
+        gone = transport.lost_by(said)
+        if gone is None and not transport.exit_may_mean_lost(returncode, said):
+            decide(None)   # its own end, even if its allocation ended just after
+        elif transport.allocation in self.allocations.over:
+            self._over(connection, self.allocations.over[transport.allocation or ""])
+            decide(Reason.ENDED)
+        elif transport.state_argv() is not None:
+            self.allocations.ask(connection.transport,
+                                 lambda over: self._asked(connection, over, gone, decide))
+        elif gone is not None:
+            self._left(connection, gone)
+            decide(Reason.HOST_LOST)
+        elif connection.state != Connection.READY:
+            decide(_lost(connection.gone))   # its master's end is handled already
+        else:
+            connection.await_master(self.loop, decide)
+
+    def _asked(self, connection, over: Optional[str], gone: Optional[str],
+               decide: Decide) -> None:
+        if over is not None:
+            self._over(connection, over)
+            decide(Reason.ENDED)
+        elif gone is not None:
+            self._left(connection, gone)
+            decide(Reason.HOST_LOST)
+        else:
+            decide(None)
+
+    def _left(self, connection, reason):
+        """A job's own transport said that its sub-host is gone for good
+        (srun: the node has left the allocation): no job goes there again,
+        and there is no connection to open again. Its other running jobs
+        hear their own fate from their own transport."""
+        if connection.state == Connection.READY:
+            connection.state = Connection.DOWN
+            connection.reason = reason
+            self.listener.connection_lost(connection, reason, False)
+
+    def _over(self, connection, reason):
+        """The allocation of `connection`'s sub-host is over: every sub-host
+        of it is gone for good, at once (a job cut off on one node must not
+        be sent to another node of the same ending job)."""
+        allocation = connection.transport.allocation
+        if allocation is None:
+            self._left(connection, reason)
+            return
+        self.allocations.over.setdefault(allocation, reason)
+        for other in self.all:
+            if other.transport.allocation == allocation:
+                self._left(other, reason)
+
+    def why_over(self, index: int) -> str:
+        """Why the allocation of sub-host `index` is over (judge said ENDED)."""
+        connection = self.all[index]
+        over = self.allocations.over
+        return over.get(connection.transport.allocation or "", connection.reason or "")
+
+    def _open_more(self):
+        """Open the next waiting connection, if fewer than `limit` are being
+        opened; the one after that on the loop's next pass, and so on:
+        starting ssh blocks the loop until it runs (posix_spawn), which on
+        a busy machine takes a while, and in between the loop hears the
+        masters that are up and gives them their first job."""
+        if self.active and self.waiting and self.opening < self.limit:
+            self._open(self.waiting.pop(0))
+        if (self.active and self.waiting and self.opening < self.limit
+                and not self._opening_soon):
+            self._opening_soon = True
+            self.loop.call_later(0, self._open_next)
+
+    def _open_next(self):
+        self._opening_soon = False
+        self._open_more()
+
+    def _open(self, connection):
+        connection.state = Connection.CONNECTING
+        connection.attempts += 1
+        connection.stdout = []
+        connection.stderr = []
+        connection.control_path = self.control.socket(connection.host.index,
+                                                      connection.generation)
+        connection.generation += 1
+        self.opening += 1
+        argv = connection.transport.master_argv(connection.control_path)
+
+        def on_stdout(text):
+            if connection.state != Connection.CONNECTING:
+                return
+            if connection.transport.master_ready(text):
+                self.opening -= 1
+                self._ready(connection)
+                self._open_more()
+            elif len(connection.stdout) < 50:
+                connection.stdout.append(text)
+
+        def on_stderr(text):
+            if len(connection.stderr) < 50:
+                connection.stderr.append(text)
+
+        def take(stream):
+            def filtered(data):
+                session = connection.session
+                return data if session is None else session.take(stream, data)
+            return filtered
+
+        try:
+            connection.master = self.loop.spawn(argv, on_stdout, on_stderr,
+                                                lambda child: self._exited(connection),
+                                                filters=(take("out"), take("err")))
+        except OSError as exc:
+            self.opening -= 1
+            self._failed(connection, "cannot run %s: %s" % (argv[0], exc.strerror))
+
+    def _exited(self, connection):
+        """A master ended: refused for now, failed, lost, closed by us, or
+        retired after a job that left processes behind."""
+        was = connection.state
+        if was == Connection.CONNECTING:
+            self.opening -= 1
+        # A master killed outright leaves its socket behind; nobody uses it.
+        remove_socket(connection.control_path)
+        session, connection.session = connection.session, None
+        retired, connection.retiring = connection.retiring, False
+        try:
+            if retired:
+                self._renew(connection)
+            else:
+                self._ended(connection, was)
+        finally:
+            verdicts, connection.verdicts = connection.verdicts, []
+            for decide in verdicts:
+                decide(_lost(connection.gone))
+            if session is not None:
+                session.over()   # once the host's fate is known
+
+    def _ended(self, connection, was):
+        if not self.active or connection.closing:
+            connection.state = Connection.CLOSED
+            return
+        transport = connection.transport
+        returncode = connection.master.returncode
+        reason = transport.failure_reason(connection.stderr, returncode)
+        if was == Connection.CONNECTING:
+            refused = transport.login_refused(connection.stdout, connection.stderr, returncode)
+            if refused is not None:
+                self._failed(connection, refused)
+            elif not transport.refused_for_now(connection.stderr):
+                self._failed(connection, reason)
+            elif connection.attempts < CONNECT_ATTEMPTS:
+                # The server is busy (MaxStartups): try again a little later.
+                delay = 0.2 * 2 ** connection.attempts * (0.5 + random.random())
+                self.retrying += 1
+                self.loop.call_later(delay, lambda: self._retry(connection))
+            else:
+                self._failed(connection, "%s (turned away %d times)" % (
+                    reason, connection.attempts))
+            self._open_more()
+        elif was == Connection.READY:
+            connection.state = Connection.DOWN
+            connection.reason = reason
+            self.listener.connection_lost(connection, reason, True)
+            self._later(connection)
+
+    def _renew(self, connection):
+        """The session of `connection`'s master ended after a job that left
+        processes behind, and the master with it once they had closed the
+        job's output: the job is over, not the host. A new master takes
+        over; its session runs no jobs (those of this sub-host may do it
+        again), they run as sessions of their own."""
+        if not self.active or connection.closing:
+            connection.state = Connection.CLOSED
+            return
+        connection.state = None
+        connection.renewing = True
+        self._again(connection)
+
+    def run_in_session(self, index: int, command: str, grace: float,
+                       on_line: Callable[[str, str], None],
+                       on_end: Callable[[SessionJob], None]) -> Optional[SessionJob]:
+        """Run `command` in the master's own session of sub-host `index`,
+        if that session may run it now: the SessionJob, or None (then the
+        job runs as a session of its own). Only on a sub-host that runs one
+        job at a time: a job's session must be the only one over its
+        master for the master's end to be the end of the job's output."""
+        connection = self.all[index]
+        master = connection.master
+        if (connection.state != Connection.READY or connection.session is not None
+                or not connection.session_runs or connection.host.slots != 1
+                or master is None or not connection.master_alive):
+            return None
+        job = connection.transport.session_job(command, grace)
+        if job is None:
+            return None
+        line, marker = job
+        session = SessionJob(connection, marker, on_line, on_end)
+        if not master.write(line):
+            return None
+        connection.session = session
+        return session
+
+    def _retry(self, connection):
+        self.retrying -= 1
+        self._again(connection)
+
+    def _again(self, connection):
+        if self.active:
+            self.waiting.append(connection)
+            self._open_more()
+
+    def _later(self, connection):
+        """A host that is down is tried again in the background, less and
+        less often; it rejoins the run when it answers."""
+        connection.attempts = 0
+        delay = RECONNECT_DELAYS[min(connection.failures, len(RECONNECT_DELAYS) - 1)]
+        connection.failures += 1
+        self.loop.call_later(delay, lambda: self._again(connection))
+
+    def _ready(self, connection):
+        was_down = connection.failures > 0
+        connection.renewing = False
+        connection.state = Connection.READY
+        connection.failures = 0
+        self.listener.connection_ready(connection, was_down)
+
+    def _failed(self, connection, reason):
+        first = connection.failures == 0
+        connection.state = Connection.DOWN
+        connection.reason = reason
+        self.listener.connection_failed(connection, reason, first)
+        self._later(connection)
+
+    def stop_opening(self) -> None:
+        """Cancelled: connections being opened are given up."""
+        self.active = False
+        for connection in self.all:
+            connection.give_up()
+
+    def close(self) -> None:
+        """The end: each master is told to finish."""
+        self.active = False
+        for connection in self.all:
+            connection.finish()
+
+
+def _lost(gone: bool) -> Optional[Reason]:
+    return Reason.HOST_LOST if gone else None

@@ -1,0 +1,403 @@
+"""A single-threaded event loop on `selectors`: child processes and their
+pipes, timers, and signals.
+
+Children are spawned with posix_spawn in their own session, so a Ctrl-C at
+the terminal reaches pegasus only. Their exits are learnt from SIGCHLD
+through `signal.set_wakeup_fd` -- no polling -- and their output is read
+without blocking and cut into lines.
+"""
+
+import codecs
+import errno
+import heapq
+import itertools
+import os
+import select
+import selectors
+import shutil
+import signal
+import stat
+import time
+
+from .timer import Timer
+
+# Signals whose disposition a child gets back to the default: Python ignores
+# SIGPIPE, and an ignored signal stays ignored across exec.
+_CHILD_DEFAULT_SIGNALS = tuple(
+    getattr(signal, name) for name in
+    ("SIGPIPE", "SIGXFSZ", "SIGINT", "SIGTERM", "SIGHUP", "SIGCHLD", "SIGWINCH", "SIGUSR1",
+     "SIGINFO")
+    if hasattr(signal, name))
+
+READ_SIZE = 65536
+# Selectors that report an error on a pipe whose reader left, watched or not.
+_ERROR_REPORTING = tuple(getattr(selectors, name) for name in ("EpollSelector", "PollSelector")
+                         if hasattr(selectors, name))
+
+
+def _ensure_standard_fds():
+    """Open /dev/null on fds 0-2 if closed, so a new pipe never lands there
+    (posix_spawn's dup2 onto the same fd would keep its close-on-exec)."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+
+
+class LineSplitter:
+    """Cuts a byte stream into lines: `\\n`, `\\r\\n` and a lone `\\r` each end
+    one (a progress bar's updates become lines). A line longer than
+    `max_line` bytes is passed on in pieces of that size, so one endless line
+    does not grow memory. Invalid UTF-8 becomes U+FFFD.
+    """
+
+    def __init__(self, emit, max_line=READ_SIZE):
+        self._emit = emit
+        self._max = max_line
+        self._pending = b""
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._after_cr = False
+
+    def feed(self, data):
+        if self._after_cr and data.startswith(b"\n"):
+            data = data[1:]  # the \n of a \r\n split across two reads
+        self._after_cr = False
+        data = self._pending + data
+        start = 0
+        length = len(data)
+        while start < length:
+            newline = data.find(b"\n", start)
+            carriage = data.find(b"\r", start, newline if newline >= 0 else length)
+            if carriage >= 0:
+                if carriage == length - 1:
+                    self._after_cr = True
+                    end, skip = carriage, 1
+                elif data[carriage + 1:carriage + 2] == b"\n":
+                    end, skip = carriage, 2
+                else:
+                    end, skip = carriage, 1
+                if end > start or skip == 2:
+                    self._line(data[start:end])
+                start = end + skip
+                continue
+            if newline < 0:
+                break
+            self._line(data[start:newline])
+            start = newline + 1
+        rest = data[start:]
+        while len(rest) >= self._max:
+            piece, rest = rest[:self._max], rest[self._max:]
+            self._emit(self._decoder.decode(piece))
+        self._pending = rest
+
+    def _line(self, raw):
+        self._emit(self._decoder.decode(raw, final=True))
+
+    def close(self):
+        """End of stream: a last line without newline is still a line."""
+        if self._pending:
+            self._line(self._pending)
+            self._pending = b""
+        else:
+            tail = self._decoder.decode(b"", final=True)
+            if tail:
+                self._emit(tail)
+
+
+class Child:
+    """A process spawned by the loop: its pid, its stdin pipe (or None), and
+    its exit status once known (as in subprocess: -N for signal N)."""
+
+    __slots__ = ("pid", "stdin", "returncode", "_on_exit", "_open_streams", "_exited")
+
+    def __init__(self, pid, stdin, on_exit, streams):
+        self.pid = pid
+        self.stdin = stdin
+        self.returncode = None
+        self._on_exit = on_exit
+        self._open_streams = streams
+        self._exited = False
+
+    @property
+    def done(self):
+        return self._exited and self._open_streams == 0
+
+    def write(self, data):
+        """Write to the child's stdin; False if it is closed or full."""
+        if self.stdin is None:
+            return False
+        try:
+            os.write(self.stdin, data)
+            return True
+        except (BrokenPipeError, BlockingIOError):
+            return False
+
+    def close_stdin(self):
+        if self.stdin is not None:
+            os.close(self.stdin)
+            self.stdin = None
+
+    def signal(self, signum):
+        """Signal the child itself, by PID, if it has not been reaped."""
+        if not self._exited:
+            try:
+                os.kill(self.pid, signum)
+            except ProcessLookupError:
+                pass
+
+
+class Loop:
+    """The event loop. One per run; nothing here is global."""
+
+    def __init__(self):
+        _ensure_standard_fds()
+        self._selector = selectors.DefaultSelector()
+        self._timers = []
+        self._sequence = itertools.count()
+        self._soon = []
+        self._children = {}
+        self._signal_callbacks = {}
+        self._saved_handlers = {}
+        self._wake_read, self._wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._selector.register(self._wake_read, selectors.EVENT_READ, self._on_wakeup)
+        self._previous_wakeup_fd = None
+        self._running = False
+        self._programs = {}
+        # A plain copy: os.environ would be re-encoded item by item per spawn.
+        self.environ = dict(os.environ)
+
+    # --- timers and deferred calls -----------------------------------------
+
+    def call_later(self, delay, callback):
+        timer = Timer(time.monotonic() + max(0.0, delay), callback)
+        heapq.heappush(self._timers, (timer.when, next(self._sequence), timer))
+        return timer
+
+    def call_soon(self, callback):
+        """Run `callback` once this iteration's events are handled (handy
+        to batch work that several events ask for)."""
+        if callback not in self._soon:
+            self._soon.append(callback)
+
+    # --- file descriptors ------------------------------------------------
+
+    def add_reader(self, fd, callback):
+        self._selector.register(fd, selectors.EVENT_READ, callback)
+
+    def remove_reader(self, fd):
+        self._selector.unregister(fd)
+
+    def on_reader_gone(self, fd, callback):
+        """Call `callback()` once, when nobody reads the pipe that `fd` writes
+        to any more (pegasus's stdout into a `head` that has exited), so
+        that it is known before the next write. Where that cannot be told
+        in advance (`fd` is not a pipe; a selector that does not report a
+        pipe's error, as kqueue), nothing is watched: the next write finds
+        out. Returns whether `fd` is watched."""
+        try:
+            if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+                return False
+        except OSError:
+            return False
+        if not isinstance(self._selector, _ERROR_REPORTING) or not hasattr(select, "poll"):
+            return False
+
+        def ready():
+            # epoll and poll report an error on a pipe whose readers are all
+            # gone whatever was asked for; readable data would mean `fd` is
+            # not the write end we thought: then stop watching, unharmed.
+            self._selector.unregister(fd)
+            probe = select.poll()
+            probe.register(fd, 0)
+            if any(events & (select.POLLERR | select.POLLHUP) for _fd, events in probe.poll(0)):
+                callback()
+        try:
+            self._selector.register(fd, selectors.EVENT_READ, ready)
+        except (KeyError, ValueError, OSError):
+            return False
+        return True
+
+    # --- signals ---------------------------------------------------------
+
+    def on_signal(self, signum, callback):
+        """Call `callback(signum)` from the loop when `signum` arrives."""
+        self._signal_callbacks[signum] = callback
+        if self._running:
+            self._install(signum)
+
+    def _install(self, signum):
+        if signum not in self._saved_handlers:
+            self._saved_handlers[signum] = signal.signal(signum, _note_signal)
+
+    def _on_wakeup(self):
+        try:
+            data = os.read(self._wake_read, 4096)
+        except BlockingIOError:
+            return
+        for signum in set(data):
+            if signum == signal.SIGCHLD:
+                self._reap()
+            callback = self._signal_callbacks.get(signum)
+            if callback is not None:
+                callback(signum)
+
+    # --- children --------------------------------------------------------
+
+    def spawn(self, argv, on_stdout, on_stderr, on_exit, stdin_pipe=True, env=None,
+              max_line=READ_SIZE, filters=(None, None)):
+        """Start `argv` in a new session with stdout and stderr read line by
+        line into `on_stdout(text)` / `on_stderr(text)`; `on_exit(child)` runs
+        once the process has exited and both pipes are drained. With
+        `stdin_pipe`, the child's stdin is a pipe we hold open (its EOF tells
+        the child we are gone); otherwise /dev/null. `filters`: for stdout and
+        stderr, None or a function that sees each piece read (b"" at the end
+        of the stream) before it is cut into lines, and returns what of it
+        is to be (it keeps the rest for itself)."""
+        close_after = []
+        try:
+            if stdin_pipe:
+                child_in, our_in = os.pipe2(os.O_CLOEXEC)
+                os.set_blocking(our_in, False)
+            else:
+                child_in, our_in = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC), None
+            close_after.append(child_in)
+            out_read, out_write = os.pipe2(os.O_CLOEXEC)
+            close_after.append(out_write)
+            err_read, err_write = os.pipe2(os.O_CLOEXEC)
+            close_after.append(err_write)
+            actions = [(os.POSIX_SPAWN_DUP2, child_in, 0),
+                       (os.POSIX_SPAWN_DUP2, out_write, 1),
+                       (os.POSIX_SPAWN_DUP2, err_write, 2)]
+            pid = os.posix_spawn(self._program(argv[0]), argv,
+                                 self.environ if env is None else env,
+                                 file_actions=actions, setsid=True,
+                                 setsigdef=_CHILD_DEFAULT_SIGNALS)
+        except BaseException:
+            for fd in close_after:
+                os.close(fd)
+            raise
+        for fd in close_after:
+            os.close(fd)
+        child = Child(pid, our_in, on_exit, 2)
+        self._children[pid] = child
+        for fd, emit, take in ((out_read, on_stdout, filters[0]),
+                               (err_read, on_stderr, filters[1])):
+            os.set_blocking(fd, False)
+            splitter = LineSplitter(emit, max_line)
+            self.add_reader(fd, self._pipe_reader(fd, splitter, child, take))
+        return child
+
+    def _program(self, name):
+        """The path of `name`, looked up in PATH once per run."""
+        path = self._programs.get(name)
+        if path is None:
+            path = name if os.sep in name else shutil.which(name)
+            if path is None:
+                raise FileNotFoundError(errno.ENOENT, "not found in PATH", name)
+            self._programs[name] = path
+        return path
+
+    def _pipe_reader(self, fd, splitter, child, take=None):
+        def read():
+            try:
+                data = os.read(fd, READ_SIZE)
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                if exc.errno != errno.EIO:
+                    raise
+                data = b""
+            if data:
+                if take is not None:
+                    data = take(data)
+                if data:
+                    splitter.feed(data)
+                return
+            if take is not None:
+                take(b"")
+            self.remove_reader(fd)
+            os.close(fd)
+            splitter.close()
+            child._open_streams -= 1
+            self._maybe_done(child)
+        return read
+
+    def _reap(self):
+        for pid, child in list(self._children.items()):
+            if child._exited:
+                continue  # reaped already; its pipes are still being drained
+            try:
+                waited, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                waited, status = pid, 255 << 8
+            if waited == 0:
+                continue
+            child.returncode = os.waitstatus_to_exitcode(status)
+            child._exited = True
+            self._maybe_done(child)
+
+    def _maybe_done(self, child):
+        if child.done and self._children.pop(child.pid, None) is not None:
+            child.close_stdin()
+            child._on_exit(child)
+
+    @property
+    def children(self):
+        return list(self._children.values())
+
+    # --- running ---------------------------------------------------------
+
+    def run(self, until):
+        """Run until `until()` is true after an iteration."""
+        self._running = True
+        self._previous_wakeup_fd = signal.set_wakeup_fd(self._wake_write,
+                                                        warn_on_full_buffer=False)
+        try:
+            for signum in set(self._signal_callbacks) | {signal.SIGCHLD}:
+                self._install(signum)
+            self._reap()  # a child may have exited before SIGCHLD was watched
+            while True:
+                self._run_soon()
+                if until():
+                    return
+                self._once()
+        finally:
+            signal.set_wakeup_fd(self._previous_wakeup_fd)
+            for signum, handler in self._saved_handlers.items():
+                signal.signal(signum, handler)
+            self._saved_handlers.clear()
+            self._running = False
+
+    def _run_soon(self):
+        while self._soon:
+            pending, self._soon = self._soon, []
+            for callback in pending:
+                callback()
+
+    def _once(self):
+        timeout = None
+        while self._timers and self._timers[0][2].cancelled:
+            heapq.heappop(self._timers)
+        if self._timers:
+            timeout = max(0.0, self._timers[0][0] - time.monotonic())
+        for key, _mask in self._selector.select(timeout):
+            key.data()
+        now = time.monotonic()
+        while self._timers and self._timers[0][0] <= now:
+            _when, _seq, timer = heapq.heappop(self._timers)
+            if not timer.cancelled:
+                timer.callback()
+
+    def close(self):
+        self._selector.close()
+        os.close(self._wake_read)
+        os.close(self._wake_write)
+
+
+def _note_signal(signum, frame):
+    """Python-level handler: the C handler has already written `signum` to
+    the wakeup fd, which the loop reads; nothing else to do here."""
