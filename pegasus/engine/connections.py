@@ -4,26 +4,19 @@ when a server turned it away for now, watched for loss, tried again in the
 background while the host is down, and closed at the end. A sub-host whose
 transport needs no connection (localhost) is ready at once.
 
-This module alone decides whether a sub-host is lost: when it was up and
-its master exits, when a job's exit status may mean a failed connection,
-and when the transport's own lines on a job's stderr say the sub-host is
-gone (srun: a node failure), the last two in `judge`. It also decides when
-a Slurm allocation is over (its time limit, a cancel, a node failure that
-ends the job): srun's lines say so, or, when a step ended in a way that
-may be the job's end (a signal, a cancel), Slurm is asked (`state_argv`,
-one question at a time per allocation). Then every sub-host of the
-allocation is down at once, and the jobs it cut off end with ENDED: not
-their failure. Each master of a
+This module and losses.py alone decide whether a sub-host is lost: here,
+when it was up and its master exits; there, when a job's end may mean a
+failed connection or an allocation that is over (`judge`). Each master of a
 sub-host gets a control socket path of its own (a new generation each time
 it is opened), so a master that replaces one that died serves every later
-job.
+job. A sub-host of one slot may run its jobs in its master's own session
+(sessions.py).
 
 It tells its Listener (the runner) what happens.
 """
 
 from __future__ import annotations
 
-import functools
 import random
 import signal
 from typing import TYPE_CHECKING, Callable, List, Optional, Protocol, Sequence
@@ -31,18 +24,14 @@ from typing import TYPE_CHECKING, Callable, List, Optional, Protocol, Sequence
 if TYPE_CHECKING:
     from .loop import Child, Loop
 
-from ..events.outcome import Reason
-from ..transports import wrapper
 from ..transports.ssh import remove_socket
 from .allocations import Allocations
-from .loop import LineSplitter
+from .losses import Decide, Losses, lost_if
+from .sessions import SessionJob, start_session, stream_filter
 
 CONNECT_ATTEMPTS = 5       # for a server that turns connections away (MaxStartups)
 RECONNECT_DELAYS = (2, 5, 10, 20, 40, 60)  # trying again a host that is down
 SETTLE_DELAY = 0.5         # after an exit that may mean loss: time for a dying master to show it
-
-# judge()'s answer: None (the job's own end), Reason.HOST_LOST, or Reason.ENDED.
-Decide = Callable[[Optional[Reason]], None]
 
 
 class Connection:
@@ -136,102 +125,6 @@ class Listener(Protocol):
         transport). It is tried again in the background."""
 
 
-class SessionJob:
-    """A job that its sub-host's master runs in its own session
-    (wrapper.SESSION_LOOP), where runs.py would otherwise hold an ssh
-    process: it is written to, it ends once, with a returncode.
-
-    Its output is what the master's streams carry up to the job's markers.
-    It ends when both are in -- or, when it left processes behind that may
-    hold its output, when the master exits with them, as a session of its
-    own would have ended -- or when the master dies first: then `finished`
-    is False (the host was lost). `refused`: the session could not run it
-    (no setsid there); it did not run."""
-
-    __slots__ = ("connection", "splitters", "streams", "returncode", "finished", "refused",
-                 "done", "_on_end")
-
-    def __init__(self, connection: Connection, marker: bytes,
-                 on_line: Callable[[str, str], None], on_end: Callable[["SessionJob"], None]):
-        self.connection = connection
-        self.splitters = {
-            "out": LineSplitter(lambda text: on_line("out", text)),
-            "err": LineSplitter(lambda text: self._stderr(on_line, text))}
-        self.streams = {name: wrapper.MarkedStream(marker, splitter.feed,
-                                                   functools.partial(self._marked, name))
-                        for name, splitter in self.splitters.items()}
-        self.returncode: Optional[int] = None
-        self.finished = False
-        self.refused = False
-        self.done = False
-        self._on_end = on_end
-
-    def _stderr(self, on_line, text):
-        # The master's own complaints come on the same stream: they also
-        # tell why the connection went, if it goes.
-        connection = self.connection
-        if (len(connection.stderr) < 50
-                and connection.transport.own_message(text) is not None):
-            connection.stderr.append(text)
-        on_line("err", text)
-
-    def write(self, data: bytes) -> bool:
-        master = self.connection.master
-        if self.done or master is None:
-            return False
-        return master.write(data)
-
-    def take(self, stream: str, data: bytes) -> bytes:
-        """Bytes from the master's `stream` (b"": its end): the job's go
-        to its lines; returns what is not the job's."""
-        marked = self.streams[stream]
-        splitter = self.splitters[stream]
-        if not data:
-            marked.close()
-            splitter.close()
-            return b""
-        if marked.ended:
-            if self.connection.retiring:   # what its processes print later
-                splitter.feed(data)
-                return b""
-            return data
-        return marked.feed(data)
-
-    def _marked(self, stream: str) -> None:
-        """The marker of `stream` is in: the job's last line there is whole."""
-        self.splitters[stream].close()
-        if not all(each.ended for each in self.streams.values()):
-            return
-        said = self.streams["out"].said or []
-        connection = self.connection
-        if said[:1] == [wrapper.REFUSED]:
-            self.refused = True
-            connection.session_runs = False
-        else:
-            try:
-                self.returncode = int(said[0])
-            except (IndexError, ValueError):
-                self.returncode = 255
-            self.finished = True
-            if said[1:2] == ["1"]:
-                # It left processes that may hold its output: the session
-                # has ended, and the job ends with the master (_exited).
-                connection.retiring = True
-                connection.session_runs = False
-                return
-        connection.session = None
-        self.over()
-
-    def over(self) -> None:
-        """The job is over: its end is told, once."""
-        if self.done:
-            return
-        self.done = True
-        if not self.finished and not self.refused:
-            self.returncode = 255   # as ssh says when its connection is gone
-        self._on_end(self)
-
-
 class Connections:
     """Every sub-host's connection, in hosts.yaml order."""
 
@@ -247,6 +140,7 @@ class Connections:
         self._opening_soon = False   # _open_more is due on the loop's next pass
         self.active = True      # False once the run is ending: no more attempts
         self.allocations = Allocations(loop)      # which Slurm allocations are over
+        self.losses = Losses(loop, self.all, listener, self.allocations)
 
     def __getitem__(self, index: int) -> Connection:
         return self.all[index]
@@ -286,81 +180,14 @@ class Connections:
         self._open_more()
 
     def judge(self, index: int, returncode: Optional[int], said: Sequence[str],
-              decide: Decide, child=None) -> None:
-        """Whether a job that ended with `returncode` on sub-host `index`,
-        its transport having said `said` on its stderr, ended because the
-        sub-host was lost (HOST_LOST) or its allocation is over (ENDED; the
-        connection's `reason` says why), or by itself (None): `decide` is
-        called with the answer, now or a moment later (a dying master may
-        take that long to show it, Slurm that long to answer). A job that
-        the master's session ran (`child`, a SessionJob) tells: its markers
-        came through the connection, or the master died first."""
-        connection = self.all[index]
-        if isinstance(child, SessionJob):
-            decide(None if child.finished else _lost(connection.gone))
-            return
-        transport = connection.transport
-        over = transport.over_by(said)
-        if over is not None:
-            self._over(connection, over)
-            decide(Reason.ENDED)
-            return
-        gone = transport.lost_by(said)
-        if gone is None and not transport.exit_may_mean_lost(returncode, said):
-            decide(None)   # its own end, even if its allocation ended just after
-        elif transport.allocation in self.allocations.over:
-            self._over(connection, self.allocations.over[transport.allocation or ""])
-            decide(Reason.ENDED)
-        elif transport.state_argv() is not None:
-            self.allocations.ask(connection.transport,
-                                 lambda over: self._asked(connection, over, gone, decide))
-        elif gone is not None:
-            self._left(connection, gone)
-            decide(Reason.HOST_LOST)
-        elif connection.state != Connection.READY:
-            decide(_lost(connection.gone))   # its master's end is handled already
-        else:
-            connection.await_master(self.loop, decide)
-
-    def _asked(self, connection, over: Optional[str], gone: Optional[str],
-               decide: Decide) -> None:
-        if over is not None:
-            self._over(connection, over)
-            decide(Reason.ENDED)
-        elif gone is not None:
-            self._left(connection, gone)
-            decide(Reason.HOST_LOST)
-        else:
-            decide(None)
-
-    def _left(self, connection, reason):
-        """A job's own transport said that its sub-host is gone for good
-        (srun: the node has left the allocation): no job goes there again,
-        and there is no connection to open again. Its other running jobs
-        hear their own fate from their own transport."""
-        if connection.state == Connection.READY:
-            connection.state = Connection.DOWN
-            connection.reason = reason
-            self.listener.connection_lost(connection, reason, False)
-
-    def _over(self, connection, reason):
-        """The allocation of `connection`'s sub-host is over: every sub-host
-        of it is gone for good, at once (a job cut off on one node must not
-        be sent to another node of the same ending job)."""
-        allocation = connection.transport.allocation
-        if allocation is None:
-            self._left(connection, reason)
-            return
-        self.allocations.over.setdefault(allocation, reason)
-        for other in self.all:
-            if other.transport.allocation == allocation:
-                self._left(other, reason)
+              decide: Decide, child: object = None) -> None:
+        """Whether a job's end on sub-host `index` means its host was lost
+        or its allocation is over (losses.Losses.judge)."""
+        self.losses.judge(self.all[index], returncode, said, decide, child)
 
     def why_over(self, index: int) -> str:
         """Why the allocation of sub-host `index` is over (judge said ENDED)."""
-        connection = self.all[index]
-        over = self.allocations.over
-        return over.get(connection.transport.allocation or "", connection.reason or "")
+        return self.losses.why_over(self.all[index])
 
     def _open_more(self):
         """Open the next waiting connection, if fewer than `limit` are being
@@ -404,16 +231,11 @@ class Connections:
             if len(connection.stderr) < 50:
                 connection.stderr.append(text)
 
-        def take(stream):
-            def filtered(data):
-                session = connection.session
-                return data if session is None else session.take(stream, data)
-            return filtered
-
         try:
             connection.master = self.loop.spawn(argv, on_stdout, on_stderr,
                                                 lambda child: self._exited(connection),
-                                                filters=(take("out"), take("err")))
+                                                filters=(stream_filter(connection, "out"),
+                                                         stream_filter(connection, "err")))
         except OSError as exc:
             self.opening -= 1
             self._failed(connection, "cannot run %s: %s" % (argv[0], exc.strerror))
@@ -436,7 +258,7 @@ class Connections:
         finally:
             verdicts, connection.verdicts = connection.verdicts, []
             for decide in verdicts:
-                decide(_lost(connection.gone))
+                decide(lost_if(connection.gone))
             if session is not None:
                 session.over()   # once the host's fate is known
 
@@ -484,26 +306,9 @@ class Connections:
     def run_in_session(self, index: int, command: str, grace: float,
                        on_line: Callable[[str, str], None],
                        on_end: Callable[[SessionJob], None]) -> Optional[SessionJob]:
-        """Run `command` in the master's own session of sub-host `index`,
-        if that session may run it now: the SessionJob, or None (then the
-        job runs as a session of its own). Only on a sub-host that runs one
-        job at a time: a job's session must be the only one over its
-        master for the master's end to be the end of the job's output."""
-        connection = self.all[index]
-        master = connection.master
-        if (connection.state != Connection.READY or connection.session is not None
-                or not connection.session_runs or connection.host.slots != 1
-                or master is None or not connection.master_alive):
-            return None
-        job = connection.transport.session_job(command, grace)
-        if job is None:
-            return None
-        line, marker = job
-        session = SessionJob(connection, marker, on_line, on_end)
-        if not master.write(line):
-            return None
-        connection.session = session
-        return session
+        """Run `command` in the master's own session of sub-host `index`
+        (sessions.start_session): the SessionJob, or None."""
+        return start_session(self.all[index], command, grace, on_line, on_end)
 
     def _retry(self, connection):
         self.retrying -= 1
@@ -548,6 +353,3 @@ class Connections:
         for connection in self.all:
             connection.finish()
 
-
-def _lost(gone: bool) -> Optional[Reason]:
-    return Reason.HOST_LOST if gone else None

@@ -7,7 +7,6 @@ through `signal.set_wakeup_fd` -- no polling -- and their output is read
 without blocking and cut into lines.
 """
 
-import codecs
 import errno
 import heapq
 import itertools
@@ -19,6 +18,7 @@ import signal
 import stat
 import time
 
+from .lines import READ_SIZE, LineSplitter
 from .timer import Timer
 
 # Signals whose disposition a child gets back to the default: Python ignores
@@ -29,7 +29,6 @@ _CHILD_DEFAULT_SIGNALS = tuple(
      "SIGINFO")
     if hasattr(signal, name))
 
-READ_SIZE = 65536
 # Selectors that report an error on a pipe whose reader left, watched or not.
 _ERROR_REPORTING = tuple(getattr(selectors, name) for name in ("EpollSelector", "PollSelector")
                          if hasattr(selectors, name))
@@ -46,66 +45,6 @@ def _ensure_standard_fds():
             if null != fd:
                 os.dup2(null, fd)
                 os.close(null)
-
-
-class LineSplitter:
-    """Cuts a byte stream into lines: `\\n`, `\\r\\n` and a lone `\\r` each end
-    one (a progress bar's updates become lines). A line longer than
-    `max_line` bytes is passed on in pieces of that size, so one endless line
-    does not grow memory. Invalid UTF-8 becomes U+FFFD.
-    """
-
-    def __init__(self, emit, max_line=READ_SIZE):
-        self._emit = emit
-        self._max = max_line
-        self._pending = b""
-        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        self._after_cr = False
-
-    def feed(self, data):
-        if self._after_cr and data.startswith(b"\n"):
-            data = data[1:]  # the \n of a \r\n split across two reads
-        self._after_cr = False
-        data = self._pending + data
-        start = 0
-        length = len(data)
-        while start < length:
-            newline = data.find(b"\n", start)
-            carriage = data.find(b"\r", start, newline if newline >= 0 else length)
-            if carriage >= 0:
-                if carriage == length - 1:
-                    self._after_cr = True
-                    end, skip = carriage, 1
-                elif data[carriage + 1:carriage + 2] == b"\n":
-                    end, skip = carriage, 2
-                else:
-                    end, skip = carriage, 1
-                if end > start or skip == 2:
-                    self._line(data[start:end])
-                start = end + skip
-                continue
-            if newline < 0:
-                break
-            self._line(data[start:newline])
-            start = newline + 1
-        rest = data[start:]
-        while len(rest) >= self._max:
-            piece, rest = rest[:self._max], rest[self._max:]
-            self._emit(self._decoder.decode(piece))
-        self._pending = rest
-
-    def _line(self, raw):
-        self._emit(self._decoder.decode(raw, final=True))
-
-    def close(self):
-        """End of stream: a last line without newline is still a line."""
-        if self._pending:
-            self._line(self._pending)
-            self._pending = b""
-        else:
-            tail = self._decoder.decode(b"", final=True)
-            if tail:
-                self._emit(tail)
 
 
 class Child:

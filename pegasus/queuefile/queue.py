@@ -104,8 +104,7 @@ class QueueFile:
         return another_users_queue(path, uid, self.path)
 
     def claim(self) -> None:
-        """Refuse to make the lock file beside another user's queue
-        (statedir.StateDir.claim); for the lock (lock.Holder)."""
+        """The lock file is the queue owner's to make (lock.Holder)."""
         self.state.claim()
 
     # --- the lock -------------------------------------------------------
