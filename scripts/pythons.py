@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The unit tests under every Python the README promises: scripts/test --all-pythons
+"""The unit tests under the Pythons the README promises: scripts/test --all-pythons
 
 For each of Python 3.9 to 3.13 it looks for an interpreter (pyenv's versions
 first, then python3.X on PATH), makes a venv .venv-3.X with pegasus and its test
@@ -8,7 +8,12 @@ that need no sshd, tmux or Slurm: pytest -m "not integration". It says which
 interpreters it found and which it skipped, and why. The version of the main venv
 (.venv) is skipped: scripts/test has just run the whole suite under it.
 
-Extra arguments go to each pytest. Exit status: 0 when every interpreter found
+By default only the oldest and the newest version found run (the main one
+counted among them): they bound the language and the standard library that
+pegasus may use, and each run takes minutes. `--every` (scripts/test
+--every-python) runs the versions between them too.
+
+Extra arguments go to each pytest. Exit status: 0 when every interpreter run
 passed (none found is not a failure), 1 otherwise.
 """
 
@@ -184,14 +189,35 @@ def found_interpreters() -> List[Tuple[Tuple[int, int], str]]:
                 % (dotted(version), dotted(version),
                    "".join("\n    " + problem for problem in refused)))
             continue
-        say("%s: %s" % (dotted(version), interpreter))
         found.append((version, interpreter))
     return found
 
 
+def ends(found: List[Tuple[Tuple[int, int], str]]) -> List[Tuple[Tuple[int, int], str]]:
+    """Of `found`, the oldest and the newest version, the main one counted
+    among them (it has run already), saying which are left out."""
+    versions = [version for version, _ in found] + [sys.version_info[:2]]
+    bounds = (min(versions), max(versions))
+    kept = []
+    for version, interpreter in found:
+        if version in bounds:
+            kept.append((version, interpreter))
+        else:
+            say("%s: left out, between the oldest and the newest "
+                "(scripts/test --every-python runs it)" % dotted(version))
+    return kept
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     pytest_args = sys.argv[1:] if argv is None else argv
+    every = pytest_args[:1] == ["--every"]
+    if every:
+        pytest_args = pytest_args[1:]
     found = found_interpreters()
+    if not every:
+        found = ends(found)
+    for version, interpreter in found:
+        say("%s: %s" % (dotted(version), interpreter))
     if not found:
         say("no other interpreter found: nothing run")
         return 0

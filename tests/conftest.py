@@ -16,8 +16,8 @@ pytest_plugins = ["helpers.slurm_plugin"]
 
 # A test that uses one of these needs a service beyond Python (a private sshd, tmux,
 # Slurm): it is an integration test. The others are unit tests, which
-# `scripts/test --all-pythons` runs under every Python from 3.9 on, with
-# `-m "not integration"`.
+# `scripts/test --all-pythons` runs under the oldest and the newest Python found
+# (`--every-python`: each from 3.9 on), with `-m "not integration"`.
 INTEGRATION_FIXTURES = frozenset({"sshd", "second_sshd", "slurm", "tmux"})
 
 
