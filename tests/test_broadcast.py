@@ -6,7 +6,7 @@ import socket
 from typing import Dict, List
 
 import pytest
-from helpers.runpegasus import Workspace, wait_for
+from helpers.runpegasus import Workspace, far_and_near, wait_for
 
 
 @pytest.fixture
@@ -117,11 +117,7 @@ def test_daemon_broadcast_runs_an_appended_job_on_every_sub_host(work):
 
 def test_a_host_lost_mid_job_fails_it_there_and_the_barrier_moves_on(tmp_path, sshd,
                                                                       second_sshd):
-    far = second_sshd(aliases=1)
-    config = tmp_path / "ssh_config"
-    config.write_text(open(far.config).read() + "\n" + open(sshd.config).read())
-    work = Workspace(tmp_path, str(config))
-    work.hosts("- far-1\n- node-1\n")
+    far, work = far_and_near(tmp_path, sshd, second_sshd)
     work.queue("- touch %s/started-{{ hostname }}; [ {{ hostname }} = far-1 ] && sleep 120; "
                "true\n- echo next >> %s\n" % (work.path, work.file("next")))
     process = work.start("b")

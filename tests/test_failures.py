@@ -7,7 +7,7 @@ import os
 import signal
 
 import pytest
-from helpers.runpegasus import Workspace, connected, wait_for
+from helpers.runpegasus import Workspace, connected, far_and_near, wait_for
 
 from pegasus.spec.validate import validate_text
 
@@ -95,11 +95,7 @@ def _stop(process):
 
 def test_a_twin_lost_with_its_host_is_retried_though_the_other_ran(tmp_path, sshd,
                                                                     second_sshd):
-    far = second_sshd(aliases=1)
-    config = tmp_path / "ssh_config"
-    config.write_text(open(far.config).read() + "\n" + open(sshd.config).read())
-    work = Workspace(tmp_path, str(config))
-    work.hosts("- far-1\n- node-1\n")
+    far, work = far_and_near(tmp_path, sshd, second_sshd)
     process = _daemon_connected(work, 2, "--retries", "1")
     try:
         # Two identical entries: one to far-1 (first in hosts.yaml), which
@@ -225,11 +221,7 @@ def test_two_black_holes_beside_a_healthy_host_take_few_jobs_and_all_run(work):
 
 def test_when_the_healthy_host_is_lost_the_paused_one_runs_what_is_left(tmp_path, sshd,
                                                                         second_sshd):
-    far = second_sshd(aliases=1)
-    config = tmp_path / "ssh_config"
-    config.write_text(open(far.config).read() + "\n" + open(sshd.config).read())
-    work = Workspace(tmp_path, str(config))
-    work.hosts("- far-1\n- node-1\n")
+    far, work = far_and_near(tmp_path, sshd, second_sshd)
     work.queue("- command: '[ {{ hostname }} = far-1 ] && { touch %s/far; sleep 120; }; "
                "exit 3'\n  n: [%s]\n" % (work.path, ", ".join(str(n) for n in range(12))))
     with open(work.file("stderr"), "w") as stderr:

@@ -9,7 +9,8 @@ import time
 
 import psutil
 import pytest
-from helpers.runpegasus import Workspace, connected, environment, wait_for
+from helpers.runpegasus import (
+    Workspace, connected, environment, far_and_near, sleepers, wait_for)
 
 
 @pytest.fixture
@@ -25,18 +26,6 @@ def short_tmp(tmp_path_factory):
     if len(path) > 40:
         pytest.skip("temporary directory path too long for socket paths")
     return path
-
-
-def sleepers(tag):
-    """The `sleep TAG` processes of a test, wherever they run."""
-    found = []
-    for process in psutil.process_iter(["cmdline"]):
-        try:
-            if (process.info["cmdline"] or [])[-2:] == ["sleep", tag]:
-                found.append(process)
-        except psutil.Error:
-            continue
-    return found
 
 
 def ssh_of_run(tmpdir):
@@ -140,11 +129,7 @@ def test_a_lost_host_fails_its_job_with_host_lost(tmp_path, second_sshd):
 
 
 def test_with_retries_a_job_of_a_lost_host_runs_on_another(tmp_path, sshd, second_sshd):
-    far = second_sshd(aliases=1)
-    config = tmp_path / "ssh_config"
-    config.write_text(open(far.config).read() + "\n" + open(sshd.config).read())
-    work = Workspace(tmp_path, str(config))
-    work.hosts("- far-1\n- node-1\n")
+    far, work = far_and_near(tmp_path, sshd, second_sshd)
     work.queue("")
     process = work.start("q", "-d", "--retries", "1")
     try:

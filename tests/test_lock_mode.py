@@ -147,6 +147,17 @@ def test_what_is_appended_during_an_edit_is_kept(work, edit, first, answer, stat
         assert _ran(work, log) == (["edited"] if kept else ["one"]) + ["x"]
 
 
+def _until_prompt(master):
+    """What pegasus l wrote to its terminal up to its question after an invalid
+    edit."""
+    seen = b""
+    while b"(e)dit again" not in seen:
+        ready, _, _ = select.select([master], [], [], 30)
+        assert ready, seen
+        seen += os.read(master, 4096)
+    return seen
+
+
 def test_an_append_while_the_user_decides_survives_restoring(work):
     # Answering "r" at the prompt, after a script appended meanwhile.
     log = work.file("log")
@@ -157,12 +168,8 @@ def test_an_append_while_the_user_decides_survives_restoring(work):
     process = subprocess.Popen(work.argv("l", "--editor", editor), cwd=work.path,
                                env=environment(), stdin=slave, stdout=slave, stderr=slave)
     os.close(slave)
-    seen = b""
     try:
-        while b"(e)dit again" not in seen:
-            ready, _, _ = select.select([master], [], [], 30)
-            assert ready, seen
-            seen += os.read(master, 4096)
+        _until_prompt(master)
         subprocess.run(["sh", "-c", "echo '- echo x >> %s' >> queue.yaml" % log],
                        cwd=work.path, check=True)
         os.write(master, b"r\n")
@@ -184,12 +191,8 @@ def test_on_a_terminal_an_invalid_edit_can_be_edited_again(work):
     process = subprocess.Popen(work.argv("l", "--editor", editor), cwd=work.path,
                                env=environment(), stdin=slave, stdout=slave, stderr=slave)
     os.close(slave)
-    seen = b""
     try:
-        while b"(e)dit again" not in seen:
-            ready, _, _ = select.select([master], [], [], 30)
-            assert ready, seen
-            seen += os.read(master, 4096)
+        seen = _until_prompt(master)
         assert b"queue.yaml:2:" in seen
         os.write(master, b"e\n")
         assert process.wait(timeout=30) == 0

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pegasus.transports import ssh, wrapper
-from helpers.runpegasus import Workspace, wait_for
+from helpers.runpegasus import Workspace, sleepers, wait_for
 
 MARKER = b"pegasus-end-0123456789abcdef01234567"
 SUBREAPER = os.path.join(os.path.dirname(__file__), "helpers", "subreaper.py")
@@ -140,17 +140,6 @@ class Session:
             self._stream(name).close()
             if name == "stdin":
                 self.process.wait(timeout=30)
-
-
-def sleepers(tag):
-    found = []
-    for process in psutil.process_iter(["cmdline"]):
-        try:
-            if (process.info["cmdline"] or [])[-2:] == ["sleep", tag]:
-                found.append(process)
-        except psutil.Error:
-            continue
-    return found
 
 
 def test_the_session_runs_jobs_one_after_another_each_with_its_status():

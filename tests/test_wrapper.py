@@ -13,6 +13,7 @@ import time
 import psutil
 import pytest
 
+from helpers.runpegasus import sleepers
 from pegasus.transports import wrapper
 
 SHELLS = [name for name in ("sh", "bash", "dash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish")
@@ -63,18 +64,6 @@ def stop_all(process):
     process.wait()
 
 
-def marked(tag):
-    """The `sleep TAG` processes of a test (not the shells that mention it)."""
-    found = []
-    for process in psutil.process_iter(["cmdline"]):
-        try:
-            if (process.info["cmdline"] or [])[-2:] == ["sleep", tag]:
-                found.append(process)
-        except psutil.Error:
-            continue
-    return found
-
-
 def wait_until(predicate, timeout=20.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -118,12 +107,12 @@ def test_stdin_of_the_job_is_dev_null(shell):
 def test_cancel_stops_the_whole_job_group_then_the_wrapper_exits(shell):
     tag = "31%d" % os.getpid()
     process = start(shell, "sleep %s & sleep %s | cat; wait" % (tag, tag), grace=5)
-    assert wait_until(lambda: len(marked(tag)) >= 2)
+    assert wait_until(lambda: len(sleepers(tag)) >= 2)
     process.stdin.write(wrapper.CANCEL)
     process.stdin.flush()
     process.wait(timeout=20)
     assert process.returncode == 128 + signal.SIGTERM
-    assert wait_until(lambda: not marked(tag))
+    assert wait_until(lambda: not sleepers(tag))
 
 
 @pytest.mark.parametrize("job, status", [
@@ -134,15 +123,15 @@ def test_cancel_stops_the_whole_job_group_then_the_wrapper_exits(shell):
 def test_a_job_ignoring_sigterm_is_waited_for_then_killed_on_request(shell, job, status):
     tag = "32%d" % os.getpid()
     process = start(shell, job.format(tag=tag), grace=60)
-    assert wait_until(lambda: marked(tag))
+    assert wait_until(lambda: sleepers(tag))
     send(process, wrapper.CANCEL)
     time.sleep(0.5)
-    assert marked(tag), "SIGTERM is ignored: the job must still be there"
+    assert sleepers(tag), "SIGTERM is ignored: the job must still be there"
     assert process.poll() is None, "the wrapper waits while the job's group lives"
     send(process, wrapper.KILL)
     process.wait(timeout=20)  # not the 60 s grace
     assert process.returncode == status, "the job's own status"
-    assert wait_until(lambda: not marked(tag))
+    assert wait_until(lambda: not sleepers(tag))
     assert process.stderr.read() == b"", "no shell notice of the kill in the job's output"
 
 
@@ -179,10 +168,10 @@ def test_the_job_runs_at_the_login_shell_s_priority(shell):
 def test_end_of_file_on_stdin_ends_the_job_after_the_grace(shell):
     tag = "33%d" % os.getpid()
     process = start(shell, "trap '' TERM; sleep %s" % tag, grace=0.5)
-    assert wait_until(lambda: marked(tag))
+    assert wait_until(lambda: sleepers(tag))
     process.stdin.close()  # pegasus died, or the connection went
     process.wait(timeout=20)
-    assert wait_until(lambda: not marked(tag))
+    assert wait_until(lambda: not sleepers(tag))
 
 
 def test_background_children_outlive_a_normal_end_as_with_plain_ssh(shell):
@@ -190,7 +179,7 @@ def test_background_children_outlive_a_normal_end_as_with_plain_ssh(shell):
     process = start(shell, "sleep %s >/dev/null 2>&1 & echo started" % tag)
     out, _ = finish(process)
     assert out == b"started\n" and process.returncode == 0
-    left = marked(tag)
+    left = sleepers(tag)
     assert left
     for child in left:
         child.kill()

@@ -6,6 +6,7 @@ import os
 import subprocess
 import time
 
+import psutil
 import yaml
 from helpers.installed import installed
 
@@ -112,3 +113,27 @@ def wait_for(predicate, timeout=30.0, interval=0.02):
 
 def load_yaml(text):
     return yaml.safe_load(text)
+
+
+def sleepers(tag):
+    """The `sleep TAG` processes of a test, wherever they run (not the shells
+    that mention it)."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        try:
+            if (process.info["cmdline"] or [])[-2:] == ["sleep", tag]:
+                found.append(process)
+        except psutil.Error:
+            continue
+    return found
+
+
+def far_and_near(tmp_path, sshd, second_sshd):
+    """A workspace whose hosts.yaml is `far-1` (a second sshd of its own, which a
+    test may stop to lose the host) and `node-1` (the usual sshd)."""
+    far = second_sshd(aliases=1)
+    config = tmp_path / "ssh_config"
+    config.write_text(open(far.config).read() + "\n" + open(sshd.config).read())
+    work = Workspace(tmp_path, str(config))
+    work.hosts("- far-1\n- node-1\n")
+    return far, work
