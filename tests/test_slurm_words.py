@@ -122,7 +122,7 @@ def command_line(**given):
 
 def test_slurm_option_takes_the_allocation_less_excluded_nodes(inside):
     subhosts = load_subhosts(command_line(exclude=["gpu-a02"]), Templates())
-    assert [(h.index, h.hostname, h.slurm.launcher) for h in subhosts] == [
+    assert [(h.index, h.hostname, h.slurm and h.slurm.launcher) for h in subhosts] == [
         (0, "gpu-a01", "srun"), (1, "login1", "srun")]
 
 

@@ -5,6 +5,10 @@ job, and `pegasus l --append` writes. Reads back as the same strings."""
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, Iterable, Optional, Sequence, Tuple
+
+if TYPE_CHECKING:
+    from .yamlfile import Entry
 
 # Characters YAML reads back as themselves anywhere: printable, and not a
 # line break (U+0085, U+2028, U+2029) nor a byte order mark. Everything else
@@ -19,14 +23,14 @@ _SINGLE = re.compile("[^\n" + _UNSAFE + "]*")          # fits in '...' on one li
 _BLOCK = re.compile("[^" + _UNSAFE + "]*")              # fits in a literal block
 
 
-def _is_plain(text):
+def _is_plain(text: str) -> bool:
     return (_PLAIN.fullmatch(text) is not None
             and text == text.rstrip()
             and ": " not in text and " #" not in text
             and not text.endswith(":"))
 
 
-def _double_quoted(text):
+def _double_quoted(text: str) -> str:
     out = []
     for char in text:
         if char == "\\":
@@ -46,7 +50,7 @@ def _double_quoted(text):
     return '"' + "".join(out) + '"'
 
 
-def scalar(text, indent):
+def scalar(text: str, indent: int) -> str:
     """YAML for the string `text` as a value whose key sits at column
     `indent`: plain when that reads back the same, else quoted or a literal
     block for multi-line commands."""
@@ -66,7 +70,7 @@ def scalar(text, indent):
     return _double_quoted(text)
 
 
-def key_scalar(text):
+def key_scalar(text: str) -> str:
     """YAML for the string `text` as a key: like `scalar`, but never a block."""
     if _is_plain(text):
         return text
@@ -75,7 +79,7 @@ def key_scalar(text):
     return _double_quoted(text)
 
 
-def dump_entry(pairs, column=0):
+def dump_entry(pairs: Iterable[Tuple[str, str]], column: int = 0) -> str:
     """Canonical YAML for one list item: `- key: value` lines, the dash at
     `column`. `pairs` is a sequence of (key, str)."""
     lines = []
@@ -86,14 +90,14 @@ def dump_entry(pairs, column=0):
     return "".join(lines)
 
 
-def _flow_list(items):
+def _flow_list(items: Sequence[str]) -> Optional[str]:
     """`[a, b]` when every item reads back the same inside a flow list."""
     if all(_is_plain(item) and not any(c in item for c in ",[]{}") for item in items):
         return "[" + ", ".join(items) + "]"
     return None
 
 
-def dump_values(entry):
+def dump_values(entry: Entry) -> str:
     """An entry with its lists, as one YAML list item: short lists on one
     line, others as block lists."""
     lines = []

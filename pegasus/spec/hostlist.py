@@ -5,11 +5,16 @@ Slurm allocation (`--slurm`), less `-x`."""
 from __future__ import annotations
 
 import sys
-from typing import List
+from typing import TYPE_CHECKING, List, Set
 
 from ..errors import SpecError, UsageError
 from . import hostnames, nodeset
 from .hosts import MAX_SUBHOSTS, SubHost, load_hosts
+
+if TYPE_CHECKING:
+    import argparse
+
+    from ..templates.template import Templates
 
 WHERE = "-w"
 EXCLUDE = "-x"
@@ -72,7 +77,7 @@ def _from_file(option: str, path: str) -> List[str]:
     return list(names)
 
 
-def load_subhosts(args, templates) -> list:
+def load_subhosts(args: argparse.Namespace, templates: Templates) -> List[SubHost]:
     """The sub-hosts the command line asks for."""
     where = getattr(args, "slurm", None)
     if where is not None:
@@ -86,7 +91,7 @@ def load_subhosts(args, templates) -> list:
         subhosts = [SubHost(index, name, {}, 1, WHERE, 0) for index, name in enumerate(names)]
     else:
         subhosts = load_hosts(args.hosts_file, templates)
-    excluded = set()
+    excluded: Set[str] = set()
     for argument in args.exclude:
         excluded.update(_names(EXCLUDE, argument))
     if excluded:
@@ -100,7 +105,7 @@ def load_subhosts(args, templates) -> list:
     return subhosts
 
 
-def _allocation(where: str) -> list:
+def _allocation(where: str) -> List[SubHost]:
     """One sub-host per node of the allocation, each run with srun."""
     from . import allocation
     try:

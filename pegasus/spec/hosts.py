@@ -2,11 +2,19 @@
 list values (see jobs.py for the order), a host range expanded
 (nodeset.py), a Slurm allocation one sub-host per node (allocation.py)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
+
 from ..errors import Problem, SpecError
 from ..templates.template import Where
 from . import hostnames, nodeset
 from .jobs import is_count, job_count, product
-from .yamlfile import load_entries
+from .yamlfile import Entry, load_entries
+
+if TYPE_CHECKING:
+    from ..templates.template import Templates
+    from .allocation import Node
 
 # Keys with a meaning of their own. Everything else is a template variable.
 HOST_KEYS = ("hostname", "slots", "slurm", "launcher")
@@ -23,36 +31,37 @@ class SubHost:
 
     __slots__ = ("index", "hostname", "params", "slots", "path", "line", "transport", "slurm")
 
-    def __init__(self, index, hostname, params, slots=1, path="hosts.yaml", line=0,
-                 slurm=None):
+    def __init__(self, index: int, hostname: str, params: Dict[str, str], slots: int = 1,
+                 path: str = "hosts.yaml", line: Optional[int] = 0,
+                 slurm: Optional[Node] = None) -> None:
         self.index = index
         self.hostname = hostname
         self.params = params
         self.slots = slots
         self.path = path
         self.line = line
-        self.transport = None
+        self.transport: Any = None  # a transports.Transport, a layer above this one
         self.slurm = slurm
 
     @property
-    def label(self):
+    def label(self) -> str:
         """`node-1 (gpu=0,user=ann)`: how output and reports name it."""
         if not self.params:
             return self.hostname
         return "%s (%s)" % (self.hostname, ",".join("%s=%s" % kv for kv in self.params.items()))
 
-    def variables(self):
+    def variables(self) -> Dict[str, str]:
         """Template variables this sub-host contributes (they win over the
         job's)."""
         values = dict(self.params)
         values["hostname"] = self.hostname
         return values
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "SubHost(%r)" % self.label
 
 
-def _host_slots(entry, problems):
+def _host_slots(entry: Entry, problems: List[Problem]) -> Optional[int]:
     value = entry.values.get("slots")
     if value is None:
         return 1
@@ -66,10 +75,10 @@ def _host_slots(entry, problems):
     return int(text)
 
 
-def expand_hosts(entries, templates):
+def expand_hosts(entries: Sequence[Entry], templates: Templates) -> List[SubHost]:
     """Entries of hosts.yaml -> the list of SubHost, in expansion order."""
-    problems: list = []
-    subhosts: list = []
+    problems: List[Problem] = []
+    subhosts: List[SubHost] = []
     for entry in entries:
         slots = _host_slots(entry, problems)
         if slots is None:
@@ -86,7 +95,8 @@ def expand_hosts(entries, templates):
     return subhosts
 
 
-def _expand_host_entry(entry, slots, templates, subhosts):
+def _expand_host_entry(entry: Entry, slots: int, templates: Templates,
+                       subhosts: List[SubHost]) -> None:
     params = {k: v for k, v in entry.values.items() if k != "slots"}
     line = entry.values["hostname"].line
     room = MAX_SUBHOSTS - len(subhosts)
@@ -114,7 +124,7 @@ def _expand_host_entry(entry, slots, templates, subhosts):
                                     slots, entry.path, entry.line))
 
 
-def _expand_slurm_entry(entry, slots, subhosts):
+def _expand_slurm_entry(entry: Entry, slots: int, subhosts: List[SubHost]) -> None:
     """`- slurm: current` (or a job id): one sub-host per node of the
     allocation (the nodes varying slowest), times the entry's parameters."""
     from . import allocation
@@ -142,7 +152,7 @@ def _expand_slurm_entry(entry, slots, subhosts):
                                     entry.line, node))
 
 
-def _one_of(entry, key, choices, default):
+def _one_of(entry: Entry, key: str, choices: Sequence[str], default: str) -> str:
     value = entry.values.get(key)
     if value is None:
         return default
@@ -153,14 +163,14 @@ def _one_of(entry, key, choices, default):
     return value.items[0]
 
 
-def _too_many_hosts(path, line):
+def _too_many_hosts(path: str, line: Optional[int]) -> SpecError:
     return SpecError.at(path, line, "the hosts file expands to more than %d sub-hosts"
                         % MAX_SUBHOSTS,
                         "each sub-host is a connection of its own: check the lists and "
                         "ranges of this entry")
 
 
-def load_hosts(path, templates):
+def load_hosts(path: str, templates: Templates) -> List[SubHost]:
     subhosts = expand_hosts(load_entries(path, "hosts", "hostname", ("slurm",)), templates)
     if not subhosts:
         raise SpecError.at(path, None, "lists no host",

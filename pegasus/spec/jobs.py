@@ -9,13 +9,19 @@ first key varying slowest:
       x: [1, 2]
 """
 
+from __future__ import annotations
+
 import itertools
 import math
+from typing import TYPE_CHECKING, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from ..errors import Problem, SpecError
 from ..templates.template import Where
 from . import yamlfile
 from .canonical import dump_entry
+
+if TYPE_CHECKING:
+    from .hosts import SubHost
 
 POLICIES = ("first_fit", "buddy")
 
@@ -24,7 +30,7 @@ POLICIES = ("first_fit", "buddy")
 # MemoryError. A take writes an entry's other jobs back to queue.yaml.
 MAX_ENTRY_JOBS = 100000
 
-def product(values):
+def product(values: Mapping[str, yamlfile.Value]) -> Iterator[Dict[str, str]]:
     keys = list(values)
     for combination in itertools.product(*(values[k].items for k in keys)):
         yield dict(zip(keys, combination))
@@ -36,46 +42,47 @@ class Job:
 
     __slots__ = ("command", "params", "path", "line", "ticket")
 
-    def __init__(self, command, params=None, path="queue.yaml", line=0):
+    def __init__(self, command: str, params: Optional[Dict[str, str]] = None,
+                 path: str = "queue.yaml", line: Optional[int] = 0) -> None:
         self.command = command
         self.params = params or {}
         self.path = path
         self.line = line
-        self.ticket = None  # its number in this runner's journal, once taken
+        self.ticket: Optional[int] = None  # its number in this runner's journal, once taken
 
     @property
-    def timeout(self):
+    def timeout(self) -> Optional[float]:
         text = self.params.get("timeout")
         return None if text is None else float(text)
 
     @property
-    def slots(self):
+    def slots(self) -> int:
         return int(self.params.get("slots", "1"))
 
     @property
-    def retries(self):
+    def retries(self) -> Optional[int]:
         """The entry's own `retries`, or None."""
         text = self.params.get("retries")
         return None if text is None else int(text)
 
     @property
-    def allocation_policy(self):
+    def allocation_policy(self) -> str:
         return self.params.get("allocation_policy", "first_fit")
 
     @property
-    def where(self):
+    def where(self) -> Where:
         return Where(self.path, self.line, "command")
 
-    def pairs(self):
+    def pairs(self) -> List[Tuple[str, str]]:
         """(key, value) pairs of the canonical form: command first."""
         return [("command", self.command)] + list(self.params.items())
 
-    def canonical(self, column=0):
+    def canonical(self, column: int = 0) -> str:
         """This job as one YAML list item, as written back to queue.yaml and
         appended to consumed.yaml."""
         return dump_entry(self.pairs(), column)
 
-    def variables(self, host, slots=None):
+    def variables(self, host: SubHost, slots: Optional[str] = None) -> Dict[str, str]:
         """The variables the command renders with on `host`."""
         values = dict(self.params)
         if slots is not None:
@@ -83,19 +90,19 @@ class Job:
         values.update(host.variables())
         return values
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, Job) and self.pairs() == other.pairs()
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash(tuple(self.pairs()))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Job(%r, %r)" % (self.command, self.params)
 
 
 # --- hosts ------------------------------------------------------------------
 
-def is_count(text):
+def is_count(text: str) -> bool:
     """Whether `text` is a whole number of at least 1, in ASCII digits
     (`'²'.isdigit()` is true, yet int() refuses it)."""
     return text.isascii() and text.isdigit() and int(text) >= 1
@@ -103,7 +110,7 @@ def is_count(text):
 
 # --- jobs -------------------------------------------------------------------
 
-def _is_seconds(text):
+def _is_seconds(text: str) -> bool:
     try:
         seconds = float(text)
     except ValueError:
@@ -111,7 +118,7 @@ def _is_seconds(text):
     return seconds > 0 and math.isfinite(seconds)
 
 
-def _is_whole(text):
+def _is_whole(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
@@ -126,7 +133,7 @@ _VALUE_RULES = (
 )
 
 
-def check_job_keys(entry, problems):
+def check_job_keys(entry: yamlfile.Entry, problems: List[Problem]) -> bool:
     """The keys with a meaning of their own have good values, and the entry
     expands to no more than MAX_ENTRY_JOBS jobs (counted, not expanded)."""
     if entry.bare:
@@ -140,7 +147,9 @@ def check_job_keys(entry, problems):
         return False
     for key, test, must_be, example in _VALUE_RULES:
         value = entry.values.get(key)
-        bad = [text for text in value.items if not test(text)] if value is not None else []
+        if value is None:
+            continue
+        bad = [text for text in value.items if not test(text)]
         if bad:
             problems.append(Problem(entry.path, value.line, "'%s' must be %s, not '%s'" % (
                 key, must_be, bad[0]), "e.g. " + example))
@@ -155,22 +164,22 @@ def check_job_keys(entry, problems):
     return True
 
 
-def expand_entry(entry):
+def expand_entry(entry: yamlfile.Entry) -> List[Job]:
     """One queue.yaml entry -> its jobs, in expansion order."""
     return list(iter_jobs(entry))
 
 
-def iter_jobs(entry):
+def iter_jobs(entry: yamlfile.Entry) -> Iterator[Job]:
     """The jobs of one queue.yaml entry, in expansion order, one at a time."""
     for combination in product(entry.values):
         command = combination.pop("command")
         yield Job(command, combination, entry.path, entry.line)
 
 
-def expand_queue(entries):
+def expand_queue(entries: Iterable[yamlfile.Entry]) -> List[Job]:
     """Entries of queue.yaml -> every job, checking the special keys."""
-    problems: list = []
-    jobs: list = []
+    problems: List[Problem] = []
+    jobs: List[Job] = []
     for entry in entries:
         if check_job_keys(entry, problems):
             jobs.extend(expand_entry(entry))
@@ -179,7 +188,7 @@ def expand_queue(entries):
     return jobs
 
 
-def job_count(entry):
+def job_count(entry: yamlfile.Entry) -> int:
     if entry.bare:
         return 1
     count = 1

@@ -2,7 +2,10 @@
 `gpu[1-3,7]`, `rack[1-2]-node[1-4]`; and the reverse, folding a list of
 names back into that notation for gathered output."""
 
+from __future__ import annotations
+
 import re
+from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
 
 _BRACKETS = re.compile(r"\[([^\[\]]*)\]")
 _ITEM = re.compile(r"^(\d+)(?:-(\d+)(?:/(\d+))?)?$")
@@ -20,7 +23,7 @@ class TooMany(RangeError):
     """A host range gives more names than the caller allows."""
 
 
-def _expand_set(text):
+def _expand_set(text: str) -> List[str]:
     """`01-03,7` -> ['01', '02', '03', '7']"""
     values = []
     for raw in text.split(","):
@@ -49,7 +52,7 @@ def _padded(digits: str) -> bool:
     return len(digits) > 1 and digits.startswith("0")
 
 
-def _width(text, low, high):
+def _width(text: str, low: str, high: str) -> int:
     """The zero padding of the range low-high: that of `low`. Bounds
     written with different padding (`1-044`, `001-44`) are ambiguous, as
     clush says too: which width did the user mean?"""
@@ -62,7 +65,7 @@ def _width(text, low, high):
     return len(low) if _padded(low) else 0
 
 
-def expand(name: str, limit: int = LIMIT) -> list:
+def expand(name: str, limit: int = LIMIT) -> List[str]:
     """Expand every `[...]` of `name`, leftmost varying slowest; TooMany if
     that gives more than `limit` names.
 
@@ -95,11 +98,11 @@ def expand(name: str, limit: int = LIMIT) -> list:
     return names
 
 
-def split_list(text: str) -> list:
+def split_list(text: str) -> List[str]:
     """`node[1-3,7],gpu1 login` -> ['node[1-3,7]', 'gpu1', 'login']: commas
     and white space separate names, except inside brackets."""
-    items: list = []
-    current: list = []
+    items: List[str] = []
+    current: List[str] = []
     depth = 0
     for char in text:
         if char == "[":
@@ -159,10 +162,10 @@ def check_item(item: str) -> None:
             raise Unsupported("'%s': %s" % (item, message))
 
 
-def expand_list(text: str, limit: int = LIMIT) -> list:
+def expand_list(text: str, limit: int = LIMIT) -> List[str]:
     """Every name of a pdsh/clush-style host list, in order, each once;
     Unsupported for syntax of theirs that pegasus does not implement."""
-    names: dict = {}
+    names: Dict[str, None] = {}
     for item in split_list(text):
         check_item(item)
         for name in expand(item, limit=limit - len(names)):
@@ -173,7 +176,7 @@ def expand_list(text: str, limit: int = LIMIT) -> list:
 _LAST_NUMBER = re.compile(r"^(.*?)(\d+)(\D*)$")
 
 
-def fold(names):
+def fold(names: Iterable[str]) -> str:
     """Fold names into range notation, keeping first-seen order of groups.
 
     ['node1', 'node2', 'node3', 'node7', 'login'] -> 'node[1-3,7],login'
@@ -204,7 +207,7 @@ def fold(names):
     return ",".join(parts)
 
 
-def _fold_numbers(prefix, numbers, suffix):
+def _fold_numbers(prefix: str, numbers: Sequence[str], suffix: str) -> str:
     if len(numbers) == 1:
         return prefix + numbers[0] + suffix
     spans = []
@@ -219,7 +222,7 @@ def _fold_numbers(prefix, numbers, suffix):
     return "%s[%s]%s" % (prefix, text, suffix)
 
 
-def fold_hosts(hosts):
+def fold_hosts(hosts: Iterable[Tuple[str, Mapping[str, object]]]) -> str:
     """(hostname, params) pairs in range notation: those with the same
     parameters fold by name, e.g. `node[1-3,7] (gpu=0),node[1-2] (gpu=1)`."""
     groups: dict = {}

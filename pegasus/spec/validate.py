@@ -162,7 +162,7 @@ class QueueValidator:
                     self._fits(self.templates.render(job.command, job.variables(host, "0"),
                                                      job.where), entry.path, line)
 
-    def _fits(self, command: str, path: str, line: int) -> None:
+    def _fits(self, command: str, path: str, line: Optional[int]) -> None:
         if self._transports is None:
             self._transports = _transports(self.subhosts or ())
         for transport in self._transports:

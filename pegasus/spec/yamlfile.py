@@ -6,8 +6,11 @@ composed but never constructed, so YAML 1.1 resolution (`on` -> True,
 `08` -> 8, `1e-4` -> 0.0001) never happens. Every entry remembers its line.
 """
 
+from __future__ import annotations
+
 import os
 import stat
+from typing import Dict, List, Optional, Sequence, Tuple, overload
 
 import yaml
 
@@ -23,7 +26,7 @@ class Value:
 
     __slots__ = ("items", "is_list", "line")
 
-    def __init__(self, items, is_list, line):
+    def __init__(self, items: List[str], is_list: bool, line: Optional[int]) -> None:
         self.items = items
         self.is_list = is_list
         self.line = line
@@ -38,14 +41,15 @@ class Entry:
 
     __slots__ = ("path", "line", "values", "bare")
 
-    def __init__(self, path, line, values, bare):
+    def __init__(self, path: str, line: Optional[int], values: Dict[str, Value],
+                 bare: bool) -> None:
         self.path = path
         self.line = line
         self.values = values
         self.bare = bare
 
 
-def read_text(path, what, name=None):
+def read_text(path: str, what: str, name: Optional[str] = None) -> str:
     """Return the text of `path`, or raise SpecError saying why it cannot be
     read (missing, a directory, not UTF-8, binary). Messages call the file
     `name` (the path as the user wrote it), `path` by default."""
@@ -77,7 +81,7 @@ def read_text(path, what, name=None):
     return decode(data, name)
 
 
-def decode(data, path, open_end=False):
+def decode(data: bytes, path: str, open_end: bool = False) -> str:
     """The text of `data`, or SpecError. With `open_end`, a character cut
     at the very end (a writer is in the middle of writing it) is kept as
     escaped bytes (surrogateescape), not an error."""
@@ -98,13 +102,13 @@ def decode(data, path, open_end=False):
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def cut_character(text):
+def cut_character(text: str) -> bool:
     """Whether `text` (from decode with `open_end`) ends in a character cut
     short, kept as escaped bytes."""
     return "\udc80" <= text[-1:] <= "\udcff"
 
 
-def compose(text, path):
+def compose(text: str, path: str) -> Optional[yaml.Node]:
     """Parse `text` into a node tree; None for an empty document."""
     try:
         return yaml.compose(text, Loader=Loader)
@@ -117,11 +121,15 @@ def compose(text, path):
         raise syntax_error(exc, path, text) from None
 
 
-def _line(mark):
+@overload
+def _line(mark: yaml.Mark) -> int: ...
+@overload
+def _line(mark: None) -> None: ...
+def _line(mark: Optional[yaml.Mark]) -> Optional[int]:
     return None if mark is None else mark.line + 1
 
 
-def _indented_with_tab(text, mark):
+def _indented_with_tab(text: Optional[str], mark: Optional[yaml.Mark]) -> bool:
     """Whether the line of `mark` in `text` is indented with a tab."""
     if text is None or mark is None:
         return False
@@ -132,7 +140,7 @@ def _indented_with_tab(text, mark):
     return "\t" in line[:len(line) - len(line.lstrip(" \t"))]
 
 
-def syntax_error(exc, path, text=None):
+def syntax_error(exc: yaml.YAMLError, path: str, text: Optional[str] = None) -> SpecError:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
@@ -171,14 +179,15 @@ def syntax_error(exc, path, text=None):
 NULLS = ("", "~", "null", "Null", "NULL")
 
 
-def is_null(node):
+def is_null(node: Optional[yaml.Node]) -> bool:
     """Whether a root node is YAML's null (`~`, `null`, or nothing): an empty
     queue. (A plain scalar's style is None in PyYAML, '' in libyaml.)"""
     return (isinstance(node, yaml.ScalarNode) and not node.style
             and node.value.strip() in NULLS)
 
 
-def root_sequence(node, path, main_key="command"):
+def root_sequence(node: Optional[yaml.Node], path: str,
+                  main_key: str = "command") -> List[yaml.Node]:
     """Return the top-level list's nodes; raise if the root is not a list."""
     if node is None:
         return []
@@ -196,13 +205,14 @@ def root_sequence(node, path, main_key="command"):
 MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-def _aliased(node, key_node) -> bool:
+def _aliased(node: yaml.Node, key_node: yaml.Node) -> bool:
     """Whether `node`, the value of `key_node`, is an alias (`*name`): the
     node it names was written earlier in the file, where its anchor is."""
     return node.start_mark.index < key_node.start_mark.index
 
 
-def _scalar_items(key_node, node, path, problems):
+def _scalar_items(key_node: yaml.Node, node: yaml.Node, path: str,
+                  problems: List[Problem]) -> Tuple[Optional[List[str]], bool]:
     """A value node -> (list of str, is_list), recording problems. A
     problem is told where the key is; through an alias, the line of its
     anchor too."""
@@ -244,20 +254,21 @@ def _scalar_items(key_node, node, path, problems):
     return items, True
 
 
-def _plain_values(node) -> bool:
+def _plain_values(node: yaml.Node) -> bool:
     """A list of scalars (what an alias may stand for, besides a scalar)."""
     return isinstance(node, yaml.SequenceNode) and bool(node.value) and all(
         isinstance(item, yaml.ScalarNode) for item in node.value)
 
 
-def entries(node, path, main_key, instead=()):
+def entries(node: Optional[yaml.Node], path: str, main_key: str,
+            instead: Sequence[str] = ()) -> List[Entry]:
     """Turn the root node into Entry objects, checking their shape. A
     mapping entry holds `main_key` or one of the keys `instead` (hosts.yaml:
     `slurm`), not two of them.
 
     Every problem found is collected and raised together as one SpecError.
     """
-    problems: list = []
+    problems: List[Problem] = []
     result = []
     for item in root_sequence(node, path, main_key):
         entry = entry_of(item, path, main_key, instead, problems)
@@ -270,7 +281,8 @@ def entries(node, path, main_key, instead=()):
     return result
 
 
-def entry_of(item, path, main_key, instead, problems):
+def entry_of(item: yaml.Node, path: str, main_key: str, instead: Sequence[str],
+             problems: List[Problem]) -> Optional[Entry]:
     """One item of the top-level list as an Entry; None, with its problems
     recorded, if it is badly shaped."""
     line = item.start_mark.line + 1
@@ -298,10 +310,11 @@ def entry_of(item, path, main_key, instead, problems):
     return Entry(path, line, values, False)
 
 
-def _mapping_values(item, path, problems):
+def _mapping_values(item: yaml.Node, path: str,
+                    problems: List[Problem]) -> Optional[Dict[str, Value]]:
     """A mapping entry's keys -> Value, in file order; None (with the
     problems recorded) if a key or value is malformed."""
-    values = {}
+    values: Dict[str, Value] = {}
     broken = False
     for key_node, value_node in item.value:
         if not isinstance(key_node, yaml.ScalarNode):
@@ -333,7 +346,7 @@ def _mapping_values(item, path, problems):
     return None if broken else values
 
 
-def check_characters(entry, problems):
+def check_characters(entry: Entry, problems: List[Problem]) -> None:
     """A value with a NUL character (YAML's "\\0") can be neither a command
     line nor a host name: refuse it here, before anything runs."""
     for key, value in entry.values.items():
@@ -344,7 +357,8 @@ def check_characters(entry, problems):
                                     "remove the \\0 (or \\x00) escape"))
 
 
-def _entry_key(item, values, path, line, keys, problems):
+def _entry_key(item: yaml.Node, values: Dict[str, Value], path: str, line: int,
+               keys: Sequence[str], problems: List[Problem]) -> Optional[str]:
     """The one of `keys` (the main key first) that a mapping entry holds;
     None, with the problem recorded, if it holds none or several."""
     held = [key for key in keys if key in values]
@@ -360,7 +374,8 @@ def _entry_key(item, values, path, line, keys, problems):
     return None
 
 
-def _missing_main_key(item, values, path, line, main_key, instead=()):
+def _missing_main_key(item: yaml.Node, values: Dict[str, Value], path: str, line: int,
+                      main_key: str, instead: Sequence[str] = ()) -> Problem:
     """The problem of a mapping entry without its main key. When its one key
     holds a space, it is most likely a bare string holding ': ', which YAML
     reads as a mapping: say so."""
@@ -379,7 +394,7 @@ def _missing_main_key(item, values, path, line, main_key, instead=()):
                    "add '%s: ...'%s, or write the entry as a plain string" % (main_key, others))
 
 
-def load_entries(path, what, main_key, instead=()):
+def load_entries(path: str, what: str, main_key: str, instead: Sequence[str] = ()) -> List[Entry]:
     """Read, parse and shape-check a whole file."""
     text = read_text(path, what)
     return entries(compose(text, path), path, main_key, instead)

@@ -5,14 +5,20 @@ tree in memory. What this shortcut does not handle (anchors, aliases, a
 root that is not a block list, several documents) is read whole, by
 yamlfile.compose."""
 
+from __future__ import annotations
+
+from typing import Any, Iterator, List, Sequence
+
 import yaml
 
-from .yamlfile import check_characters, entry_of, syntax_error, compose, root_sequence
+from ..errors import Problem
+from .yamlfile import Entry, check_characters, entry_of, syntax_error, compose, root_sequence
 
 _STR, _SEQ, _MAP = ("tag:yaml.org,2002:" + kind for kind in ("str", "seq", "map"))
 
 
-def stream_entries(text, path, main_key, problems, instead=()):
+def stream_entries(text: str, path: str, main_key: str, problems: List[Problem],
+                   instead: Sequence[str] = ()) -> Iterator[Entry]:
     """The entries of `text`, one at a time, as `entries(compose(text))`
     lists them, with its problems appended to `problems` in the same order
     (complete once the stream is exhausted): for the caller to raise.
@@ -22,7 +28,7 @@ def stream_entries(text, path, main_key, problems, instead=()):
     read (a YAML syntax error anywhere still raises at once, as the whole
     file was parsed: the caller drops what it has seen).
     """
-    characters: list = []
+    characters: List[Problem] = []
     for item in items(text, path, main_key):
         entry = entry_of(item, path, main_key, instead, problems)
         if entry is not None:
@@ -36,7 +42,7 @@ class _Whole(Exception):
     it uses anchors or aliases, or it is not a single document."""
 
 
-def _event_parser(text):
+def _event_parser(text: str) -> Any:
     """libyaml's event parser when PyYAML was built with it, else PyYAML's.
     libyaml is handed the text in pieces: given it whole, it would first
     make a copy of all of it."""
@@ -49,17 +55,17 @@ class Pieces:
 
     __slots__ = ("text", "offset")
 
-    def __init__(self, text):
+    def __init__(self, text: str) -> None:
         self.text = text
         self.offset = 0
 
-    def read(self, size):
+    def read(self, size: int) -> str:
         start = self.offset
         self.offset = start + size
         return self.text[start:self.offset]
 
 
-def items(text, path, main_key):
+def items(text: str, path: str, main_key: str) -> Iterator[yaml.Node]:
     """The top-level items of `text`, as `root_sequence(compose(text))` gives
     them, each composed on its own. Whatever this shortcut does not handle
     (see _Whole) is handed to `compose` instead, from the item reached."""
@@ -99,7 +105,7 @@ def items(text, path, main_key):
     yield from root_sequence(compose(text, path), path, main_key)[done:]
 
 
-def _compose(parser):
+def _compose(parser: Any) -> yaml.Node:
     """The next node from `parser`'s events, every scalar kept as its text
     (no tag is resolved: nothing here reads one). Raises _Whole at an anchor
     or an alias."""

@@ -5,18 +5,19 @@ equality (`eq`, `ne`)."""
 from __future__ import annotations
 
 import re
+from typing import Any, Union
 
 from .runtime import HelperProblem, Missing, Undefined, render_value
 
 
-def value(argument):
+def value(argument: Any) -> Any:
     """Any JSON value; an undefined variable is an error naming it."""
     if isinstance(argument, Missing):
         raise Undefined(argument.name)
     return argument
 
 
-def text(argument, helper: str = "") -> str:
+def text(argument: Any, helper: str = "") -> str:
     """A text argument: numbers and booleans as the text they print as."""
     if isinstance(argument, str):
         return argument
@@ -26,7 +27,7 @@ def text(argument, helper: str = "") -> str:
     raise HelperProblem("'%s' takes text, not %s" % (helper, describe(argument)))
 
 
-def describe(argument) -> str:
+def describe(argument: Any) -> str:
     if argument is None:
         return "null"
     if isinstance(argument, list):
@@ -39,7 +40,7 @@ def describe(argument) -> str:
 _NUMBER_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 
 
-def number(argument, helper: str):
+def number(argument: Any, helper: str) -> Union[int, float]:
     argument = value(argument)
     if isinstance(argument, (int, float)) and not isinstance(argument, bool):
         return argument
@@ -49,7 +50,7 @@ def number(argument, helper: str):
     raise HelperProblem("'%s' compares numbers; %s is not one" % (helper, describe(argument)))
 
 
-def json_equal(left, right) -> bool:
+def json_equal(left: Any, right: Any) -> bool:
     """serde_json's equality: 1 is not 1.0, true is not 1, "1" is not 1."""
     if type(left) is not type(right):
         return False

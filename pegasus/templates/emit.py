@@ -15,9 +15,9 @@ compile) compiles a queue of a thousand such commands once.
 from __future__ import annotations
 
 import re
-from typing import Dict, FrozenSet, Iterable, List, Set, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Set, Tuple
 
-from .expr import Call, Literal, Path
+from .expr import Call, Literal, Param, Path
 from .helpers import SPECS
 from .runtime import DATA, ROOT, THIS, UP, constant_token, name_token
 from .syntax import Block, Node, Output, Text
@@ -53,14 +53,14 @@ def _path(path: Path) -> str:
 class _Writer:
     """Writes the shape of a template and collects its constants."""
 
-    def __init__(self):
-        self.constants: list = []
+    def __init__(self) -> None:
+        self.constants: List[Any] = []
 
-    def constant(self, value) -> str:
+    def constant(self, value: Any) -> str:
         self.constants.append(value)
         return constant_token(len(self.constants) - 1)
 
-    def param(self, value) -> str:
+    def param(self, value: Param) -> str:
         if isinstance(value, Path):
             return _path(value)
         if isinstance(value, Literal):
@@ -138,7 +138,7 @@ def sections(nodes: Iterable[Node]) -> Dict[str, str]:
     return found
 
 
-def _collect_value(value, depth: int, found: Set[str]) -> None:
+def _collect_value(value: Param, depth: int, found: Set[str]) -> None:
     if isinstance(value, Path):
         level = 0 if value.root else depth - value.ups
         if level <= 0 and value.names and value.data is None:

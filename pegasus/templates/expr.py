@@ -48,7 +48,7 @@ class Path:
         plain = not (self.ups or self.root or self.data or self.explicit)
         return self.names[0] if plain and len(self.names) == 1 else None
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Path(%r, ups=%d, root=%r, data=%r)" % (self.names, self.ups, self.root, self.data)
 
 
@@ -65,7 +65,7 @@ class Call:
         self.offset = offset
         self.bare = bare  # `(name)`: a helper call if `name` is a helper, else a value
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Call(%r, %r, %r)" % (self.name, self.params, self.hash)
 
 

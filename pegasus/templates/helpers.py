@@ -25,7 +25,7 @@ import os
 import platform
 import re
 import sys
-from typing import Callable, FrozenSet, Optional
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Tuple
 
 from . import inflector, jsonhelpers
 from .arguments import describe, json_equal, number, text, value
@@ -39,7 +39,7 @@ class HelperSpec:
 
     __slots__ = ("name", "function", "least", "most", "hash_keys", "block", "example")
 
-    def __init__(self, name: str, function: Callable, least: int, most: Optional[int],
+    def __init__(self, name: str, function: Callable[..., Any], least: int, most: Optional[int],
                  hash_keys: FrozenSet[str] = frozenset(), block: bool = False,
                  example: str = ""):
         self.name = name
@@ -52,13 +52,13 @@ class HelperSpec:
             "{{ %s name }}" % name if least == 1 else "{{ %s %s }}" % (
                 name, " ".join("arg%d" % n for n in range(1, least + 1))))
 
-    def pybars(self) -> Callable:
+    def pybars(self) -> Callable[..., Any]:
         """The function as pybars3 calls it: with the context first."""
         if self.block:
             return self.function
         function = self.function
 
-        def call(_this, *args, **hash_args):
+        def call(_this: Any, *args: Any, **hash_args: Any) -> Any:
             return function(*args, **hash_args)
         return call
 
@@ -68,20 +68,20 @@ class HelperSpec:
 
 # -- string helpers -------------------------------------------------------------------
 
-def _default(argument, fallback):
+def _default(argument: Any, fallback: Any) -> str:
     if isinstance(argument, Missing) or argument is None or argument == "":
         return text(fallback, "default")
     return text(argument, "default")
 
 
-def _first_non_empty(*arguments):
+def _first_non_empty(*arguments: Any) -> str:
     for argument in arguments:
         if isinstance(argument, str) and argument:
             return argument
     return ""
 
 
-def _quote(symbol, word):
+def _quote(symbol: Any, word: Any) -> str:
     quote = text(symbol, "quote")[:1] or '"'
     escaped = "".join("\\" + char if char in (quote, "\\") else char
                       for char in text(word, "quote"))
@@ -139,7 +139,7 @@ def _unescape(body: str, quote: str) -> Optional[str]:
     return "".join(out)
 
 
-def _unquote(word):
+def _unquote(word: Any) -> str:
     word = text(word, "unquote")
     if len(word) < 2 or word[0] not in "\"'`" or word[-1] != word[0]:
         return word
@@ -149,7 +149,7 @@ def _unquote(word):
 
 # -- paths, as Rust's std::path sees them on Unix, without the file system ------------
 
-def _components(path: str):
+def _components(path: str) -> List[Tuple[int, str]]:
     """(start offset, component) of each component; '.' only leads."""
     found = []
     if path.startswith("/"):
@@ -160,13 +160,13 @@ def _components(path: str):
     return found
 
 
-def _file_name(path):
+def _file_name(path: Any) -> str:
     found = _components(text(path, "file_name"))
     name = found[-1][1] if found else ""
     return "" if name in ("/", ".", "..") else name
 
 
-def _parent(path):
+def _parent(path: Any) -> str:
     path = text(path, "parent")
     found = _components(path)
     if not found or (found[-1][1] in ("/", ".") and len(found) == 1):
@@ -184,7 +184,7 @@ def _parent(path):
     return rest
 
 
-def _extension(path):
+def _extension(path: Any) -> str:
     name = _file_name(path)
     stem, dot, extension = name.rpartition(".")
     return extension if dot and stem else ""
@@ -197,7 +197,7 @@ def _rust_os() -> str:
     return {"darwin": "macos", "win32": "windows"}.get(name, name)
 
 
-def _env_var(name):
+def _env_var(name: Any) -> str:
     name = text(name, "env_var")
     dll = "dylib" if sys.platform == "darwin" else ("dll" if os.name == "nt" else "so")
     machine = platform.machine().lower()
@@ -220,18 +220,18 @@ def _env_var(name):
 
 # -- built-ins of handlebars-rust -------------------------------------------------------
 
-def _compare(name: str, test: Callable) -> Callable:
+def _compare(name: str, test: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
     return lambda left, right: test(number(left, name), number(right, name))
 
 
-def _len(argument):
+def _len(argument: Any) -> int:
     argument = value(argument)
     if isinstance(argument, str):
         return len(argument.encode("utf-8", "surrogatepass"))  # Rust's str::len
     return len(argument) if isinstance(argument, (list, dict)) else 0
 
 
-def _lookup(collection, key):
+def _lookup(collection: Any, key: Any) -> Any:
     collection, key = value(collection), value(key)
     if isinstance(collection, list) and isinstance(key, int) and not isinstance(key, bool):
         return collection[key] if 0 <= key < len(collection) else None
@@ -240,17 +240,18 @@ def _lookup(collection, key):
     return None
 
 
-def _if(this: Frame, options, condition, includeZero=False):
+def _if(this: Frame, options: Dict[str, Any], condition: Any, includeZero: Any = False) -> Any:
     include_zero = includeZero is True
     return options["fn" if truthy(condition, include_zero) else "inverse"](this)
 
 
-def _unless(this: Frame, options, condition, includeZero=False):
+def _unless(this: Frame, options: Dict[str, Any], condition: Any,
+            includeZero: Any = False) -> Any:
     include_zero = includeZero is True
     return options["inverse" if truthy(condition, include_zero) else "fn"](this)
 
 
-def _block_subject(argument, helper: str):
+def _block_subject(argument: Any, helper: str) -> Any:
     """What `{{#each}}` or `{{#with}}` opens: an undefined name is an error
     (strict, as handlebars-rust's strict mode; only `#if` and `#unless`
     take an undefined name), with an `{{else}}` or without."""
@@ -259,14 +260,14 @@ def _block_subject(argument, helper: str):
     return argument
 
 
-def _with(this: Frame, options, context):
+def _with(this: Frame, options: Dict[str, Any], context: Any) -> Any:
     context = _block_subject(context, "with")
     if truthy(context):
         return options["fn"](Frame(context, this))
     return options["inverse"](this)
 
 
-def _each(this: Frame, options, collection):
+def _each(this: Frame, options: Dict[str, Any], collection: Any) -> Any:
     collection = _block_subject(collection, "each")
     if isinstance(collection, (str, int, float)):   # bool too
         raise HelperProblem(
@@ -290,8 +291,9 @@ def _each(this: Frame, options, collection):
     return options["inverse"](this)
 
 
-def _string_helper(name: str, function: Callable, arity: int = 1, **kwargs) -> HelperSpec:
-    def helper(*arguments):
+def _string_helper(name: str, function: Callable[..., str], arity: int = 1,
+                   **kwargs: Any) -> HelperSpec:
+    def helper(*arguments: Any) -> str:
         return function(*(text(argument, name) for argument in arguments))
     return HelperSpec(name, helper, arity, arity, **kwargs)
 
@@ -303,7 +305,7 @@ _CASES = ["to_camel_case", "to_pascal_case", "to_snake_case", "to_screaming_snak
           "to_class_case", "to_table_case", "to_plural", "to_singular"]
 
 
-def _specs():
+def _specs() -> Dict[str, HelperSpec]:
     specs = [
         _string_helper("replace", lambda s, old, new: s.replace(old, new), 3,
                        example='{{ replace model "/" "--" }}'),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Iterator, Tuple
 
 _NUMERIC = ("Nd", "Nl", "No")
 
@@ -41,7 +42,7 @@ def _trim_end(text: str) -> str:
     return text[:end]
 
 
-def _byte_offsets(text: str):
+def _byte_offsets(text: str) -> Iterator[Tuple[int, str]]:
     offset = 0
     for char in text:
         yield offset, char

@@ -7,17 +7,18 @@ from __future__ import annotations
 import json
 import math
 import re
+from typing import Any, List, NoReturn, Optional, Sequence, Tuple, Union
 
 
 class QueryProblem(Exception):
     """A query that does not parse, or a function given the wrong values."""
 
 
-def is_number(value) -> bool:
+def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _one(name, kinds, arguments):
+def _one(name: str, kinds: Union[type, Tuple[type, ...]], arguments: Sequence[Any]) -> Any:
     kinds = kinds if isinstance(kinds, tuple) else (kinds,)
     if len(arguments) != 1 or not isinstance(arguments[0], kinds) or \
             (isinstance(arguments[0], bool) and bool not in kinds):
@@ -25,14 +26,14 @@ def _one(name, kinds, arguments):
     return arguments[0]
 
 
-def _numbers(name, arguments):
+def _numbers(name: str, arguments: Sequence[Any]) -> List[Union[int, float]]:
     values = _one(name, list, arguments)
     if not all(is_number(item) for item in values):
         raise QueryProblem("%s() takes a list of numbers" % name)
     return values
 
 
-def _to_number(arguments):
+def _to_number(arguments: Sequence[Any]) -> Optional[Union[int, float]]:
     value = arguments[0] if len(arguments) == 1 else None
     if is_number(value):
         return value
@@ -41,17 +42,17 @@ def _to_number(arguments):
     return None
 
 
-def _bad(name):
+def _bad(name: str) -> NoReturn:
     raise QueryProblem("%s() got the wrong arguments" % name)
 
 
-def _strings(name, arguments) -> bool:
+def _strings(name: str, arguments: Sequence[Any]) -> bool:
     if len(arguments) != 2 or not all(isinstance(item, str) for item in arguments):
         _bad(name)
     return True
 
 
-def _type(value) -> str:
+def _type(value: Any) -> str:
     for kinds, name in ((bool, "boolean"), ((int, float), "number"), (str, "string"),
                         (list, "array"), (dict, "object")):
         if isinstance(value, kinds):

@@ -22,31 +22,35 @@ from __future__ import annotations
 import functools
 import json
 import re
-from typing import Callable, List, Tuple
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, NoReturn,
+                    Optional, Tuple, Type, Union)
 
 from .jsonfunctions import QueryProblem
 from .jsonquery import search
 from .runtime import Frame, HelperProblem, Missing, Undefined, format_float
+
+if TYPE_CHECKING:
+    import yaml
 
 FORMATS = ("json", "json_pretty", "yaml")
 _LARGEST = 2 ** 64
 _SMALLEST = -(2 ** 63)
 
 
-def _sorted_object(pairs):
+def _sorted_object(pairs: Iterable[Tuple[str, Any]]) -> Dict[str, Any]:
     return dict(sorted(dict(pairs).items()))
 
 
-def _integer(text: str):
+def _integer(text: str) -> Union[int, float]:
     number = int(text)
     return number if _SMALLEST <= number < _LARGEST else float(number)
 
 
-def _refuse_constant(name):
+def _refuse_constant(name: str) -> NoReturn:
     raise ValueError("%s is not JSON" % name)
 
 
-def parse_json(text: str):
+def parse_json(text: str) -> Any:
     """`text` as serde_json reads it."""
     try:
         return json.loads(text, object_pairs_hook=_sorted_object, parse_int=_integer,
@@ -55,7 +59,7 @@ def parse_json(text: str):
         raise HelperProblem("not valid JSON: %s" % exc) from None
 
 
-def dump_json(value, pretty: bool = False, indent: str = "") -> str:
+def dump_json(value: Any, pretty: bool = False, indent: str = "") -> str:
     """`value` as serde_json writes it, compact or pretty (two spaces)."""
     if isinstance(value, dict):
         items = [json.dumps(key, ensure_ascii=False) + (": " if pretty else ":")
@@ -69,7 +73,7 @@ def dump_json(value, pretty: bool = False, indent: str = "") -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _enclose(opening, items, closing, pretty, indent):
+def _enclose(opening: str, items: List[str], closing: str, pretty: bool, indent: str) -> str:
     if not items:
         return opening + closing
     if not pretty:
@@ -79,14 +83,14 @@ def _enclose(opening, items, closing, pretty, indent):
 
 
 @functools.lru_cache(maxsize=None)
-def _yaml_loader():
+def _yaml_loader() -> Type[yaml.SafeLoader]:
     import yaml
 
     class Core(yaml.SafeLoader):
         """YAML 1.2 core schema: `on`, `yes`, `010` and `1_000` stay strings.
         No aliases: `*a` repeated could make a few bytes expand without end."""
 
-        def compose_node(self, parent, index):
+        def compose_node(self, parent: Optional[yaml.Node], index: int) -> Optional[yaml.Node]:
             if self.check_event(yaml.AliasEvent):
                 raise yaml.YAMLError("aliases (*name) are not supported")
             return super().compose_node(parent, index)
@@ -101,7 +105,7 @@ def _yaml_loader():
         Core.add_implicit_resolver("tag:yaml.org,2002:" + tag, re.compile("(?:%s)$" % pattern),
                                    list(first) + ([""] if tag == "null" else []))
 
-    def integer(loader, node):
+    def integer(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Union[int, float]:
         written = loader.construct_scalar(node)
         base = {"0o": 8, "0x": 16}.get(written[:2], 10)
         return _integer(str(int(written[2:] if base != 10 else written, base)))
@@ -110,7 +114,7 @@ def _yaml_loader():
     return Core
 
 
-def _read(text: str, format_name: str):
+def _read(text: str, format_name: str) -> Any:
     if text == "":
         return ""
     if format_name == "yaml":
@@ -122,7 +126,7 @@ def _read(text: str, format_name: str):
     return parse_json(text)
 
 
-def _json_values(value):
+def _json_values(value: Any) -> Any:
     """What PyYAML read, as JSON values (keys as text, sorted)."""
     if isinstance(value, dict):
         return _sorted_object((str(key), _json_values(item)) for key, item in value.items())
@@ -133,7 +137,7 @@ def _json_values(value):
     return str(value)
 
 
-def _write(value, format_name: str) -> str:
+def _write(value: Any, format_name: str) -> str:
     if value is None or value == "":
         return ""
     if format_name == "yaml":
@@ -144,7 +148,7 @@ def _write(value, format_name: str) -> str:
     return dump_json(value, pretty=format_name == "json_pretty")
 
 
-def _format(hash_args) -> str:
+def _format(hash_args: Mapping[str, Any]) -> str:
     name = hash_args.get("format", "json")
     name = name.lower() if isinstance(name, str) else name
     if name not in FORMATS:
@@ -153,31 +157,31 @@ def _format(hash_args) -> str:
     return name
 
 
-def _text_or_empty(argument) -> str:
+def _text_or_empty(argument: Any) -> str:
     """What the crate's find_str_param gives: a string, or ""."""
     if isinstance(argument, Missing):
         raise Undefined(argument.name)
     return argument if isinstance(argument, str) else ""
 
 
-def _query(expression: str, data):
+def _query(expression: str, data: Any) -> Any:
     try:
         return search(expression, data)
     except QueryProblem as exc:
         raise HelperProblem("json query %r: %s" % (expression, exc)) from None
 
 
-def str_to_json(data, **hash_args):
+def str_to_json(data: Any, **hash_args: Any) -> Any:
     return _read(_text_or_empty(data), _format(hash_args))
 
 
-def json_to_str(data, **hash_args):
+def json_to_str(data: Any, **hash_args: Any) -> str:
     if isinstance(data, Missing):
         raise Undefined(data.name)
     return _write(data, _format(hash_args))
 
 
-def json_query(expression, data):
+def json_query(expression: Any, data: Any) -> Any:
     for argument in (expression, data):
         if isinstance(argument, Missing):
             raise Undefined(argument.name)
@@ -186,7 +190,7 @@ def json_query(expression, data):
     return _query(expression, data)
 
 
-def json_str_query(expression, data, **hash_args):
+def json_str_query(expression: Any, data: Any, **hash_args: Any) -> str:
     format_name = _format(hash_args)
     found = _query(_text_or_empty(expression), _read(_text_or_empty(data), format_name))
     if isinstance(found, (list, dict)):
@@ -194,18 +198,18 @@ def json_str_query(expression, data, **hash_args):
     return _write(found, "json").strip()
 
 
-def from_json(this: Frame, options, **hash_args):
+def from_json(this: Frame, options: Dict[str, Any], **hash_args: Any) -> str:
     format_name = _format(hash_args)
     return _write(_read(str(options["fn"](this) or ""), "json"), format_name)
 
 
-def to_json(this: Frame, options, **hash_args):
+def to_json(this: Frame, options: Dict[str, Any], **hash_args: Any) -> str:
     format_name = _format(hash_args)
     return _write(_read(str(options["fn"](this) or ""), format_name), "json_pretty")
 
 
 # (name, function, least and most arguments, block helper?, example)
-HELPERS: List[Tuple[str, Callable, int, int, bool, str]] = [
+HELPERS: List[Tuple[str, Callable[..., Any], int, int, bool, str]] = [
     ("str_to_json", str_to_json, 1, 1, False, "{{ str_to_json text }}"),
     ("json_to_str", json_to_str, 1, 1, False, "{{ json_to_str (str_to_json text) }}"),
     ("json_query", json_query, 2, 2, False, '{{ json_query "a.b" (str_to_json text) }}'),

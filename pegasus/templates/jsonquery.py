@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Callable, ClassVar, Dict
+from typing import Any, Callable, ClassVar, Dict, List, Optional, Tuple
 
 from .jsonfunctions import FUNCTIONS, QueryProblem, is_number
 
@@ -36,8 +36,11 @@ _STAR, _NOT = 20, 45
 # Below this, a token ends a projection's right-hand side.
 _PROJECTION_STOP = 10
 
+Token = Tuple[str, Any]  # (kind, text or value)
+Tree = Tuple[Any, ...]  # (kind, operands...): see _Parser
 
-def _tokens(query: str):
+
+def _tokens(query: str) -> List[Token]:
     pos, found = 0, []
     while pos < len(query):
         match = _TOKEN.match(query, pos)
@@ -62,7 +65,7 @@ def _tokens(query: str):
     return found
 
 
-def _literal(text: str):
+def _literal(text: str) -> Any:
     try:
         return json.loads(text)
     except ValueError:
@@ -72,33 +75,33 @@ def _literal(text: str):
 class _Parser:
     """A query as nested tuples: ("field", name), ("sub", left, right)..."""
 
-    def __init__(self, query: str):
+    def __init__(self, query: str) -> None:
         self.tokens = _tokens(query)
         self.at = 0
 
     def kind(self, ahead: int = 0) -> str:
         return self.tokens[self.at + ahead][0]
 
-    def take(self, kind=None):
+    def take(self, kind: Optional[str] = None) -> Token:
         token = self.tokens[self.at]
         if kind is not None and token[0] != kind:
             raise QueryProblem("expected %r, found %r" % (kind, token[1] or "the end"))
         self.at += 1
         return token
 
-    def parse(self):
+    def parse(self) -> Tree:
         tree = self.expression(0)
         if self.kind() != "end":
             raise QueryProblem("unexpected %r" % (self.tokens[self.at][1],))
         return tree
 
-    def expression(self, power: int):
+    def expression(self, power: int) -> Tree:
         left = self.prefix(self.take())
         while _POWER.get(self.kind(), 0) > power:
             left = self.infix(self.take(), left)
         return left
 
-    def prefix(self, token):
+    def prefix(self, token: Token) -> Tree:
         kind, text = token
         if kind == "name":
             if self.kind() == "(":
@@ -126,7 +129,7 @@ class _Parser:
         "{": lambda self: self.hash(),
     }
 
-    def infix(self, token, left):
+    def infix(self, token: Token, left: Tree) -> Tree:
         kind = token[0]
         if kind == ".":
             if self.kind() == "*":
@@ -145,7 +148,7 @@ class _Parser:
             return self.filter(left)
         return self.bracket(left)
 
-    def dotted(self):
+    def dotted(self) -> Tree:
         if self.kind() == "*":
             self.take()
             return ("values", ("current",), self.projected(_STAR))
@@ -158,7 +161,7 @@ class _Parser:
         name = self.take("name")[1]
         return self.function(name) if self.kind() == "(" else ("field", name)
 
-    def projected(self, power: int):
+    def projected(self, power: int) -> Tree:
         """What follows a projection, applied to each of its elements."""
         if _POWER.get(self.kind(), 0) < _PROJECTION_STOP:
             return ("current",)
@@ -169,13 +172,13 @@ class _Parser:
             raise QueryProblem("unexpected %r after a projection" % (self.tokens[self.at][1],))
         return self.expression(power)
 
-    def dotted_rest(self, power: int):
+    def dotted_rest(self, power: int) -> Tree:
         left = self.dotted()
         while _POWER.get(self.kind(), 0) > power:
             left = self.infix(self.take(), left)
         return left
 
-    def bracket(self, left):
+    def bracket(self, left: Tree) -> Tree:
         if self.kind() == "*" and self.kind(1) == "]":
             self.take()
             self.take()
@@ -184,7 +187,7 @@ class _Parser:
             return self.index_or_slice(left)
         return ("sub", left, self.multi_list())
 
-    def index_or_slice(self, left):
+    def index_or_slice(self, left: Tree) -> Tree:
         parts, current = [None, None, None], 0
         while self.kind() != "]":
             if self.kind() == ":":
@@ -200,12 +203,12 @@ class _Parser:
         return ("project", ("slice", left, parts[0], parts[1], parts[2]),
                 self.projected(_STAR))
 
-    def filter(self, left):
+    def filter(self, left: Tree) -> Tree:
         condition = self.expression(0)
         self.take("]")
         return ("filter", left, condition, self.projected(_POWER["[?"]))
 
-    def multi_list(self):
+    def multi_list(self) -> Tree:
         items = [self.expression(0)]
         while self.kind() == ",":
             self.take()
@@ -213,7 +216,7 @@ class _Parser:
         self.take("]")
         return ("list",) + tuple(items)
 
-    def hash(self):
+    def hash(self) -> Tree:
         pairs = []
         while True:
             key = self.take("name")[1]
@@ -225,7 +228,7 @@ class _Parser:
         self.take("}")
         return ("hash", tuple(pairs))
 
-    def function(self, name: str):
+    def function(self, name: str) -> Tree:
         if name not in FUNCTIONS:
             raise QueryProblem("unknown function %s()" % name)
         self.take("(")
@@ -238,11 +241,11 @@ class _Parser:
         return ("call", name, tuple(arguments))
 
 
-def _true(value) -> bool:
+def _true(value: Any) -> bool:
     return not (value is None or value is False or value in ("", [], {}))
 
 
-def _evaluate(node, data):
+def _evaluate(node: Tree, data: Any) -> Any:
     kind = node[0]
     if kind == "field":
         return data.get(node[1]) if isinstance(data, dict) else None
@@ -265,7 +268,7 @@ def _evaluate(node, data):
     return _evaluate_more(node, data)
 
 
-def _evaluate_more(node, data):
+def _evaluate_more(node: Tree, data: Any) -> Any:
     kind = node[0]
     if kind == "or":
         left = _evaluate(node[1], data)
@@ -286,7 +289,7 @@ def _evaluate_more(node, data):
     return FUNCTIONS[node[1]]([_evaluate(item, data) for item in node[2]])
 
 
-def _project(node, data):
+def _project(node: Tree, data: Any) -> Any:
     kind, left = node[0], _evaluate(node[1], data)
     if kind == "values":
         items = list(left.values()) if isinstance(left, dict) else None
@@ -303,7 +306,7 @@ def _project(node, data):
     return [result for result in results if result is not None]
 
 
-def _slice(value, start, stop, step):
+def _slice(value: Any, start: Optional[int], stop: Optional[int], step: Optional[int]) -> Any:
     if not isinstance(value, list):
         return None
     if step == 0:
@@ -311,7 +314,7 @@ def _slice(value, start, stop, step):
     return value[slice(start, stop, step)]
 
 
-def _compare(operator, left, right):
+def _compare(operator: str, left: Any, right: Any) -> Optional[bool]:
     if operator in ("==", "!="):
         same = (type(left) is type(right) and left == right) or (
             is_number(left) and is_number(right) and left == right)
@@ -322,7 +325,7 @@ def _compare(operator, left, right):
             ">=": left >= right}[operator]
 
 
-def search(query: str, data):
+def search(query: str, data: Any) -> Any:
     """The part of `data` that the JMESPath `query` selects."""
     try:
         return _evaluate(_Parser(query).parse(), data)

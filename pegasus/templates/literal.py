@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import NoReturn, Optional, Union
+from typing import Any, Dict, Iterable, NoReturn, Optional, Tuple, Union
 
 _NUMBER = re.compile(r"-?[0-9]+\.?[0-9]*(?:E-?[0-9]+)?")
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:E-?[0-9]+)?")
@@ -31,10 +31,10 @@ class Literal:
 
     __slots__ = ("value",)
 
-    def __init__(self, value):
+    def __init__(self, value: Any) -> None:
         self.value = value
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Literal(%r)" % (self.value,)
 
 
@@ -42,13 +42,13 @@ def is_name_char(char: str) -> bool:
     return (char.isascii() and (char.isalnum() or char in "-_$")) or char >= "\x80"
 
 
-def _sorted_object(pairs):
+def _sorted_object(pairs: Iterable[Tuple[str, Any]]) -> Dict[str, Any]:
     # serde_json's map (no preserve_order feature) keeps keys sorted; the last
     # of duplicate keys wins.
     return dict(sorted(dict(pairs).items()))
 
 
-def _no_constant(name):
+def _no_constant(name: str) -> NoReturn:
     raise ValueError(name)
 
 
@@ -119,7 +119,7 @@ class LiteralParser(Cursor):
             return Literal(self.number(match))
         return None
 
-    def number(self, match) -> Union[int, float]:
+    def number(self, match: re.Match[str]) -> Union[int, float]:
         text = match.group()
         if not _JSON_NUMBER.fullmatch(text):
             self.fail("'%s' is not a valid number" % text,

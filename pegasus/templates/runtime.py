@@ -18,7 +18,7 @@ list, and dict (with sorted keys, as serde_json keeps them).
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence
 
 NAME, CONSTANT = "pgv@", "pgk@"
 THIS, UP, ROOT, DATA = "pgt@", "pgp@", "pgr@", "pgd@"
@@ -36,10 +36,10 @@ class Missing:
     def __init__(self, name: str):
         self.name = name
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return False
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Missing(%r)" % self.name
 
 
@@ -68,8 +68,8 @@ class Frame:
 
     __slots__ = ("value", "parent", "root", "local", "constants")
 
-    def __init__(self, value, parent: Optional["Frame"] = None, local: Optional[dict] = None,
-                 constants: Sequence = ()):
+    def __init__(self, value: Any, parent: Optional[Frame] = None,
+                 local: Optional[Dict[str, Any]] = None, constants: Sequence[Any] = ()):
         self.value = value
         self.parent = parent
         self.root: Frame = self if parent is None else parent.root
@@ -99,7 +99,7 @@ def decode_name(segment: str) -> str:
     return _unhex(segment[4:]) if segment.startswith(NAME) else segment
 
 
-def _child(value, name: str):
+def _child(value: Any, name: str) -> Any:
     if isinstance(value, dict):
         return value.get(name, _ABSENT)
     if isinstance(value, list) and name.isascii() and name.isdigit():
@@ -112,7 +112,7 @@ _ABSENT = object()
 _UNSET = object()
 
 
-def resolve(frame: Frame, *segments: str):
+def resolve(frame: Frame, *segments: str) -> Any:
     """The value a path of tokens leads to from `frame`, or Missing."""
     value = _UNSET
     names = []
@@ -141,16 +141,17 @@ def resolve(frame: Frame, *segments: str):
     return frame.value if value is _UNSET else value
 
 
-def ensure_scope(context, _root) -> Frame:
+def ensure_scope(context: Any, _root: Any) -> Frame:
     """What pybars3 calls at the start of each block: the context as a Frame."""
     return context if isinstance(context, Frame) else Frame(context)
 
 
-def resolve_subexpr(helpers, name: str, context, *args, **kwargs):
+def resolve_subexpr(helpers: Mapping[str, Callable[..., Any]], name: str, context: Any,
+                    *args: Any, **kwargs: Any) -> Any:
     return helpers[name](context, *args, **kwargs)
 
 
-def helper_missing(_this, _name, *_args):
+def helper_missing(_this: Any, _name: str, *_args: Any) -> None:
     """pybars3 asks this when a value is None: JSON null renders as ''."""
     return None
 
@@ -183,7 +184,7 @@ def format_float(number: float) -> str:
     return "%s%s%se%d" % (sign, digits[0], tail, point - 1)
 
 
-def render_value(value) -> str:
+def render_value(value: Any) -> str:
     """A value as `{{ value }}` prints it in handlebars-rust: null is empty,
     a list `[a, b, ]`, an object `[object]`."""
     if isinstance(value, str):
@@ -205,12 +206,12 @@ def render_value(value) -> str:
     return str(value)  # pybars3's own strlist, from a block
 
 
-def prepare(value, _should_escape) -> str:
+def prepare(value: Any, _should_escape: bool) -> str:
     """Stands in for pybars3's `prepare`: no HTML escaping, strict."""
     return render_value(value)
 
 
-def truthy(value, include_zero: bool = False) -> bool:
+def truthy(value: Any, include_zero: bool = False) -> bool:
     """handlebars-rust's truthiness: 0 and "" and [] and {} are false."""
     if isinstance(value, Missing) or value is None:
         return False

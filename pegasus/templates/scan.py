@@ -8,7 +8,7 @@ handlebars-rust 4.3 accept them).
 from __future__ import annotations
 
 import re
-from typing import List, Tuple
+from typing import Any, Dict, List, Tuple
 
 from .expr import ExprParser, SyntaxTrouble
 
@@ -33,7 +33,7 @@ class Item:
 
     __slots__ = ("kind", "start", "end", "omit_pre", "omit_pro", "text", "value", "written")
 
-    def __init__(self, kind: str, start: int, end: int, value=None, text: str = "",
+    def __init__(self, kind: str, start: int, end: int, value: Any = None, text: str = "",
                  omit_pre: bool = False, omit_pro: bool = False, written: str = ""):
         self.kind = kind
         self.start = start
@@ -102,7 +102,7 @@ def scan(source: str) -> List[Item]:
     return items
 
 
-def _escaped(source: str, brace: int, pieces: List[str], finders) -> int:
+def _escaped(source: str, brace: int, pieces: List[str], finders: Dict[str, _Finder]) -> int:
     r"""After `\{{` (or `\{{{{`): literal braces, and literal text up to the
     first `}}` that comes before any other `{{`. Returns where to go on."""
     after = brace + (4 if source.startswith("{{{{", brace) else 2)
@@ -118,7 +118,7 @@ def _escaped(source: str, brace: int, pieces: List[str], finders) -> int:
     return end
 
 
-def _tag(source: str, brace: int, items: List[Item], finders) -> int:
+def _tag(source: str, brace: int, items: List[Item], finders: Dict[str, _Finder]) -> int:
     """Parse the tag at `brace` into `items`; return the offset after it."""
     if source.startswith("{{{{", brace):
         return _raw_block(source, brace, items)
@@ -145,7 +145,7 @@ def _raise_if_unclosed(source: str, brace: int) -> None:
                             UNCLOSED_HINT)
 
 
-def _comment(source: str, brace: int, items: List[Item], finders) -> int:
+def _comment(source: str, brace: int, items: List[Item], finders: Dict[str, _Finder]) -> int:
     if source.startswith("{{!--", brace):
         close = finders["--}}"].next(brace + 5)
         if close >= 0:

@@ -15,15 +15,16 @@ block parameters (`as |x|`), `{{else if}}` chains (nor did handlebars-rust
 
 from __future__ import annotations
 
-from typing import List, Optional, Union
+from typing import List, Optional, TypeVar, Union
 
-from .expr import Call, Literal, Path, SyntaxTrouble, is_name_char
+from .expr import Call, Literal, Param, Path, SyntaxTrouble, is_name_char
 from .helpers import LEFT_OUT, SPECS, HelperSpec
 from .runtime import RUST_WHITESPACE
 from .scan import SYNTAX_HINT, ElseChain, Item, scan
 
 # Tags that, alone on their line, take the line with them.
 _STANDALONE = frozenset(["open", "else", "close", "comment", "raw_open", "raw_close"])
+_P = TypeVar("_P", bound=Param)  # _value turns a bare `(name)` Call into a Path
 
 
 class UnknownHelper(Exception):
@@ -118,7 +119,7 @@ def control_whitespace(source: str, items: List[Item]) -> None:
 
 # -- nesting and checks --------------------------------------------------------------
 
-def _value(value):
+def _value(value: _P) -> Union[_P, Path]:
     """`(name)` names a value unless `name` is a helper."""
     if isinstance(value, Call) and value.bare and value.name not in SPECS:
         return Path((value.name,), value.offset)
@@ -150,7 +151,7 @@ def _check_call(call: Call, block: bool) -> HelperSpec:
     return spec
 
 
-def check_param(value) -> None:
+def check_param(value: Param) -> None:
     if isinstance(value, Call):
         _check_call(value, block=False)
 

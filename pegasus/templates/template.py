@@ -17,10 +17,14 @@ loads neither). As in Handlebars, `\{{...}}` is literal text.
 from __future__ import annotations
 
 import re
-from typing import Dict, FrozenSet, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, List, Mapping, Optional
 
 from ..errors import Problem, TemplateError
 from .quoting import shell_quote
+
+if TYPE_CHECKING:
+    from .helpers import HelperSpec
+    from .syntax import Node
 
 __all__ = ["Templates", "Where", "is_template", "shell_quote"]
 
@@ -37,13 +41,13 @@ class Where:
 
     __slots__ = ("path", "line", "what")
 
-    def __init__(self, path, line, what="command"):
+    def __init__(self, path: str, line: Optional[int], what: str = "command") -> None:
         self.path = path
         self.line = line
         self.what = what
 
 
-def parse(source: str):
+def parse(source: str) -> List[Node]:
     """Our grammar's syntax tree of `source` (template_syntax.parse, loaded
     with the first template)."""
     from .syntax import parse as parse_syntax
@@ -67,7 +71,7 @@ def _at(source: str, offset: int) -> str:
     return "line %d column %d of the template" % (line + 1, column)
 
 
-def _arity(spec) -> str:
+def _arity(spec: HelperSpec) -> str:
     if spec.most is None:
         return "at least %d" % spec.least
     if spec.most != spec.least:
@@ -83,7 +87,7 @@ class _Parsed:
     def __init__(self, source: str):
         from .emit import root_variables
         from .syntax import ElseChain, SyntaxTrouble, UnknownHelper, WrongArity
-        self.nodes = None
+        self.nodes: Optional[List[Node]] = None
         self.failure: Optional[Exception] = None
         self.canonical: Optional[str] = None
         self.constants: list = []
@@ -151,11 +155,11 @@ class Templates:
     """Parses each distinct template source once, compiles each distinct
     canonical form once with pybars3, and renders strictly."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._parsed: Dict[str, _Parsed] = {}
-        self._functions: Dict[str, object] = {}
-        self._compiler = None
-        self._helpers: Optional[dict] = None
+        self._functions: Dict[str, Callable[..., Any]] = {}
+        self._compiler: Any = None  # pybars.Compiler, once a template needs it
+        self._helpers: Optional[Dict[str, Callable[..., Any]]] = None
 
     def _parse(self, source: str, where: Where) -> _Parsed:
         parsed = self._parsed.get(source)
@@ -178,7 +182,7 @@ class Templates:
             return frozenset()
         return self._parse(source, where).variables
 
-    def _function(self, source: str, parsed: _Parsed, where: Where):
+    def _function(self, source: str, parsed: _Parsed, where: Where) -> Callable[..., Any]:
         from .emit import canonical
         from .runtime import ensure_scope, prepare, resolve, resolve_subexpr
         if parsed.canonical is None:
@@ -210,7 +214,7 @@ class Templates:
             self._functions[parsed.canonical] = function
         return function
 
-    def _pybars_helpers(self) -> dict:
+    def _pybars_helpers(self) -> Dict[str, Callable[..., Any]]:
         if self._helpers is None:
             from .helpers import SPECS
             from .runtime import helper_missing
@@ -250,8 +254,9 @@ class Templates:
                     where.what, _excerpt(source), type(exc).__name__, exc))) from None
 
     @staticmethod
-    def _undefined(source, values, where, owner, name, block=None,
-                   section=None) -> TemplateError:
+    def _undefined(source: str, values: Mapping[str, str], where: Where, owner: Optional[str],
+                   name: str, block: Optional[str] = None,
+                   section: Optional[str] = None) -> TemplateError:
         """`name` is not defined: printed, given to a helper, or (`block`)
         opened by `{{#each}}`, `{{#with}}` or a `section` such as
         `{{#name}}`."""
