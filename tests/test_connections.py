@@ -1,6 +1,8 @@
 """connections.judge for ssh sub-hosts, without a process: a fake loop
 stands for the event loop, and the test plays the master's life."""
 
+from typing import Any
+
 from pegasus.engine.connections import SETTLE_DELAY, Connections
 from pegasus.settings import Settings
 from pegasus.spec.hosts import SubHost
@@ -54,7 +56,8 @@ def connected(log):
     transport.attach(subhosts, Settings())
     loop = Loop()
     control = ControlDirectory()
-    connections = Connections(loop, subhosts, control, 1, Listener(log))
+    fake: Any = loop   # a Loop as far as the connections use one
+    connections = Connections(fake, subhosts, control, 1, Listener(log))
     connections.start()
     loop.masters[0].on_stdout(MASTER_READY)
     assert connections.is_ready(0)

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -324,7 +325,9 @@ def _judged(inside):
     transport.attach(subhosts, Settings())
     listener = Listener()
     loop = StateLoop()
-    connections = Connections(loop, subhosts, None, 1, listener)
+    fake: Any = loop   # a Loop as far as the connections use one
+    no_control: Any = None   # srun sub-hosts use no control directory
+    connections = Connections(fake, subhosts, no_control, 1, listener)
     connections.start()                   # no connection to open: ready at once
     assert connections.is_ready(0) and connections.is_ready(1)
     return loop, connections, listener

@@ -38,6 +38,8 @@ class Allocations:
             return
         self.asking[allocation] = [answer]
         lines: List[str] = []
+        argv = transport.state_argv()
+        assert argv is not None   # judge asks only a transport that can be asked
 
         def answered(child: Child) -> None:
             timer.cancel()
@@ -48,7 +50,7 @@ class Allocations:
                 each(over)
 
         try:
-            child = self.loop.spawn(transport.state_argv(), lines.append, lines.append, answered,
+            child = self.loop.spawn(argv, lines.append, lines.append, answered,
                                     stdin_pipe=False, env=transport.job_env(self.loop.environ))
         except OSError:
             for each in self.asking.pop(allocation, []):

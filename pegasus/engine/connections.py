@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import random
 import signal
-from typing import TYPE_CHECKING, Callable, List, Optional, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, List, Optional, Protocol, Sequence, cast
 
 if TYPE_CHECKING:
+    from ..spec.hosts import SubHost
+    from ..transports.ssh import ControlDirectory
+    from ..transports.transport import Transport
     from .loop import Child, Loop
 
 from ..transports.ssh import remove_socket
@@ -43,14 +46,14 @@ class Connection:
 
     CONNECTING, READY, DOWN, CLOSED = "connecting", "ready", "down", "closed"
 
-    def __init__(self, host):
+    def __init__(self, host: SubHost):
         self.host = host
-        self.transport = host.transport
+        self.transport = cast("Transport", host.transport)   # attached once hosts are loaded
         self.control_path = ""  # the current master's socket; jobs use it
         self.generation = 0     # masters opened so far
         self.master: Optional[Child] = None
-        self.state = None
-        self.reason = None
+        self.state: Optional[str] = None
+        self.reason: Optional[str] = None
         self.attempts = 0       # tries of the current connection attempt
         self.stdout: List[str] = []  # what the master's session said before it was up
         self.stderr: List[str] = []
@@ -128,7 +131,8 @@ class Listener(Protocol):
 class Connections:
     """Every sub-host's connection, in hosts.yaml order."""
 
-    def __init__(self, loop, subhosts, control, limit: int, listener: Listener):
+    def __init__(self, loop: Loop, subhosts: Sequence[SubHost], control: ControlDirectory,
+                 limit: int, listener: Listener):
         self.loop = loop
         self.limit = limit
         self.listener = listener
@@ -154,7 +158,7 @@ class Connections:
         connection = self.all[index]
         return connection.reason if connection.state == Connection.DOWN else None
 
-    def never_up(self) -> List:
+    def never_up(self) -> List[SubHost]:
         """The sub-hosts that neither connected nor failed yet (their first
         attempt still under way): worth a word when the run ends first."""
         return [c.host for c in self.all
@@ -189,7 +193,7 @@ class Connections:
         """Why the allocation of sub-host `index` is over (judge said ENDED)."""
         return self.losses.why_over(self.all[index])
 
-    def _open_more(self):
+    def _open_more(self) -> None:
         """Open the next waiting connection, if fewer than `limit` are being
         opened; the one after that on the loop's next pass, and so on:
         starting ssh blocks the loop until it runs (posix_spawn), which on
@@ -202,11 +206,11 @@ class Connections:
             self._opening_soon = True
             self.loop.call_later(0, self._open_next)
 
-    def _open_next(self):
+    def _open_next(self) -> None:
         self._opening_soon = False
         self._open_more()
 
-    def _open(self, connection):
+    def _open(self, connection: Connection) -> None:
         connection.state = Connection.CONNECTING
         connection.attempts += 1
         connection.stdout = []
@@ -217,7 +221,7 @@ class Connections:
         self.opening += 1
         argv = connection.transport.master_argv(connection.control_path)
 
-        def on_stdout(text):
+        def on_stdout(text: str) -> None:
             if connection.state != Connection.CONNECTING:
                 return
             if connection.transport.master_ready(text):
@@ -227,7 +231,7 @@ class Connections:
             elif len(connection.stdout) < 50:
                 connection.stdout.append(text)
 
-        def on_stderr(text):
+        def on_stderr(text: str) -> None:
             if len(connection.stderr) < 50:
                 connection.stderr.append(text)
 
@@ -240,7 +244,7 @@ class Connections:
             self.opening -= 1
             self._failed(connection, "cannot run %s: %s" % (argv[0], exc.strerror))
 
-    def _exited(self, connection):
+    def _exited(self, connection: Connection) -> None:
         """A master ended: refused for now, failed, lost, closed by us, or
         retired after a job that left processes behind."""
         was = connection.state
@@ -262,11 +266,12 @@ class Connections:
             if session is not None:
                 session.over()   # once the host's fate is known
 
-    def _ended(self, connection, was):
+    def _ended(self, connection: Connection, was: Optional[str]) -> None:
         if not self.active or connection.closing:
             connection.state = Connection.CLOSED
             return
         transport = connection.transport
+        assert connection.master is not None   # it is the master that ended
         returncode = connection.master.returncode
         reason = transport.failure_reason(connection.stderr, returncode)
         if was == Connection.CONNECTING:
@@ -290,7 +295,7 @@ class Connections:
             self.listener.connection_lost(connection, reason, True)
             self._later(connection)
 
-    def _renew(self, connection):
+    def _renew(self, connection: Connection) -> None:
         """The session of `connection`'s master ended after a job that left
         processes behind, and the master with it once they had closed the
         job's output: the job is over, not the host. A new master takes
@@ -310,16 +315,16 @@ class Connections:
         (sessions.start_session): the SessionJob, or None."""
         return start_session(self.all[index], command, grace, on_line, on_end)
 
-    def _retry(self, connection):
+    def _retry(self, connection: Connection) -> None:
         self.retrying -= 1
         self._again(connection)
 
-    def _again(self, connection):
+    def _again(self, connection: Connection) -> None:
         if self.active:
             self.waiting.append(connection)
             self._open_more()
 
-    def _later(self, connection):
+    def _later(self, connection: Connection) -> None:
         """A host that is down is tried again in the background, less and
         less often; it rejoins the run when it answers."""
         connection.attempts = 0
@@ -327,14 +332,14 @@ class Connections:
         connection.failures += 1
         self.loop.call_later(delay, lambda: self._again(connection))
 
-    def _ready(self, connection):
+    def _ready(self, connection: Connection) -> None:
         was_down = connection.failures > 0
         connection.renewing = False
         connection.state = Connection.READY
         connection.failures = 0
         self.listener.connection_ready(connection, was_down)
 
-    def _failed(self, connection, reason):
+    def _failed(self, connection: Connection, reason: str) -> None:
         first = connection.failures == 0
         connection.state = Connection.DOWN
         connection.reason = reason

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+from typing import Callable
 
 READ_SIZE = 65536   # bytes read at once from a pipe; the longest line passed on whole
 
@@ -14,14 +15,14 @@ class LineSplitter:
     does not grow memory. Invalid UTF-8 becomes U+FFFD.
     """
 
-    def __init__(self, emit, max_line=READ_SIZE):
+    def __init__(self, emit: Callable[[str], None], max_line: int = READ_SIZE):
         self._emit = emit
         self._max = max_line
         self._pending = b""
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._after_cr = False
 
-    def feed(self, data):
+    def feed(self, data: bytes) -> None:
         if self._after_cr and data.startswith(b"\n"):
             data = data[1:]  # the \n of a \r\n split across two reads
         self._after_cr = False
@@ -53,10 +54,10 @@ class LineSplitter:
             self._emit(self._decoder.decode(piece))
         self._pending = rest
 
-    def _line(self, raw):
+    def _line(self, raw: bytes) -> None:
         self._emit(self._decoder.decode(raw, final=True))
 
-    def close(self):
+    def close(self) -> None:
         """End of stream: a last line without newline is still a line."""
         if self._pending:
             self._line(self._pending)

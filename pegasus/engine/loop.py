@@ -7,6 +7,8 @@ through `signal.set_wakeup_fd` -- no polling -- and their output is read
 without blocking and cut into lines.
 """
 
+from __future__ import annotations
+
 import errno
 import heapq
 import itertools
@@ -17,10 +19,14 @@ import shutil
 import signal
 import stat
 import time
+from types import FrameType
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from .lines import READ_SIZE, LineSplitter
 from .timer import Timer
 
+# A Python-level signal disposition, as signal.signal returns and takes it.
+_SignalHandler = Union[Callable[[int, Optional[FrameType]], Any], int, None]
 # Signals whose disposition a child gets back to the default: Python ignores
 # SIGPIPE, and an ignored signal stays ignored across exec.
 _CHILD_DEFAULT_SIGNALS = tuple(
@@ -34,7 +40,7 @@ _ERROR_REPORTING = tuple(getattr(selectors, name) for name in ("EpollSelector", 
                          if hasattr(selectors, name))
 
 
-def _ensure_standard_fds():
+def _ensure_standard_fds() -> None:
     """Open /dev/null on fds 0-2 if closed, so a new pipe never lands there
     (posix_spawn's dup2 onto the same fd would keep its close-on-exec)."""
     for fd in (0, 1, 2):
@@ -53,19 +59,20 @@ class Child:
 
     __slots__ = ("pid", "stdin", "returncode", "_on_exit", "_open_streams", "_exited")
 
-    def __init__(self, pid, stdin, on_exit, streams):
+    def __init__(self, pid: int, stdin: Optional[int], on_exit: Callable[[Child], None],
+                 streams: int):
         self.pid = pid
         self.stdin = stdin
-        self.returncode = None
+        self.returncode: Optional[int] = None
         self._on_exit = on_exit
         self._open_streams = streams
         self._exited = False
 
     @property
-    def done(self):
+    def done(self) -> bool:
         return self._exited and self._open_streams == 0
 
-    def write(self, data):
+    def write(self, data: bytes) -> bool:
         """Write to the child's stdin; False if it is closed or full."""
         if self.stdin is None:
             return False
@@ -75,12 +82,12 @@ class Child:
         except (BrokenPipeError, BlockingIOError):
             return False
 
-    def close_stdin(self):
+    def close_stdin(self) -> None:
         if self.stdin is not None:
             os.close(self.stdin)
             self.stdin = None
 
-    def signal(self, signum):
+    def signal(self, signum: int) -> None:
         """Signal the child itself, by PID, if it has not been reaped."""
         if not self._exited:
             try:
@@ -89,34 +96,41 @@ class Child:
                 pass
 
 
+# What the loop is given to call: a line of output; a child's end; for a
+# pipe, None or what sees each piece read first (spawn's `filters`).
+Output = Callable[[str], None]
+OnExit = Callable[[Child], None]
+Filter = Optional[Callable[[bytes], bytes]]
+
+
 class Loop:
     """The event loop. One per run; nothing here is global."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         _ensure_standard_fds()
         self._selector = selectors.DefaultSelector()
-        self._timers = []
+        self._timers: List[Tuple[float, int, Timer]] = []
         self._sequence = itertools.count()
-        self._soon = []
-        self._children = {}
-        self._signal_callbacks = {}
-        self._saved_handlers = {}
+        self._soon: List[Callable[[], None]] = []
+        self._children: Dict[int, Child] = {}
+        self._signal_callbacks: Dict[int, Callable[[int], None]] = {}
+        self._saved_handlers: Dict[int, _SignalHandler] = {}
         self._wake_read, self._wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._selector.register(self._wake_read, selectors.EVENT_READ, self._on_wakeup)
-        self._previous_wakeup_fd = None
+        self._previous_wakeup_fd: Optional[int] = None
         self._running = False
-        self._programs = {}
+        self._programs: Dict[str, str] = {}
         # A plain copy: os.environ would be re-encoded item by item per spawn.
         self.environ = dict(os.environ)
 
     # --- timers and deferred calls -----------------------------------------
 
-    def call_later(self, delay, callback):
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
         timer = Timer(time.monotonic() + max(0.0, delay), callback)
         heapq.heappush(self._timers, (timer.when, next(self._sequence), timer))
         return timer
 
-    def call_soon(self, callback):
+    def call_soon(self, callback: Callable[[], None]) -> None:
         """Run `callback` once this iteration's events are handled (handy
         to batch work that several events ask for)."""
         if callback not in self._soon:
@@ -124,13 +138,13 @@ class Loop:
 
     # --- file descriptors ------------------------------------------------
 
-    def add_reader(self, fd, callback):
+    def add_reader(self, fd: int, callback: Callable[[], None]) -> None:
         self._selector.register(fd, selectors.EVENT_READ, callback)
 
-    def remove_reader(self, fd):
+    def remove_reader(self, fd: int) -> None:
         self._selector.unregister(fd)
 
-    def on_reader_gone(self, fd, callback):
+    def on_reader_gone(self, fd: int, callback: Callable[[], None]) -> bool:
         """Call `callback()` once, when nobody reads the pipe that `fd` writes
         to any more (pegasus's stdout into a `head` that has exited), so
         that it is known before the next write. Where that cannot be told
@@ -145,7 +159,7 @@ class Loop:
         if not isinstance(self._selector, _ERROR_REPORTING) or not hasattr(select, "poll"):
             return False
 
-        def ready():
+        def ready() -> None:
             # epoll and poll report an error on a pipe whose readers are all
             # gone whatever was asked for; readable data would mean `fd` is
             # not the write end we thought: then stop watching, unharmed.
@@ -162,17 +176,17 @@ class Loop:
 
     # --- signals ---------------------------------------------------------
 
-    def on_signal(self, signum, callback):
+    def on_signal(self, signum: int, callback: Callable[[int], None]) -> None:
         """Call `callback(signum)` from the loop when `signum` arrives."""
         self._signal_callbacks[signum] = callback
         if self._running:
             self._install(signum)
 
-    def _install(self, signum):
+    def _install(self, signum: int) -> None:
         if signum not in self._saved_handlers:
             self._saved_handlers[signum] = signal.signal(signum, _note_signal)
 
-    def _on_wakeup(self):
+    def _on_wakeup(self) -> None:
         try:
             data = os.read(self._wake_read, 4096)
         except BlockingIOError:
@@ -186,8 +200,9 @@ class Loop:
 
     # --- children --------------------------------------------------------
 
-    def spawn(self, argv, on_stdout, on_stderr, on_exit, stdin_pipe=True, env=None,
-              max_line=READ_SIZE, filters=(None, None)):
+    def spawn(self, argv: List[str], on_stdout: Output, on_stderr: Output, on_exit: OnExit,
+              stdin_pipe: bool = True, env: Optional[Mapping[str, str]] = None,
+              max_line: int = READ_SIZE, filters: Tuple[Filter, Filter] = (None, None)) -> Child:
         """Start `argv` in a new session with stdout and stderr read line by
         line into `on_stdout(text)` / `on_stderr(text)`; `on_exit(child)` runs
         once the process has exited and both pipes are drained. With
@@ -196,7 +211,8 @@ class Loop:
         stderr, None or a function that sees each piece read (b"" at the end
         of the stream) before it is cut into lines, and returns what of it
         is to be (it keeps the rest for itself)."""
-        close_after = []
+        close_after: List[int] = []
+        our_in: Optional[int]
         try:
             if stdin_pipe:
                 child_in, our_in = os.pipe2(os.O_CLOEXEC)
@@ -230,7 +246,7 @@ class Loop:
             self.add_reader(fd, self._pipe_reader(fd, splitter, child, take))
         return child
 
-    def _program(self, name):
+    def _program(self, name: str) -> str:
         """The path of `name`, looked up in PATH once per run."""
         path = self._programs.get(name)
         if path is None:
@@ -240,8 +256,9 @@ class Loop:
             self._programs[name] = path
         return path
 
-    def _pipe_reader(self, fd, splitter, child, take=None):
-        def read():
+    def _pipe_reader(self, fd: int, splitter: LineSplitter, child: Child,
+                     take: Filter = None) -> Callable[[], None]:
+        def read() -> None:
             try:
                 data = os.read(fd, READ_SIZE)
             except BlockingIOError:
@@ -265,7 +282,7 @@ class Loop:
             self._maybe_done(child)
         return read
 
-    def _reap(self):
+    def _reap(self) -> None:
         for pid, child in list(self._children.items()):
             if child._exited:
                 continue  # reaped already; its pipes are still being drained
@@ -279,18 +296,18 @@ class Loop:
             child._exited = True
             self._maybe_done(child)
 
-    def _maybe_done(self, child):
+    def _maybe_done(self, child: Child) -> None:
         if child.done and self._children.pop(child.pid, None) is not None:
             child.close_stdin()
             child._on_exit(child)
 
     @property
-    def children(self):
+    def children(self) -> List[Child]:
         return list(self._children.values())
 
     # --- running ---------------------------------------------------------
 
-    def run(self, until):
+    def run(self, until: Callable[[], bool]) -> None:
         """Run until `until()` is true after an iteration."""
         self._running = True
         self._previous_wakeup_fd = signal.set_wakeup_fd(self._wake_write,
@@ -311,14 +328,14 @@ class Loop:
             self._saved_handlers.clear()
             self._running = False
 
-    def _run_soon(self):
+    def _run_soon(self) -> None:
         while self._soon:
             pending, self._soon = self._soon, []
             for callback in pending:
                 callback()
 
-    def _once(self):
-        timeout = None
+    def _once(self) -> None:
+        timeout: Optional[float] = None
         while self._timers and self._timers[0][2].cancelled:
             heapq.heappop(self._timers)
         if self._timers:
@@ -331,12 +348,12 @@ class Loop:
             if not timer.cancelled:
                 timer.callback()
 
-    def close(self):
+    def close(self) -> None:
         self._selector.close()
         os.close(self._wake_read)
         os.close(self._wake_write)
 
 
-def _note_signal(signum, frame):
+def _note_signal(signum: int, frame: Optional[FrameType]) -> None:
     """Python-level handler: the C handler has already written `signum` to
     the wakeup fd, which the loop reads; nothing else to do here."""

@@ -78,7 +78,7 @@ class Losses:
         else:
             connection.await_master(self.loop, decide)
 
-    def _asked(self, connection, over: Optional[str], gone: Optional[str],
+    def _asked(self, connection: Connection, over: Optional[str], gone: Optional[str],
                decide: Decide) -> None:
         if over is not None:
             self._over(connection, over)
@@ -89,7 +89,7 @@ class Losses:
         else:
             decide(None)
 
-    def _left(self, connection, reason):
+    def _left(self, connection: Connection, reason: str) -> None:
         """A job's own transport said that its sub-host is gone for good
         (srun: the node has left the allocation): no job goes there again,
         and there is no connection to open again. Its other running jobs
@@ -99,7 +99,7 @@ class Losses:
             connection.reason = reason
             self.listener.connection_lost(connection, reason, False)
 
-    def _over(self, connection, reason):
+    def _over(self, connection: Connection, reason: str) -> None:
         """The allocation of `connection`'s sub-host is over: every sub-host
         of it is gone for good, at once (a job cut off on one node must not
         be sent to another node of the same ending job)."""

@@ -231,10 +231,10 @@ class Runner:
         if verdict.hold:
             self.intake.hold(LOCAL_HOLD)
         if verdict.pause is not None:
-            index = run.host.index
+            index = run.subhost.index
             rule = self.settings.black_hole
             assert rule is not None   # only a --black-hole rule pauses
-            self.events.on_notice(notices.HostPaused(run.host, rule[0], rule[1], verdict.pause))
+            self.events.on_notice(notices.HostPaused(run.subhost, rule[0], rule[1], verdict.pause))
             self._pauses[index] = self.loop.call_later(verdict.pause,
                                                        lambda: self._resume(index))
         self._lifted(verdict.lifted)

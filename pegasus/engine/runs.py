@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import errno
 import time
-from typing import TYPE_CHECKING, Dict, List, Optional, Protocol, Set
+from typing import TYPE_CHECKING, Dict, List, Optional, Protocol, Sequence, Set, Union, cast
 
 from ..errors import SpecError
 from ..events.handler import Handler
@@ -24,7 +24,15 @@ from ..events.outcome import SIGKILL, SIGTERM, Launch, Outcome, Reason, Tail
 from ..transports import wrapper
 
 if TYPE_CHECKING:
-    from .loop import Child, Timer
+    from ..policy.base import Place
+    from ..settings import Settings
+    from ..spec.hosts import SubHost
+    from ..spec.jobs import Job
+    from ..templates.template import Templates
+    from ..transports.transport import Transport
+    from .connections import Connections
+    from .loop import Child, Loop, Timer
+    from .sessions import SessionJob
 
 SAID_KEPT = 20   # lines of a transport's own per run, for judging its end
 # A spawn that failed for these reasons says nothing about the job or its host.
@@ -38,13 +46,14 @@ class Run:
                  "started", "returncode", "reason", "detail", "received", "lines", "timer",
                  "stop_signal", "launch", "said", "tails")
 
-    def __init__(self, seq: int, job, host, place):
+    def __init__(self, seq: int, job: Job, host: Optional[SubHost], place: Place):
         self.seq = seq
         self.job = job
         self.host = host
         self.place = place
         self.command = job.command
-        self.child: Optional[Child] = None
+        # Its own process, or the job its sub-host's master runs in its session.
+        self.child: Union[Child, SessionJob, None] = None
         self.started_wall = time.time()
         self.started = time.monotonic()
         self.returncode: Optional[int] = None
@@ -57,6 +66,18 @@ class Run:
         self.launch: Optional[Launch] = None
         self.said: List[str] = []   # the transport's own lines on its stderr (some)
         self.tails = {"out": Tail(), "err": Tail()}   # its last lines, for the record
+
+    @property
+    def subhost(self) -> SubHost:
+        """Its sub-host: every run that starts has one (only a run that ends
+        before it starts, its place a failure, has none)."""
+        assert self.host is not None
+        return self.host
+
+    @property
+    def transport(self) -> Transport:
+        """How the job reaches its sub-host (attached once hosts are loaded)."""
+        return cast("Transport", self.subhost.transport)
 
     def fail(self, reason: Reason, detail: str = "") -> None:
         if self.reason is None:
@@ -90,8 +111,9 @@ class Runs:
     `owner.run_ended(run)` is called once per run, when it is over.
     """
 
-    def __init__(self, loop, settings, connections, templates, events: Handler,
-                 owner: Owner, cap: Optional[int] = None):
+    def __init__(self, loop: Loop, settings: Settings, connections: Connections,
+                 templates: Templates, events: Handler, owner: Owner,
+                 cap: Optional[int] = None):
         self.loop = loop
         self.settings = settings
         self.connections = connections
@@ -119,7 +141,7 @@ class Runs:
         `cap` at once."""
         return self.cap is None or len(self.running) + len(self.waiting) < self.cap
 
-    def start(self, job, places: List, subhosts) -> None:
+    def start(self, job: Job, places: List[Place], subhosts: Sequence[SubHost]) -> None:
         """Start one run of `job` per place (or end it at once, for a place
         that is a failure)."""
         for place in places:
@@ -136,7 +158,7 @@ class Runs:
 
     def _place(self, run: Run) -> None:
         """Start `run` now, or once its sub-host is connected."""
-        index = run.place.host
+        index = run.subhost.index
         down = self.connections.down_reason(index)
         if self.connections.is_ready(index):
             self._launch(run)
@@ -188,7 +210,7 @@ class Runs:
         self._over(run)
 
     def _launch(self, run: Run) -> None:
-        host = run.host
+        host = run.subhost
         try:
             run.command = self.templates.render(
                 run.job.command, run.job.variables(host, _slots_text(run.place)),
@@ -196,7 +218,7 @@ class Runs:
         except SpecError as exc:
             run.fail(Reason.TEMPLATE, exc.first.message)
             return self._end_unstarted(run)
-        problem = host.transport.command_problem(run.command)
+        problem = run.transport.command_problem(run.command)
         if problem is not None:
             run.fail(Reason.TOO_LONG, problem)
             return self._end_unstarted(run)
@@ -221,8 +243,8 @@ class Runs:
     def _spawn(self, run: Run) -> bool:
         """Start the run's own process; False if it could not be started
         (the run has failed with why)."""
-        host = run.host
-        argv = host.transport.job_argv(run.command, self.connections[host.index].control_path,
+        host = run.subhost
+        argv = run.transport.job_argv(run.command, self.connections[host.index].control_path,
                                        run.place.slots)
         try:
             run.child = self.loop.spawn(
@@ -230,7 +252,7 @@ class Runs:
                 lambda text: self._line(run, "out", text),
                 lambda text: self._line(run, "err", text),
                 lambda child: self._exited(run),
-                env=host.transport.job_env(self.loop.environ))
+                env=run.transport.job_env(self.loop.environ))
         except (OSError, ValueError) as exc:
             local = isinstance(exc, OSError) and exc.errno in LOCAL_ERRNOS
             run.fail(Reason.LOCAL_LIMIT if local else Reason.NOT_STARTED,
@@ -239,7 +261,7 @@ class Runs:
             return False
         return True
 
-    def _session_over(self, run: Run, session) -> None:
+    def _session_over(self, run: Run, session: SessionJob) -> None:
         """The master's session is done with the run: it ended there, or
         the session refused it (it never ran): then it runs by itself."""
         if not session.refused:
@@ -251,7 +273,7 @@ class Runs:
             self.stop(run)
 
     def _line(self, run: Run, stream: str, text: str) -> None:
-        said = run.host.transport.own_message(text) if stream == "err" else None
+        said = run.transport.own_message(text) if stream == "err" else None
         if said is not None:
             # The transport's own words, not the job's output: kept for
             # judging the end (the first few are enough).
@@ -304,31 +326,31 @@ class Runs:
 
     def _exited(self, run: Run) -> None:
         assert run.child is not None
-        run.returncode, unstarted = run.host.transport.job_ended(run.child.returncode, run.said)
+        run.returncode, unstarted = run.transport.job_ended(run.child.returncode, run.said)
         if run.timer is not None:
             run.timer.cancel()
             run.timer = None
         if run.reason is not None:
             return self._end(run)
 
-        def decide(reason):
+        def decide(reason: Optional[Reason]) -> None:
             if reason is Reason.ENDED:
-                run.fail(reason, self.connections.why_over(run.host.index))
+                run.fail(reason, self.connections.why_over(run.subhost.index))
             elif reason is not None:
                 run.fail(reason)
             elif unstarted is not None:
                 run.fail(Reason.NOT_STARTED, unstarted)
             self._end(run)
-        self.connections.judge(run.host.index, run.returncode, run.said, decide, run.child)
+        self.connections.judge(run.subhost.index, run.returncode, run.said, decide, run.child)
         return None
 
     def _end(self, run: Run) -> None:
         self.running.discard(run)
-        self.runs_on[run.host.index].discard(run)
+        self.runs_on[run.subhost.index].discard(run)
         if self.stopping and run.reason is None and run.returncode != 0:
             run.fail(self.stopping)
         self._over(run)
 
 
-def _slots_text(place) -> str:
+def _slots_text(place: Place) -> str:
     return ",".join(str(i) for i in place.slots) if place.slots else "0"

@@ -79,7 +79,7 @@ class SessionJob:
         self.done = False
         self._on_end = on_end
 
-    def _stderr(self, on_line, text):
+    def _stderr(self, on_line: Callable[[str, str], None], text: str) -> None:
         # The master's own complaints come on the same stream: they also
         # tell why the connection went, if it goes.
         connection = self.connection

@@ -204,7 +204,7 @@ class ControlDirectory:
     PREFIX = "pegasus-"
     OWNER = "owner"
 
-    def __init__(self):
+    def __init__(self) -> None:
         base = tempfile.gettempdir()
         if len(base) > 40:
             base = "/tmp"
@@ -315,7 +315,7 @@ def failure_reason(stderr_lines: Sequence[str], returncode: Optional[int],
             return "ssh was killed by signal %d" % -returncode
         return "ssh exited with status %s" % returncode
 
-    def weakness(line):
+    def weakness(line: str) -> int:
         for rank, pattern in enumerate(_CONSEQUENCES):
             if pattern.fullmatch(line):
                 return len(_CONSEQUENCES) - rank

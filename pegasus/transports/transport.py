@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import pwd
-from typing import TYPE_CHECKING, ClassVar, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, ClassVar, Dict, List, Mapping, Optional, Sequence, Tuple, Type
 
 from ..errors import UsageError
 from . import loginshell, srun, ssh, wrapper
@@ -50,7 +50,7 @@ class Transport:
         """The run starts and this is its private directory: make there
         what the command lines below need (once per run, before any)."""
 
-    def job_argv(self, command: str, control_path: Optional[str],
+    def job_argv(self, command: str, control_path: str,
                  slots: Optional[Sequence[int]] = None) -> List[str]:
         """The command line of one job (`slots`: its slots, if it has any)."""
         raise NotImplementedError
@@ -149,10 +149,11 @@ class LocalTransport(Transport):
 
     kind = "local"
 
-    def job_argv(self, command, control_path, slots=None):
+    def job_argv(self, command: str, control_path: str,
+                 slots: Optional[Sequence[int]] = None) -> List[str]:
         return wrapper.wrapped_local(command, self.settings.kill_grace)
 
-    def command_problem(self, command):
+    def command_problem(self, command: str) -> Optional[str]:
         return _argument_problem(command)
 
 
@@ -172,12 +173,12 @@ class SshTransport(Transport):
     kind = "ssh"
     needs_connection = True
 
-    def __init__(self, host, settings):
+    def __init__(self, host: SubHost, settings: Settings):
         super().__init__(host, settings)
         self.control: Optional[str] = None   # the run's private directory
         self.config: Optional[str] = None    # what ssh -F gets
 
-    def prepare(self, control):
+    def prepare(self, control: ControlDirectory) -> None:
         self.control = control.path
         self.config = control.ssh_config(self.settings.ssh)
 
@@ -186,7 +187,7 @@ class SshTransport(Transport):
         return self.config
 
     @property
-    def sessions(self):
+    def sessions(self) -> Optional[int]:
         # sshd caps the sessions of one connection (MaxSessions, 10 by
         # default, one of them the master's own).
         return self.settings.sessions
@@ -194,41 +195,43 @@ class SshTransport(Transport):
     def _remote(self, command: str) -> str:
         return wrapper.wrapped_remote(command, self.settings.kill_grace)
 
-    def job_argv(self, command, control_path, slots=None):
+    def job_argv(self, command: str, control_path: str,
+                 slots: Optional[Sequence[int]] = None) -> List[str]:
         return ssh.job_argv(self.settings.ssh, self._config(), self.host.hostname,
                             control_path, self._remote(command))
 
-    def command_problem(self, command):
+    def command_problem(self, command: str) -> Optional[str]:
         size = len(self._remote(command).encode("utf-8", "surrogateescape"))
         if size > wrapper.MAX_REMOTE_COMMAND:
             return "command too long for ssh (%d bytes once quoted)" % size
         return None
 
-    def master_argv(self, control_path):
+    def master_argv(self, control_path: str) -> List[str]:
         return ssh.master_argv(self.settings.ssh, self._config(), self.host.hostname,
                                control_path)
 
-    def master_ready(self, line):
+    def master_ready(self, line: str) -> bool:
         return line == ssh.MASTER_READY
 
-    def session_job(self, command, grace):
+    def session_job(self, command: str, grace: float) -> Optional[Tuple[bytes, bytes]]:
         return wrapper.session_job(command, grace)
 
-    def exit_may_mean_lost(self, returncode, said=()):
+    def exit_may_mean_lost(self, returncode: Optional[int], said: Sequence[str] = ()) -> bool:
         # ssh exits 255 when the connection fails, and so does a command
         # that exits 255.
         return returncode == 255
 
-    def login_refused(self, stdout_lines, stderr_lines, returncode):
+    def login_refused(self, stdout_lines: Sequence[str], stderr_lines: Sequence[str],
+                      returncode: Optional[int]) -> Optional[str]:
         return loginshell.refusal(stdout_lines, stderr_lines, returncode)
 
-    def refused_for_now(self, stderr_lines):
+    def refused_for_now(self, stderr_lines: Sequence[str]) -> bool:
         return ssh.turned_away(stderr_lines)
 
-    def failure_reason(self, stderr_lines, returncode):
+    def failure_reason(self, stderr_lines: Sequence[str], returncode: Optional[int]) -> str:
         return ssh.failure_reason(stderr_lines, returncode, self.host.hostname)
 
-    def own_message(self, line):
+    def own_message(self, line: str) -> Optional[str]:
         return ssh.own_message(line, self.control)
 
 
@@ -243,7 +246,7 @@ class SrunTransport(Transport):
 
     kind = "srun"
 
-    def __init__(self, host, settings):
+    def __init__(self, host: SubHost, settings: Settings):
         from . import srun
         super().__init__(host, settings)
         self.node: srun.Node = host.slurm
@@ -251,49 +254,51 @@ class SrunTransport(Transport):
         self._env: Optional[Tuple[Mapping[str, str], Dict[str, str]]] = None
 
     @property
-    def sessions(self):
+    def sessions(self) -> Optional[int]:
         from . import srun
         return srun.STEPS_PER_NODE
 
-    def job_argv(self, command, control_path, slots=None):
+    def job_argv(self, command: str, control_path: str,
+                 slots: Optional[Sequence[int]] = None) -> List[str]:
         from . import srun
         devices = ",".join(str(i) for i in slots or [0]) if self.node.gpus else ""
         wrapped = wrapper.wrapped_local(command, self.settings.kill_grace,
                                         srun.GPU_SETUP, devices)
         return srun.srun_argv(self.node.job_id, self.host.hostname, wrapped)
 
-    def job_env(self, environ):
+    def job_env(self, environ: Mapping[str, str]) -> Optional[Dict[str, str]]:
         from . import srun
         if self._env is None or self._env[0] is not environ:
             self._env = (environ, srun.step_environment(environ, self.node))
         return self._env[1]
 
-    def command_problem(self, command):
+    def command_problem(self, command: str) -> Optional[str]:
         return _argument_problem(command)
 
-    def own_message(self, line):
+    def own_message(self, line: str) -> Optional[str]:
         return self.messages.own(line)
 
-    def lost_by(self, said):
+    def lost_by(self, said: Sequence[str]) -> Optional[str]:
         return self.messages.lost(said)
 
-    def job_ended(self, returncode, said):
+    def job_ended(self, returncode: Optional[int],
+                  said: Sequence[str]) -> Tuple[Optional[int], Optional[str]]:
         return self.messages.ended(returncode, said)
 
-    def exit_may_mean_lost(self, returncode, said=()):
+    def exit_may_mean_lost(self, returncode: Optional[int], said: Sequence[str] = ()) -> bool:
         return self.messages.doubtful(returncode, said)
 
     @property
-    def allocation(self):
+    def allocation(self) -> Optional[str]:
         return self.node.job_id
 
-    def over_by(self, said):
+    def over_by(self, said: Sequence[str]) -> Optional[str]:
         return self.messages.over(said)
 
-    def state_argv(self):
+    def state_argv(self) -> Optional[List[str]]:
         return self.messages.state_argv()
 
-    def state_says(self, lines, returncode):
+    def state_says(self, lines: Sequence[str], returncode: Optional[int]) -> Optional[str]:
         return self.messages.state(lines, returncode)
 
 
@@ -302,7 +307,7 @@ def is_local(hostname: str) -> bool:
     return hostname.lower() in LOCAL_NAMES
 
 
-def choose(host: SubHost, other_user: Optional[str] = None) -> type:
+def choose(host: SubHost, other_user: Optional[str] = None) -> Type[Transport]:
     """The transport class for `host`; `other_user`: -l names a user who
     is not the one running pegasus (localhost is then reached over ssh, as
     that user, and srun, which runs as oneself, cannot serve)."""

@@ -4,14 +4,30 @@ same one the run uses) says."""
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Mapping, Protocol, Sequence
 
 from ..policy.placement import Planner
 from ..policy.slots import Misfit
 from .words import plural
 
+if TYPE_CHECKING:
+    from ..spec.hosts import SubHost
+    from ..spec.jobs import Job
+    from ..templates.template import Templates
 
-def _params_text(params) -> str:
+
+class Jobs(Protocol):
+    """The jobs of a queue, as --dry-run goes through them: in order, and
+    how many."""
+
+    def __iter__(self) -> Iterator[Job]:
+        """Each job, in order."""
+
+    def __len__(self) -> int:
+        """How many."""
+
+
+def _params_text(params: Mapping[str, str]) -> str:
     return " ".join("%s=%s" % kv for kv in params.items())
 
 
@@ -28,8 +44,8 @@ def _nowhere(misfit: Misfit) -> str:
             "(cannot run anywhere: %s)" % misfit)
 
 
-def dry_run_lines(fans_out: bool, jobs, subhosts: Sequence,
-                  templates) -> Iterator[str]:
+def dry_run_lines(fans_out: bool, jobs: Jobs, subhosts: Sequence[SubHost],
+                  templates: Templates) -> Iterator[str]:
     """The lines `--dry-run` prints: each job, its parameters, and the
     command each sub-host would run; `jobs` iterates over the jobs and has
     a len(); `fans_out` if each job runs on every sub-host (broadcast)."""

@@ -4,12 +4,15 @@ produced it (as `dshbak -c` and `clush -b` do)."""
 
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Tuple
 
 from ..spec.nodeset import fold_hosts
 from . import words
 from .printer import Printer
 from .terminal import BOLD, DIM, RED, RESET
+
+if TYPE_CHECKING:
+    from ..events.outcome import Launch, Outcome
 
 
 class Gatherer(Printer):
@@ -18,19 +21,19 @@ class Gatherer(Printer):
     printed once, under the folded list of the sub-hosts that produced it,
     grouped by how they ended."""
 
-    def __init__(self, runs_per_job: int, **options):
+    def __init__(self, runs_per_job: int, **options: Any):
         super().__init__(**options)
         self.runs_per_job = runs_per_job
-        self._jobs: Dict[int, List] = {}        # id(job) -> its finished runs
+        self._jobs: Dict[int, List[Outcome]] = {}   # id(job) -> its finished runs
         self._output: Dict[int, List[str]] = {}  # run seq -> its output lines
 
-    def show_started(self, launch):
+    def show_started(self, launch: Launch) -> None:
         self._output[launch.seq] = []
 
-    def show_line(self, launch, stream, text):
+    def show_line(self, launch: Launch, stream: str, text: str) -> None:
         self._output.setdefault(launch.seq, []).append(text)
 
-    def show_finished(self, outcome):
+    def show_finished(self, outcome: Outcome) -> None:
         if outcome.retried:
             self._output.pop(outcome.seq, None)
             return
@@ -40,8 +43,8 @@ class Gatherer(Printer):
             del self._jobs[id(outcome.job)]
             self._print_job(runs)
 
-    def _print_job(self, runs: List) -> None:
-        groups: Dict[Tuple[str, tuple], List] = {}
+    def _print_job(self, runs: List[Outcome]) -> None:
+        groups: Dict[Tuple[str, Tuple[str, ...]], List[Outcome]] = {}
         for outcome in sorted(runs, key=lambda o: o.host.index if o.host is not None else -1):
             lines = tuple(self._output.pop(outcome.seq, ()))
             how = "exit 0" if outcome.ok else "FAILED: " + words.ending(outcome)

@@ -9,22 +9,24 @@ import os
 import re
 import stat
 import time
-from typing import Dict, TextIO
+from typing import TYPE_CHECKING, Callable, Dict, Optional, TextIO
 
 from ..events.handler import Handler
 from ..fsutil import Directory, UnsafePath, check_writable, kind, mine, open_file, resolve, who
 from . import words
 
+if TYPE_CHECKING:
+    from ..events.outcome import Launch, Outcome
 
 JOBLOG_COLUMNS = ("Seq", "Host", "Starttime", "JobRuntime", "Send", "Receive",
                   "Exitval", "Signal", "Command")
 
 
-def _escape(text):
+def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
 
 
-def check_files(joblog, log_dir) -> None:
+def check_files(joblog: Optional[str], log_dir: Optional[str]) -> None:
     """Refuse now (fsutil.UnsafePath) a joblog or log directory pegasus
     may not write into -- another user's, or their link -- so that a run
     is refused before it takes anything. Creates nothing."""
@@ -41,11 +43,12 @@ class JobLog(Handler):
     None and `write` takes each line (the printer's stdout, so that the
     lines never land inside a job's)."""
 
-    def __init__(self, path, write=None):
+    def __init__(self, path: Optional[str], write: Optional[Callable[[str], None]] = None):
         self.path = path
-        self.stream = None
+        self.stream: Optional[TextIO] = None
         new = True
         if write is None:
+            assert path is not None   # a file, or `write` for `--joblog -`
             fd = open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
             new = os.fstat(fd).st_size == 0
             self.stream = os.fdopen(fd, "a", encoding="utf-8")
@@ -54,12 +57,12 @@ class JobLog(Handler):
         if new:
             self.write("\t".join(JOBLOG_COLUMNS) + "\n")
 
-    def _to_file(self, text):
+    def _to_file(self, text: str) -> None:
         assert self.stream is not None
         self.stream.write(text)
         self.stream.flush()
 
-    def on_job_finished(self, outcome):
+    def on_job_finished(self, outcome: Outcome) -> None:
         fields = [
             str(outcome.seq),
             _escape(words.run_label(outcome)),
@@ -73,7 +76,7 @@ class JobLog(Handler):
         ]
         self.write("\t".join(fields) + "\n")
 
-    def close(self):
+    def close(self) -> None:
         if self.stream is not None:
             self.stream.close()
 
@@ -88,18 +91,18 @@ class LogDir(Handler):
     it by its descriptor (never an existing file: another runner's of the
     same second gets `.1`...)."""
 
-    def __init__(self, path):
+    def __init__(self, path: str):
         self.path = path
         self.directory = output_directory(path)
         self.files: Dict[int, TextIO] = {}
         self.stamp = time.strftime("%Y%m%d-%H%M%S")
 
-    def _name(self, launch, number: int) -> str:
+    def _name(self, launch: Launch, number: int) -> str:
         label = _UNSAFE.sub("_", words.run_label(launch)).strip("_") or "host"
         return "%s-%04d-%s%s.log" % (self.stamp, launch.seq, label,
                                      ".%d" % number if number else "")
 
-    def on_job_started(self, launch):
+    def on_job_started(self, launch: Launch) -> None:
         if launch.host is None:
             return
         for number in range(100):
@@ -114,17 +117,17 @@ class LogDir(Handler):
         self.files[launch.seq] = os.fdopen(fd, "w", encoding="utf-8",
                                            errors="replace")
 
-    def on_job_line(self, launch, stream, text):
+    def on_job_line(self, launch: Launch, stream: str, text: str) -> None:
         handle = self.files.get(launch.seq)
         if handle is not None:
             handle.write(text + "\n")
 
-    def on_job_finished(self, outcome):
+    def on_job_finished(self, outcome: Outcome) -> None:
         handle = self.files.pop(outcome.seq, None)
         if handle is not None:
             handle.close()
 
-    def close(self):
+    def close(self) -> None:
         for handle in self.files.values():
             handle.close()
         self.files.clear()

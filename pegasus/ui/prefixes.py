@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import re
 import shutil
-from typing import Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, Optional, Tuple
 
 from .terminal import RESET, host_color, palette, wrap
+
+if TYPE_CHECKING:
+    from ..spec.hosts import SubHost
 
 
 class Prefixes:
@@ -29,7 +32,7 @@ class Prefixes:
         """The terminal is now `width` columns wide."""
         self.width = width
 
-    def prefix(self, host) -> Tuple[str, int]:
+    def prefix(self, host: Optional[SubHost]) -> Tuple[str, int]:
         """The prefix of `host` as shown, and its width. Colors go by the
         sub-host's place in hosts.yaml, so two sub-hosts with one label
         differ too."""
@@ -43,7 +46,7 @@ class Prefixes:
             cached = self._prefixes[index] = (shown, len(plain))
         return cached
 
-    def tag(self, host) -> str:
+    def tag(self, host: Optional[SubHost]) -> str:
         """A job line's prefix in --prefix colon or none: `node-1: `, with
         the sub-host's parameters and no white space, `node-1(gpu=0): `
         (`dshbak` takes what comes before the colon, up to a space)."""
@@ -58,12 +61,12 @@ class Prefixes:
             cached = self._tags[index] = plain + ": "
         return cached
 
-    def job_line(self, host, text: str) -> str:
+    def job_line(self, host: Optional[SubHost], text: str) -> str:
         if self.style == "brackets":
             return self.line(host, text)
         return self.tag(host) + text + "\n"
 
-    def line(self, host, text: str, style: Optional[str] = None) -> str:
+    def line(self, host: Optional[SubHost], text: str, style: Optional[str] = None) -> str:
         shown, width = self.prefix(host)
         if self.color and style:
             text = style + text + RESET
@@ -84,7 +87,7 @@ class Prefixes:
 _SPACE = re.compile(r"\s+")
 
 
-def colon_tag(host) -> str:
+def colon_tag(host: Optional[SubHost]) -> str:
     """`node-1`, `node-1(gpu=0,user=ann)`: a sub-host as one word."""
     if host is None:
         return "-"

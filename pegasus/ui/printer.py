@@ -6,18 +6,20 @@ bottom (statusline.py says when, words.py what)."""
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import signal
 import sys
 import time
-from typing import Callable, Dict, List, Optional, Protocol, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Protocol, TextIO, Tuple
 
 from ..errors import OutputLost
-from ..events.handler import Handler
-from ..events.notices import QueueEmpty
+from ..events.handler import Handler, RunInfo
+from ..events.notices import Notice, QueueEmpty
+from ..events.outcome import Launch, Outcome
 from . import words
 from .prefixes import Prefixes, terminal_width
-from .statusline import Mode, StatusLine, Tally
+from .statusline import Mode, Snapshot, StatusLine, Tally
 from .terminal import (
     BOLD,
     DIM,
@@ -28,6 +30,12 @@ from .terminal import (
     status_terminal,
     use_color,
 )
+
+if TYPE_CHECKING:
+    from ..engine.loop import Loop
+    from ..spec.hosts import SubHost
+
+Clock = Callable[[], float]   # time.time, or a test's
 
 
 class OutputListener(Protocol):
@@ -56,8 +64,9 @@ class Printer(Handler):
     writing to the other stream only.
     """
 
-    def __init__(self, stdout=None, stderr=None, color="auto", print_period=1,
-                 progress=False, clock=time.time, prefix="brackets", job_stderr="stderr"):
+    def __init__(self, stdout: Optional[TextIO] = None, stderr: Optional[TextIO] = None,
+                 color: str = "auto", print_period: int = 1, progress: bool = False,
+                 clock: Clock = time.time, prefix: str = "brackets", job_stderr: str = "stderr"):
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
         self.color = use_color(color, self.stdout)
@@ -72,7 +81,7 @@ class Printer(Handler):
         self._err: List[str] = []
         self._flush_scheduled = False
         self._lines: Dict[Tuple[int, str], int] = {}   # (run seq, stream) -> lines seen
-        self.loop = None
+        self.loop: Optional[Loop] = None
         self.tally = Tally(clock)
         live = status_terminal(self.stdout, self.stderr)
         mode = Mode.LIVE if live else Mode.PLAIN if progress else Mode.OFF
@@ -81,8 +90,8 @@ class Printer(Handler):
                              BOLD if use_color(color, self.stderr) else "")
         self._status_width = columns(self.stderr) if live else 0
         self._plain = ""     # the last plain status line (--progress)
-        self._final = None   # where the run stood when it ended
-        self._waiting = None  # a daemon's "queue empty" notice, until no job runs
+        self._final: Optional[Snapshot] = None   # where the run stood when it ended
+        self._waiting: Optional[Notice] = None  # a daemon's "queue empty" notice, until no job runs
         self.lost: Optional[OutputLost] = None   # the first stream that could not be written
         self._told: Optional[OutputListener] = None   # whom to tell when a stream is lost
 
@@ -91,7 +100,7 @@ class Printer(Handler):
         which stops the run)."""
         self._told = listener
 
-    def attach(self, loop) -> None:
+    def attach(self, loop: Loop) -> None:
         """Flush once per loop iteration; follow terminal resizes; time the
         status line."""
         self.loop = loop
@@ -100,18 +109,18 @@ class Printer(Handler):
                 fd = stream.fileno()
             except (AttributeError, OSError, ValueError):
                 continue
-            loop.on_reader_gone(fd, lambda stream=stream: self._reader_gone(stream))
+            loop.on_reader_gone(fd, functools.partial(self._reader_gone, stream))
         if (self._wrap or self.status.mode is Mode.LIVE) and hasattr(signal, "SIGWINCH"):
             loop.on_signal(signal.SIGWINCH, self._resized)
         self.status.attach(loop)
 
-    def _resized(self, _signum):
+    def _resized(self, _signum: int) -> None:
         self.prefixes.resize(terminal_width(self._wrap))
         if self.status.mode is Mode.LIVE:
             self._status_width = columns(self.stderr)
             self._show_status(force=True)
 
-    def prefix(self, host) -> Tuple[str, int]:
+    def prefix(self, host: Optional[SubHost]) -> Tuple[str, int]:
         """The prefix of `host` as shown, and its width (prefixes.py)."""
         return self.prefixes.prefix(host)
 
@@ -139,14 +148,14 @@ class Printer(Handler):
             self.screen.line = words.status_line(self.tally.snapshot(), self._status_width)
         self._write(self.screen.write, out, err)
 
-    def _write(self, write: Callable[..., None], *args) -> None:
+    def _write(self, write: Callable[..., None], *args: Any) -> None:
         """Call one of the screen's writes; a stream lost there stops the run."""
         try:
             write(*args)
         except OutputLost as exc:
             self._lost(exc)
 
-    def _reader_gone(self, stream) -> None:
+    def _reader_gone(self, stream: TextIO) -> None:
         """Whoever read `stream` (a pipe) left, before anything more was
         written to it: as if a write had found out."""
         lost = OutputLost(self.screen.name(stream), OSError(errno.EPIPE,
@@ -196,48 +205,48 @@ class Printer(Handler):
 
     # --- events --------------------------------------------------------------
 
-    def on_run_started(self, run):
+    def on_run_started(self, run: RunInfo) -> None:
         self.tally.on_run_started(run)
         self.status.changed()
 
-    def on_queue_left(self, count):
+    def on_queue_left(self, count: Optional[int]) -> None:
         self.tally.on_queue_left(count)
         if count:
             self._waiting = None
         self.status.changed()
 
-    def on_status_requested(self):
+    def on_status_requested(self) -> None:
         lines = words.status_block(self.tally.snapshot())
         self._emit(self._err, "pegasus: " + "\n".join(lines) + "\n")
 
-    def on_run_finished(self):
+    def on_run_finished(self) -> None:
         self._final = self.tally.snapshot()
         self._erase_status()
 
-    def on_host_ready(self, host, was_down):
+    def on_host_ready(self, host: SubHost, was_down: bool) -> None:
         self.tally.on_host_ready(host, was_down)
         if was_down:
             self._emit(self._err, self.prefixes.line(host, "connected again: taking jobs"))
 
-    def on_host_failed(self, host, reason):
+    def on_host_failed(self, host: SubHost, reason: str) -> None:
         self.tally.on_host_failed(host, reason)
         self._emit(self._err, self.prefixes.line(host, "cannot connect: %s (skipped)" % reason,
                                                  RED))
 
-    def on_host_lost(self, host, reason):
+    def on_host_lost(self, host: SubHost, reason: str) -> None:
         self.tally.on_host_lost(host, reason)
         self._emit(self._err, self.prefixes.line(host, "connection lost: %s" % reason, RED))
 
-    def on_job_started(self, launch):
+    def on_job_started(self, launch: Launch) -> None:
         self.tally.on_job_started(launch)
         self._waiting = None
         self.status.changed()
         self.show_started(launch)
 
-    def on_job_line(self, launch, stream, text):
+    def on_job_line(self, launch: Launch, stream: str, text: str) -> None:
         self.show_line(launch, stream, text)
 
-    def on_job_finished(self, outcome):
+    def on_job_finished(self, outcome: Outcome) -> None:
         self.tally.on_job_finished(outcome)
         self.status.changed()
         self.show_finished(outcome)
@@ -245,7 +254,7 @@ class Printer(Handler):
             self._say(self._waiting)
             self._waiting = None
 
-    def on_notice(self, notice):
+    def on_notice(self, notice: Notice) -> None:
         self.tally.on_notice(notice)
         self.status.changed()
         if isinstance(notice, QueueEmpty) and self.tally.running:
@@ -255,7 +264,7 @@ class Printer(Handler):
             return
         self._say(notice)
 
-    def _say(self, notice) -> None:
+    def _say(self, notice: Notice) -> None:
         text = words.notice(notice)
         if notice.warning and self.color:
             text = RED + text + RESET
@@ -263,11 +272,11 @@ class Printer(Handler):
 
     # --- what a run shows (the Gatherer shows it otherwise) --------------------
 
-    def show_started(self, launch) -> None:
+    def show_started(self, launch: Launch) -> None:
         if launch.host is not None and self.style == "brackets":
             self._emit(self._out, self.prefixes.line(launch.host, words.run_started(launch), DIM))
 
-    def show_line(self, launch, stream: str, text: str) -> None:
+    def show_line(self, launch: Launch, stream: str, text: str) -> None:
         period = self.print_period
         if period != 1:
             key = (launch.seq, stream)
@@ -277,7 +286,7 @@ class Printer(Handler):
         to_stdout = stream == "out" or self.job_stderr == "stdout"
         self._emit(self._out if to_stdout else self._err, self.prefixes.job_line(launch.host, text))
 
-    def show_finished(self, outcome) -> None:
+    def show_finished(self, outcome: Outcome) -> None:
         self._lines.pop((outcome.seq, "out"), None)
         self._lines.pop((outcome.seq, "err"), None)
         style = DIM if outcome.ok else BOLD + RED

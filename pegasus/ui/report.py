@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from typing import Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Set, TextIO, Tuple
 
-from ..events.handler import Handler
-from ..events.outcome import Reason
+from ..events.handler import Handler, RunInfo
+from ..events.outcome import Outcome, Reason
 from . import words
 from .terminal import cut, display_width
 
+if TYPE_CHECKING:
+    from ..spec.hosts import SubHost
 
-def fold_hosts(hosts):
+
+def fold_hosts(hosts: Iterable[Optional[SubHost]]) -> str:
     """Sub-hosts in range notation (see nodeset.fold_hosts)."""
     from ..spec.nodeset import fold_hosts as fold
     return fold([(h.hostname, h.params) if h is not None else ("-", {}) for h in hosts])
@@ -33,12 +36,12 @@ class HostTally:
 
     __slots__ = ("host", "done", "failed", "time", "timed")
 
-    def __init__(self, host):
+    def __init__(self, host: SubHost):
         self.host = host
         self.done = self.failed = self.timed = 0
         self.time = 0.0
 
-    def add(self, outcome) -> None:
+    def add(self, outcome: Outcome) -> None:
         if outcome.ok:
             self.done += 1
         elif outcome.reason is not Reason.CANCELLED:
@@ -69,25 +72,25 @@ class Summary(Handler):
         self.width = width
         self.record = record
         self.runs = 0
-        self.failed: List = []
-        self.cancelled: List = []
-        self.unreachable: List = []
-        self.jobs: set = set()   # per job (broadcast): the jobs seen; queue mode keeps none
+        self.failed: List[Outcome] = []
+        self.cancelled: List[Outcome] = []
+        self.unreachable: List[Tuple[SubHost, str]] = []
+        self.jobs: Set[int] = set()   # per job (broadcast): the jobs seen; queue mode keeps none
         self.subhosts = 0
         self.tallies: Dict[int, HostTally] = {}
-        self.values: Counter = Counter()   # (key, value) -> finished jobs with it
+        self.values: Counter[Tuple[str, str]] = Counter()   # (key, value) -> finished jobs with it
 
-    def on_run_started(self, run):
+    def on_run_started(self, run: RunInfo) -> None:
         self.subhosts = run.subhosts
 
-    def on_host_ready(self, host, was_down):
+    def on_host_ready(self, host: SubHost, was_down: bool) -> None:
         if was_down:  # it came back: no longer worth a line in the summary
             self.unreachable = [(h, r) for h, r in self.unreachable if h is not host]
 
-    def on_host_failed(self, host, reason):
+    def on_host_failed(self, host: SubHost, reason: str) -> None:
         self.unreachable.append((host, reason))
 
-    def on_job_finished(self, outcome):
+    def on_job_finished(self, outcome: Outcome) -> None:
         if outcome.host is not None:
             tally = self.tallies.get(outcome.host.index)
             if tally is None:
@@ -106,7 +109,7 @@ class Summary(Handler):
 
     def lines(self) -> List[str]:
         """The summary printed on stderr at the end (empty if all went well)."""
-        out = []
+        out: List[str] = []
         for host, reason in self.unreachable:
             out.append("could not connect to %s: %s" % (host.label, reason))
         if self.failed:
@@ -123,9 +126,9 @@ class Summary(Handler):
 
     # --- failures, grouped ------------------------------------------------------
 
-    def _groups(self, runs: List) -> List[str]:
+    def _groups(self, runs: List[Outcome]) -> List[str]:
         out = [words.failed_head(len(runs), self.runs)]
-        groups: Dict[str, List] = {}
+        groups: Dict[str, List[Outcome]] = {}
         for run in runs:
             groups.setdefault(words.ending(run), []).append(run)
         for ending, members in sorted(groups.items(), key=lambda item: -len(item[1])):
@@ -137,13 +140,13 @@ class Summary(Handler):
             out.extend(self._rows(members, params=True))
         return out
 
-    def _shared(self, runs: List) -> Tuple[List[str], Optional[Tuple[int, str]]]:
+    def _shared(self, runs: List[Outcome]) -> Tuple[List[str], Optional[Tuple[int, str]]]:
         """The `k=v` every run of a group has and some finished job has not
         (what sets the group apart); else the one most of them have (two
         thirds at least), with how many."""
         if len(runs) < 2:
             return [], None
-        counts: Counter = Counter()
+        counts: Counter[Tuple[str, str]] = Counter()
         for run in runs:
             counts.update(run.job.params.items())
         telling = [(pair, count) for pair, count in counts.items()
@@ -156,7 +159,7 @@ class Summary(Handler):
             return [], (best[1], "%s=%s" % best[0])
         return [], None
 
-    def _rows(self, runs: List, params: bool) -> List[str]:
+    def _rows(self, runs: List[Outcome], params: bool) -> List[str]:
         """One line per run, `#seq  sub-host  parameters  last stderr line`;
         past FOLD_AFTER, the others by #seq."""
         shown = sorted(runs, key=lambda run: run.seq)
@@ -180,7 +183,7 @@ class Summary(Handler):
         room = self.width - len("pegasus: ") - 1
         return cut(text, room) if self.width and room > 20 else text
 
-    def _per_run(self, runs: List, verb: str) -> List[str]:
+    def _per_run(self, runs: List[Outcome], verb: str) -> List[str]:
         out = ["%d of %d job%s %s:" % (len(runs), self.runs, "" if self.runs == 1 else "s",
                                         verb if len(runs) > 1 else verb.replace("were", "was"))]
         width = max(len(words.run_label(run)) for run in runs)
@@ -189,8 +192,8 @@ class Summary(Handler):
                                              _short(run.command)))
         return out
 
-    def _per_job(self, runs: List, verb: str) -> List[str]:
-        jobs: Dict[int, List] = {}
+    def _per_job(self, runs: List[Outcome], verb: str) -> List[str]:
+        jobs: Dict[int, List[Outcome]] = {}
         for run in runs:
             jobs.setdefault(id(run.job), []).append(run)
         out = ["%d of %d job%s %s on some sub-hosts:" % (
@@ -198,11 +201,12 @@ class Summary(Handler):
             verb if len(jobs) > 1 else verb.replace("were", "was"))]
         for same in jobs.values():
             out.append("  %s" % _short(same[0].job.command))
-            reasons: Dict[str, List] = {}
+            reasons: Dict[str, List[Outcome]] = {}
             for run in same:
                 reasons.setdefault(words.ending(run), []).append(run)
             for reason, members in reasons.items():
-                hosts = sorted((run.host for run in members), key=lambda host: host.index)
+                hosts = sorted((run.host for run in members),   # each has one: broadcast
+                               key=lambda host: host.index if host is not None else -1)
                 out.append("    %s: %s" % (reason, fold_hosts(hosts)))  # hosts.yaml order
                 said = {run.last_error_line for run in members}
                 if len(said) == 1 and len(members) > 1 and "" not in said:
@@ -242,7 +246,7 @@ def _pad(text: str, width: int) -> str:
     return text + " " * (width - display_width(text))
 
 
-def _params(outcome) -> str:
+def _params(outcome: Outcome) -> str:
     """A run's job parameters, `k=v k=v`; a job without any: its command."""
     params = outcome.job.params
     if params:
@@ -250,12 +254,12 @@ def _params(outcome) -> str:
     return words.first_line(outcome.command)
 
 
-def _short(command, limit=120):
+def _short(command: str, limit: int = 120) -> str:
     command = command.replace("\n", " ")
     return command if len(command) <= limit else command[:limit - 3] + "..."
 
 
-def print_summary(summary, stream=None):
+def print_summary(summary: Summary, stream: Optional[TextIO] = None) -> None:
     stream = stream or sys.stderr
     for line in summary.lines():
         stream.write("pegasus: %s\n" % line)

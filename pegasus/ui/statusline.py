@@ -10,11 +10,15 @@ import enum
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Deque, Dict, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Callable, Deque, Dict, Optional, Protocol, Set, Tuple
 
 from ..events import notices
 from ..events.handler import Handler, RunInfo
-from ..events.outcome import Launch, Reason
+from ..events.outcome import Launch, Outcome, Reason
+
+if TYPE_CHECKING:
+    from ..engine.timer import Timer
+    from ..spec.hosts import SubHost
 
 RECENT = 50  # durations the ETA is estimated from: the last ones seen
 
@@ -84,27 +88,27 @@ class Tally(Handler):
         self.daemon = run.daemon
         self.source = run.source
 
-    def on_host_ready(self, host, was_down):
+    def on_host_ready(self, host: SubHost, was_down: bool) -> None:
         self.ready.add(host.index)
 
-    def on_host_failed(self, host, reason):
+    def on_host_failed(self, host: SubHost, reason: str) -> None:
         self.ready.discard(host.index)
 
-    def on_host_lost(self, host, reason):
+    def on_host_lost(self, host: SubHost, reason: str) -> None:
         self.ready.discard(host.index)
 
-    def on_queue_left(self, count):
+    def on_queue_left(self, count: Optional[int]) -> None:
         self.left_jobs = count
         if count:
             self.empty = False
 
-    def on_notice(self, notice):
+    def on_notice(self, notice: notices.Notice) -> None:
         if isinstance(notice, notices.QueueEmpty):
             self.empty = True
         elif isinstance(notice, (notices.Cancelling, notices.OutputLost)):
             self.cancelling = True
 
-    def on_job_started(self, launch):
+    def on_job_started(self, launch: Launch) -> None:
         if not self.running:
             self.busy_since = self.clock()
         self.running[launch.seq] = launch
@@ -112,7 +116,7 @@ class Tally(Handler):
             first, _last = self.steps.get(id(launch.job), (launch.started, 0.0))
             self.steps[id(launch.job)] = (min(first, launch.started), 0.0)
 
-    def on_job_finished(self, outcome):
+    def on_job_finished(self, outcome: Outcome) -> None:
         now = self.clock()
         if self.running.pop(outcome.seq, None) is not None and not self.running:
             self._idle_from(now)
@@ -129,7 +133,7 @@ class Tally(Handler):
         if self.fans_out:
             self._step_ended(outcome, now)
 
-    def _step_ended(self, outcome, now: float) -> None:
+    def _step_ended(self, outcome: Outcome, now: float) -> None:
         key = id(outcome.job)
         first, _last = self.steps.get(key, (outcome.launch.started, 0.0))
         self.steps[key] = (first, now)
@@ -204,6 +208,13 @@ REFRESH = 1.0      # while jobs run, the clock moves the ETA: redraw this often
 PLAIN_EVERY = 5.0  # --progress off a terminal
 
 
+class Timers(Protocol):
+    """What the status line needs of the event loop (engine/loop.py)."""
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
+        """`callback()` once, `delay` seconds from now, unless cancelled."""
+
+
 class StatusLine:
     """Decides when the status line is shown. `changed()` is called on every
     event that moves a count; it costs a flag and, at most once per
@@ -216,13 +227,13 @@ class StatusLine:
         self.mode = mode
         self.show = show
         self.monotonic = monotonic
-        self.loop: Any = None
-        self._timer: Optional[Any] = None
+        self.loop: Optional[Timers] = None
+        self._timer: Optional[Timer] = None
         self._due = 0.0
         self._last = -REDRAW   # the first change is drawn at once
         self.stopped = False
 
-    def attach(self, loop) -> None:
+    def attach(self, loop: Timers) -> None:
         self.loop = loop
         if self.mode is Mode.PLAIN:
             self._timer = loop.call_later(PLAIN_EVERY, self._plain_tick)
@@ -242,6 +253,7 @@ class StatusLine:
 
     def _schedule(self, due: float, now: float) -> None:
         self._due = due
+        assert self.loop is not None   # attached: only then is anything scheduled
         self._timer = self.loop.call_later(due - now, self._tick)
 
     def _tick(self) -> None:

@@ -11,7 +11,7 @@ import select
 import stat
 import sys
 import unicodedata
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence, TextIO, Tuple
 
 from ..errors import OutputLost
 
@@ -41,7 +41,7 @@ COLORS_256 = tuple("38;5;%d" % n for n in (
 _ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]")
 
 
-def use_color(choice: str, stream) -> bool:
+def use_color(choice: str, stream: TextIO) -> bool:
     """--color auto|always|never; auto means a terminal and no NO_COLOR."""
     if choice == "always":
         return True
@@ -66,7 +66,7 @@ def host_color(index: int, colors: Sequence[str]) -> str:
     return "\x1b[%sm" % colors[index % len(colors)]
 
 
-def columns(stream, fallback: int = 80) -> int:
+def columns(stream: TextIO, fallback: int = 80) -> int:
     """How wide the terminal behind `stream` is (COLUMNS wins, as for
     shutil.get_terminal_size)."""
     try:
@@ -79,14 +79,14 @@ def columns(stream, fallback: int = 80) -> int:
         return fallback
 
 
-def _stat(stream) -> Optional[os.stat_result]:
+def _stat(stream: TextIO) -> Optional[os.stat_result]:
     try:
         return os.fstat(stream.fileno())
     except (AttributeError, OSError, ValueError):
         return None
 
 
-def status_terminal(stdout, stderr) -> bool:
+def status_terminal(stdout: TextIO, stderr: TextIO) -> bool:
     """Whether a status line may be drawn in place on `stderr`: it is a
     terminal that moves the cursor, and nothing else draws on it -- stdout
     is that same terminal, or a file. When stdout is a pipe, whatever reads
@@ -102,14 +102,14 @@ def status_terminal(stdout, stderr) -> bool:
     return stat.S_ISREG(out.st_mode) or stat.S_ISCHR(out.st_mode)  # a file, /dev/null
 
 
-def same_terminal(stdout, stderr) -> bool:
+def same_terminal(stdout: TextIO, stderr: TextIO) -> bool:
     """Both streams are one terminal: what goes to one may go to the other."""
     out, err = _stat(stdout), _stat(stderr)
     return (out is not None and err is not None and _isatty(stdout) and _isatty(stderr)
             and os.path.samestat(out, err))
 
 
-def _isatty(stream) -> bool:
+def _isatty(stream: TextIO) -> bool:
     try:
         return bool(stream.isatty())
     except (AttributeError, ValueError):
@@ -162,16 +162,16 @@ def wrap(text: str, width: int) -> List[str]:
     return pieces
 
 
-def stream_name(stream) -> str:
+def stream_name(stream: TextIO) -> str:
     """"stdout", "stderr", or the name of another stream."""
     try:
         fd = stream.fileno()
     except (AttributeError, OSError, ValueError):
-        fd = None
+        fd = -1   # no descriptor: named by its name
     return {1: "stdout", 2: "stderr"}.get(fd, str(getattr(stream, "name", "output")))
 
 
-def write_all(stream, text: str, name: Optional[str] = None) -> None:
+def write_all(stream: TextIO, text: str, name: Optional[str] = None) -> None:
     """Write all of `text` to `stream`, or raise OutputLost (naming the
     stream `name`, else as stream_name() does).
 
@@ -182,6 +182,7 @@ def write_all(stream, text: str, name: Optional[str] = None) -> None:
     made non-blocking is waited on. A write that fails (the reader of the
     pipe left, a full disk) raises OutputLost naming the stream.
     """
+    fd: Optional[int]
     try:
         fd = stream.fileno()
     except (AttributeError, OSError, ValueError):
@@ -220,7 +221,7 @@ class Screen:
     status line, writes the lines, and draws it again: one write, so it is
     never torn into a line, nor seen to flicker."""
 
-    def __init__(self, stdout, stderr, live: bool, style: str = ""):
+    def __init__(self, stdout: TextIO, stderr: TextIO, live: bool, style: str = ""):
         self.stdout = stdout
         self.stderr = stderr
         self.live = live
@@ -234,7 +235,7 @@ class Screen:
         if not self.live:
             self._put_each((out, self.stdout), (err, self.stderr))
             return
-        pairs = []
+        pairs: List[Tuple[str, TextIO]] = []
         if out and not self.shared:
             pairs.append((out, self.stdout))  # a file: the terminal is stderr alone
             out = ""
@@ -256,7 +257,7 @@ class Screen:
             self.shown = ""
             self.put(self.stderr, ERASE)
 
-    def put(self, stream, text: str) -> None:
+    def put(self, stream: TextIO, text: str) -> None:
         """Write `text` to `stream`, unless that stream is lost: the first
         write that fails raises OutputLost, and what is written to that
         stream later is dropped (the other stream goes on)."""
@@ -269,14 +270,14 @@ class Screen:
             self.lost[name] = exc
             raise
 
-    def name(self, stream) -> str:
+    def name(self, stream: TextIO) -> str:
         """"stdout" or "stderr": what `stream` is to pegasus."""
         if stream is self.stdout:
             return "stdout"
         return "stderr" if stream is self.stderr else stream_name(stream)
 
-    def _put_each(self, *pairs) -> None:
-        first = None
+    def _put_each(self, *pairs: Tuple[str, TextIO]) -> None:
+        first: Optional[OutputLost] = None
         for text, stream in pairs:
             try:
                 self.put(stream, text)

@@ -12,7 +12,8 @@ import json
 import shutil
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional
+from argparse import Namespace
+from typing import Any, Callable, Dict, List, Optional, TextIO
 
 from .terminal import cut, write_all
 
@@ -41,8 +42,8 @@ def frame(rows: List[str], width: int, height: int) -> str:
     return HOME + "".join(cut(row, room) + CLEAR_LINE + "\n" for row in rows) + CLEAR_BELOW
 
 
-def watch(args, collect: Callable[[str], Dict[str, Any]],
-          render: Callable[[Dict[str, Any]], List[str]], stream=None) -> int:
+def watch(args: Namespace, collect: Callable[[str], Dict[str, Any]],
+          render: Callable[[Dict[str, Any]], List[str]], stream: Optional[TextIO] = None) -> int:
     """Show the status of `args.queue_file` until Ctrl-C (exit 0)."""
     stream = stream or sys.stdout
     live = stream.isatty() and not args.json

@@ -5,7 +5,7 @@ events/notices.py); ui/printer.py and ui/report.py show what this module says of
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Union
 
 from ..events import notices
 from ..events.outcome import NEVER_RAN, Launch, Outcome, Reason
@@ -13,6 +13,7 @@ from ..spec.jobs import canonical_command, first_line
 from .terminal import cut, display_width
 
 if TYPE_CHECKING:
+    from ..spec.hosts import SubHost
     from .statusline import Snapshot
 
 _WITH_DETAIL = {
@@ -44,7 +45,7 @@ def ending(outcome: Outcome) -> str:
     return reason.value
 
 
-def hosts(subhosts) -> str:
+def hosts(subhosts: Sequence[SubHost]) -> str:
     """Sub-hosts named in a sentence: `[node-1]` for one; for more, their
     count and their host names folded into ranges (`3 sub-hosts
     (node[1-3])`; sub-hosts of one host by their parameters: `8 sub-hosts
@@ -330,10 +331,10 @@ def notice(event: notices.Notice) -> str:
     return _NOTICES[type(event)](event)
 
 
-def run_label(run) -> str:
+def run_label(run: Union[Launch, Outcome]) -> str:
     """Where a run (a Launch, or its Outcome) ran: its sub-host, with its
     slots on a sub-host of several; `-` for a run that fitted nowhere."""
-    launch = getattr(run, "launch", run)
+    launch = run.launch if isinstance(run, Outcome) else run
     if launch.host is None:
         return "-"
     if launch.host.slots > 1 and launch.slots:
