@@ -249,6 +249,7 @@ class SrunTransport(Transport):
     def __init__(self, host: SubHost, settings: Settings):
         from . import srun
         super().__init__(host, settings)
+        assert host.slurm is not None   # choose() picks srun for a node of Slurm alone
         self.node: srun.Node = host.slurm
         self.messages = srun.StepMessages(self.node.job_id, host.hostname)
         self._env: Optional[Tuple[Mapping[str, str], Dict[str, str]]] = None

@@ -51,7 +51,8 @@ def dry_run_lines(fans_out: bool, jobs: Jobs, subhosts: Sequence[SubHost],
     a len(); `fans_out` if each job runs on every sub-host (broadcast)."""
     planner = Planner(subhosts)
     for number, job in enumerate(jobs, 1):
-        head = "job %d (%s:%d)" % (number, job.path, job.line)
+        where = job.path if job.line is None else "%s:%d" % (job.path, job.line)
+        head = "job %d (%s)" % (number, where)
         if job.params:
             head += "  " + _params_text(job.params)
         yield head
