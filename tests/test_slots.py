@@ -147,7 +147,7 @@ def test_fifo_the_head_waits_and_nothing_overtakes_it():
 def test_a_job_larger_than_every_host_fails_at_once():
     policy = ready_queue(2, 4)
     [place] = policy.accept(job(8))
-    assert place.host is None and place.reason is Reason.NO_ROOM
+    assert place.host is None and place.reason is Reason.FITS_NOWHERE
     assert "needs 8 slots" in place.detail
 
 

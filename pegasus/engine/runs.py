@@ -2,7 +2,7 @@
 it through the sub-host's transport, pass its output on, time it out, stop
 it, and, once it has ended, hand its Outcome to the engine.
 
-A run whose place is a failure decided beforehand (no room, unreachable)
+A run whose place is a failure decided beforehand (it fits nowhere, unreachable)
 or that cannot start (template error, command too long, spawn failure)
 ends at once with that reason; nothing about it crashes the runner. A
 spawn that fails for want of something on pegasus's own machine (file

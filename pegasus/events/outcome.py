@@ -22,7 +22,7 @@ class Reason(enum.Enum):
     HALTED = "stopped by --halt"     # a failure, not a cancel
     HOST_LOST = "host lost"
     UNREACHABLE = "unreachable"      # its sub-host could not be connected
-    NO_ROOM = "no room"              # its slots fit no sub-host (detail: the misfit)
+    FITS_NOWHERE = "fits nowhere"    # its slots fit no sub-host (detail: the misfit)
     TEMPLATE = "template error"
     TOO_LONG = "command too long"
     NOT_STARTED = "could not start"  # spawning the command failed
@@ -37,7 +37,7 @@ class Reason(enum.Enum):
 # Stopped by pegasus itself: the joblog shows the signal pegasus sent.
 STOPPED_BY_PEGASUS = frozenset([Reason.TIMEOUT, Reason.CANCELLED, Reason.HALTED])
 # Never started: nothing ran, for no time worth telling.
-NEVER_RAN = frozenset([Reason.UNREACHABLE, Reason.NO_ROOM, Reason.TEMPLATE, Reason.TOO_LONG,
+NEVER_RAN = frozenset([Reason.UNREACHABLE, Reason.FITS_NOWHERE, Reason.TEMPLATE, Reason.TOO_LONG,
                        Reason.LOCAL_LIMIT])
 
 

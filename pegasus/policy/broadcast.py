@@ -46,7 +46,7 @@ class BroadcastPolicy(Policy):
         for index in range(len(self.subhosts)):
             misfit = plan.misfits[index]
             if misfit is not None:
-                places.append(Place(index, None, Reason.NO_ROOM, str(misfit)))
+                places.append(Place(index, None, Reason.FITS_NOWHERE, str(misfit)))
             elif index in self.down:
                 reason, detail = self.down[index]
                 places.append(Place(index, None, reason, detail))

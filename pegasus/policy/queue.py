@@ -72,7 +72,7 @@ class QueuePolicy(Policy):
         plan = self.planner.plan(job)
         nowhere = plan.nowhere
         if nowhere is not None:
-            return [Place(None, None, Reason.NO_ROOM, "cannot run anywhere: %s" % nowhere)]
+            return [Place(None, None, Reason.FITS_NOWHERE, "cannot run anywhere: %s" % nowhere)]
         tries = self.tries.get(id(job))
         attempt = tries.attempts + 1 if tries is not None else 1
         for index in self._candidates(plan, tries.failed_on if tries is not None else []):

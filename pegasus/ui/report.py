@@ -26,7 +26,7 @@ FOLD_AFTER = 5     # members of a failure group listed one per line; the rest by
 SEQS_SHOWN = 30    # ... at most this many of their #seq
 TABLE_ROWS = 20    # sub-hosts in the table; beyond, those with failures first
 # Endings that never started the command: no time to count for the sub-host.
-UNSTARTED = frozenset([Reason.UNREACHABLE, Reason.NO_ROOM, Reason.TEMPLATE, Reason.TOO_LONG,
+UNSTARTED = frozenset([Reason.UNREACHABLE, Reason.FITS_NOWHERE, Reason.TEMPLATE, Reason.TOO_LONG,
                        Reason.NOT_STARTED])
 
 

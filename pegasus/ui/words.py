@@ -22,7 +22,7 @@ _WITH_DETAIL = {
     Reason.NOT_STARTED: "could not start: %s",
     Reason.LOCAL_LIMIT: "could not start here: %s",
     Reason.ENDED: "allocation ended: %s",
-    Reason.NO_ROOM: "%s",
+    Reason.FITS_NOWHERE: "%s",
     Reason.TOO_LONG: "%s",
 }
 
