@@ -2,9 +2,10 @@
 hosts from -w/-x, jobs after --, nothing written anywhere, on the real sshd."""
 
 import os
+import signal
 
 import pytest
-from helpers.runpegasus import Workspace
+from helpers.runpegasus import Workspace, wait_for
 
 
 @pytest.fixture
@@ -71,3 +72,19 @@ def test_the_special_keys_warning_names_the_line(work):
     result = work.run("q")
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("queue.yaml:3: warning: 'slots' is used in the command") == 1
+
+
+def test_ctrl_c_of_an_ad_hoc_run_does_not_claim_to_put_its_jobs_back(tmp_path):
+    # Jobs given after -- are kept nowhere: Ctrl-C tells them cancelled, and
+    # says nothing of a queue to resume from.
+    work = Workspace(tmp_path, os.devnull)
+    started = work.file("started")
+    process = work.start("q", "-w", "localhost", "--", "touch %s; sleep 100" % started,
+                         "echo second")
+    wait_for(lambda: os.path.exists(started))
+    process.send_signal(signal.SIGINT)
+    _out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "put back" not in err and "resume" not in err, err
+    assert "0 done, 0 failed, 1 cancelled" in err, err
+    assert os.listdir(work.path) == ["started"]

@@ -178,7 +178,8 @@ def add_run_options(parser: argparse.ArgumentParser, fans_out: bool) -> None:
     run.add_argument(
         "--on-cancel", choices=("requeue", "drop"), default="requeue",
         help="what becomes of jobs stopped by Ctrl-C, SIGTERM or SIGHUP: put back at the "
-             "top of the queue, in their order (default), or dropped")
+             "top of the queue, in their order (default), or dropped (always, for jobs "
+             "given after --, which no file keeps)")
     if not fans_out:
         run.add_argument(
             "--black-hole", metavar="K/SECONDS", type=_black_hole, default=(3, 10.0),

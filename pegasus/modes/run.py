@@ -4,6 +4,7 @@ engine run, and its end turned into an exit status."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
@@ -129,14 +130,17 @@ def run(args: Namespace) -> int:
     handlers = Handlers(args, fans_out, len(loaded.subhosts) if fans_out else 1,
                         recorded=loaded.queue is not None)
     source: QueueSource
+    settings = loaded.settings
     if loaded.queue is None:
         source = MemoryQueue(list(loaded.jobs.jobs()))
+        # Jobs of the command line are kept nowhere: a cancelled one is not
+        # put back (nor said to be), it is told as cancelled.
+        settings = dataclasses.replace(settings, on_cancel="drop")
     else:
         from ..queuefile import LiveQueue
         source = LiveQueue(loaded.queue)
     try:
-        runner = Runner(loaded.settings, loaded.subhosts, source, loaded.templates,
-                        handlers.fanout)
+        runner = Runner(settings, loaded.subhosts, source, loaded.templates, handlers.fanout)
         handlers.printer.attach(runner.loop)
         handlers.printer.tell_when_lost(runner)
         result = runner.run()
