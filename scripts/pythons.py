@@ -4,7 +4,8 @@
 For each of Python 3.9 to 3.13 it looks for an interpreter (pyenv's versions
 first, then python3.X on PATH), makes a venv .venv-3.X with pegasus and its test
 extra installed (again only when pyproject.toml changed), and runs there the tests
-that need no sshd, tmux or Slurm: pytest -m "not integration". It says which
+that need no sshd, tmux or Slurm, but those of the remote shell's side (the job
+wrapper; tests/conftest.py's marks): pytest -m UNIT_TESTS. It says which
 interpreters it found and which it skipped, and why. The version of the main venv
 (.venv) is skipped: scripts/test has just run the whole suite under it.
 
@@ -33,6 +34,9 @@ PROBE_TIMEOUT = 30.0    # seconds for `python -c` to answer
 STAMP = ".pegasus-installed"
 PARALLEL = 2            # runs at once, at most (and at most one per core)
 NO_TESTS = 5            # pytest's exit status when the arguments select no test
+# The tests that need no sshd, tmux or Slurm, but those of the remote shell's side
+# (the job wrapper under each login shell), where Python's version plays no part.
+UNIT_TESTS = "not integration and not remote_shell"
 
 
 def say(text: str) -> None:
@@ -160,7 +164,7 @@ def unit_tests(version: Tuple[int, int], interpreter: str, pytest_args: Sequence
             status = subprocess.run(
                 [python, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                  "--basetemp", os.path.join(scratch, dotted(version)),
-                 "-m", "not integration", *pytest_args],
+                 "-m", UNIT_TESTS, *pytest_args],
                 cwd=REPO, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 check=False).returncode
             if status == NO_TESTS:
@@ -224,8 +228,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     # The unit tests wait on child processes much of the time: two runs at once keep
     # two cores busy.
     workers = max(1, min(len(found), PARALLEL, os.cpu_count() or 1))
-    say("unit tests (-m \"not integration\") under %s, %d at a time"
-        % (", ".join(dotted(v) for v, _ in found), workers))
+    say("unit tests (-m \"%s\") under %s, %d at a time"
+        % (UNIT_TESTS, ", ".join(dotted(v) for v, _ in found), workers))
     scratch = tempfile.mkdtemp(prefix="pegasus-pythons-")
     results = []
     try:

@@ -25,6 +25,10 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "integration: needs a private sshd, tmux or Slurm (set automatically "
                    "for the tests that use their fixtures)")
+    config.addinivalue_line(
+        "markers", "remote_shell: tests what runs in the remote shell (the job wrapper, "
+                   "sh under each login shell), where Python's version plays no part: "
+                   "`scripts/test --all-pythons` leaves them to the main run")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1,7 +1,8 @@
 """The job wrapper, run the way sshd runs it: `LOGIN_SHELL -c STRING`, with
 a pipe from pegasus on stdin. No ssh here: every POSIX login shell found on
 this machine plays the remote shell (csh, tcsh and fish too: sh runs the wrapper
-whatever the login shell, see loginshell.py)."""
+whatever the login shell, see loginshell.py). Python plays no part in what they
+test: they run in the main run alone (the remote_shell mark)."""
 
 import os
 import shutil
@@ -15,6 +16,8 @@ import pytest
 
 from helpers.runpegasus import sleepers
 from pegasus.transports import wrapper
+
+pytestmark = pytest.mark.remote_shell
 
 SHELLS = [name for name in ("sh", "bash", "dash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish")
           if shutil.which(name)]
