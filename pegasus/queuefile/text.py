@@ -17,7 +17,7 @@ from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple
 import yaml
 
 from ..errors import SpecError
-from ..spec import canonical, yamlfile, yamlstream
+from ..spec import canonical, yamlerrors, yamlfile, yamlstream
 from ..spec.jobs import Job, check_job_keys, iter_jobs, job_count
 
 
@@ -131,7 +131,7 @@ def scan_head(text: str, path: str, want: int) -> Head:
             head.insert_at = len(text)  # a block list with no entry left
         return head
     except yaml.YAMLError as exc:
-        raise yamlfile.syntax_error(exc, path) from None
+        raise yamlerrors.syntax_error(exc, path) from None
     finally:
         loader.dispose()
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Dict, List, Optional, Sequence, Tuple, overload
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
 from ..errors import Problem, SpecError
 from ..fsutil import read_all
+from .yamlerrors import line_of, syntax_error
 
 # libyaml's parser when PyYAML was built with it: about 8x faster.
 Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -114,66 +115,11 @@ def compose(text: str, path: str) -> Optional[yaml.Node]:
         return yaml.compose(text, Loader=Loader)
     except yaml.composer.ComposerError as exc:
         if "single document" in str(exc):
-            raise SpecError.at(path, _line(exc.problem_mark), "holds more than one YAML document",
+            raise SpecError.at(path, line_of(exc.problem_mark), "holds more than one YAML document",
                                "remove the '---' line: the file is one list") from None
         raise syntax_error(exc, path, text) from None
     except yaml.YAMLError as exc:
         raise syntax_error(exc, path, text) from None
-
-
-@overload
-def _line(mark: yaml.Mark) -> int: ...
-@overload
-def _line(mark: None) -> None: ...
-def _line(mark: Optional[yaml.Mark]) -> Optional[int]:
-    return None if mark is None else mark.line + 1
-
-
-def _indented_with_tab(text: Optional[str], mark: Optional[yaml.Mark]) -> bool:
-    """Whether the line of `mark` in `text` is indented with a tab."""
-    if text is None or mark is None:
-        return False
-    lines = text.split("\n")
-    if mark.line >= len(lines):
-        return False
-    line = lines[mark.line]
-    return "\t" in line[:len(line) - len(line.lstrip(" \t"))]
-
-
-def syntax_error(exc: yaml.YAMLError, path: str, text: Optional[str] = None) -> SpecError:
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
-    context = getattr(exc, "context", None)
-    context_mark = getattr(exc, "context_mark", None)
-    message = "YAML syntax error: %s" % problem
-    if context:
-        message += " (%s)" % context
-    hint = "check the indentation and quoting on this line and the one above"
-    opened = context and ("quoted" in context or "flow" in context)
-    if context and opened and context_mark is not None and mark is not None \
-            and context_mark.line != mark.line:
-        # An unclosed quote or bracket is noticed lines later, or at the
-        # end of the file: point at where it opens.
-        what = context.split(" a ", 1)[-1]
-        if "end of stream" in problem:
-            found = "the file ends first"
-        else:
-            found = "at line %d: %s" % (_line(mark), problem)
-        message = "YAML syntax error: the %s that starts here is not closed (%s)" % (what, found)
-        if "quoted" in context:
-            hint = ("close the quote on this line; inside '...' a quote is written '', "
-                    "inside \"...\" it is written \\\"")
-        else:
-            hint = "close the bracket on this line, or quote the value"
-        return SpecError.at(path, _line(context_mark), message, hint)
-    if "mapping values are not allowed" in problem:
-        hint = ("a value holding ': ' must be quoted, e.g. command: 'echo \"a: b\"'; "
-                "otherwise check that the keys of this entry are indented alike")
-    elif "tab character" in problem or "'\\t'" in problem or _indented_with_tab(text, mark):
-        hint = "YAML does not allow tabs for indentation: use spaces"
-    elif "found undefined alias" in problem:
-        hint = "'*' starts an alias in YAML: quote a value that begins with '*'"
-    return SpecError.at(path, _line(mark), message, hint)
 
 
 NULLS = ("", "~", "null", "Null", "NULL")
@@ -196,7 +142,7 @@ def root_sequence(node: Optional[yaml.Node], path: str,
     if is_null(node):
         return []
     kind = "a mapping" if isinstance(node, yaml.MappingNode) else "a single value"
-    raise SpecError.at(path, _line(node.start_mark),
+    raise SpecError.at(path, line_of(node.start_mark),
                        "the top level must be a list, but it is %s" % kind,
                        "start each entry with '- ', e.g. '- %s'" % (
                            "node-1" if main_key == "hostname" else "echo hello"))
@@ -217,13 +163,13 @@ def _scalar_items(key_node: yaml.Node, node: yaml.Node, path: str,
     problem is told where the key is; through an alias, the line of its
     anchor too."""
     key = key_node.value
-    line = _line(key_node.start_mark)
+    line = line_of(key_node.start_mark)
     if isinstance(node, yaml.ScalarNode):
         return [node.value], False
     if _aliased(node, key_node) and not _plain_values(node):
         problems.append(Problem(path, line,
                                 "'%s' is an alias of what line %d holds, which is not a value "
-                                "nor a list of values" % (key, _line(node.start_mark)),
+                                "nor a list of values" % (key, line_of(node.start_mark)),
                                 "an alias (*name) may stand for a value or a list of values; "
                                 "write this one out"))
         return None, False
@@ -242,12 +188,12 @@ def _scalar_items(key_node: yaml.Node, node: yaml.Node, path: str,
                 kind, hint = "a list inside a list", "flatten it to one list: %s: [a, b, c]" % key
             else:
                 kind, hint = "a mapping", "quote an item holding ': ', e.g. - 'a: b'"
-            problems.append(Problem(path, _line(item.start_mark),
+            problems.append(Problem(path, line_of(item.start_mark),
                                     "'%s' holds %s; a list may only hold plain values"
                                     % (key, kind), hint))
             return None, True
     if not items:
-        problems.append(Problem(path, _line(node.start_mark),
+        problems.append(Problem(path, line_of(node.start_mark),
                                 "'%s' is an empty list, so this entry expands to nothing" % key,
                                 "give it at least one value, or remove the key"))
         return None, True
@@ -318,14 +264,14 @@ def _mapping_values(item: yaml.Node, path: str,
     broken = False
     for key_node, value_node in item.value:
         if not isinstance(key_node, yaml.ScalarNode):
-            problems.append(Problem(path, _line(key_node.start_mark),
+            problems.append(Problem(path, line_of(key_node.start_mark),
                                     "a key must be a plain name",
                                     "keys are names such as 'command' or 'gpu'"))
             broken = True
             continue
         key = key_node.value
         if key_node.tag == MERGE_TAG:
-            problems.append(Problem(path, _line(key_node.start_mark),
+            problems.append(Problem(path, line_of(key_node.start_mark),
                                     "'<<' (a YAML merge key) is not supported: pegasus reads "
                                     "each entry's keys as written",
                                     "write the keys out in this entry; an alias (*name) may "
@@ -333,7 +279,7 @@ def _mapping_values(item: yaml.Node, path: str,
             broken = True
             continue
         if key in values:
-            problems.append(Problem(path, _line(key_node.start_mark),
+            problems.append(Problem(path, line_of(key_node.start_mark),
                                     "'%s' appears twice in this entry" % key,
                                     "keep one of them"))
             broken = True
@@ -342,7 +288,7 @@ def _mapping_values(item: yaml.Node, path: str,
         if items is None:
             broken = True
             continue
-        values[key] = Value(items, is_list, _line(key_node.start_mark))
+        values[key] = Value(items, is_list, line_of(key_node.start_mark))
     return None if broken else values
 
 

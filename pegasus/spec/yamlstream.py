@@ -12,7 +12,8 @@ from typing import Any, Iterator, List, Sequence
 import yaml
 
 from ..errors import Problem
-from .yamlfile import Entry, check_characters, entry_of, syntax_error, compose, root_sequence
+from .yamlerrors import syntax_error
+from .yamlfile import Entry, check_characters, compose, entry_of, root_sequence
 
 _STR, _SEQ, _MAP = ("tag:yaml.org,2002:" + kind for kind in ("str", "seq", "map"))
 
