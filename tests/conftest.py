@@ -2,6 +2,7 @@
 environment for running the `pegasus` command."""
 
 import os
+import signal
 import sys
 
 import pytest
@@ -22,6 +23,12 @@ INTEGRATION_FIXTURES = frozenset({"sshd", "second_sshd", "slurm", "tmux"})
 
 
 def pytest_configure(config):
+    # A suite started in the background of a script (scripts/test runs the
+    # integration tests so) has SIGINT ignored, and every process it starts
+    # would inherit that: Ctrl-C could not reach the pegasus, demo or watcher
+    # a test stops with it. They are started as from a user's shell instead.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     config.addinivalue_line(
         "markers", "integration: needs a private sshd, tmux or Slurm (set automatically "
                    "for the tests that use their fixtures)")
